@@ -1,0 +1,125 @@
+"""The shape every adapter has: a DEX quotes, a settlement venue lands signed transactions.
+
+Every DEX answers in the same response shape (:class:`Quote`), so routing and API clients never see
+which adapter, simulated or on-chain, produced it. Adapters raise only :mod:`engine.errors` types:
+they classify what they catch at their boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from engine.tokens import Token
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteRequest:
+    """An exact-in quote request, in raw units of ``token_in``."""
+
+    token_in: Token
+    token_out: Token
+    amount_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One DEX's exact-in answer. ``amount_out`` is what the trader receives, after every fee."""
+
+    dex: str
+    pool: str
+    amount_in: int
+    amount_out: int
+    fee: int
+    fee_mint: str
+    price: Decimal
+    price_impact_pct: Decimal
+    latency_ms: int = 0
+
+    def min_amount_out(self, slippage_bps: int) -> int:
+        """The least the order accepts: the quote less ``slippage_bps``, rounded down."""
+        return self.amount_out * (10_000 - slippage_bps) // 10_000
+
+
+@runtime_checkable
+class DexAdapter(Protocol):
+    """A DEX: quotes exact-in swaps on its pools."""
+
+    name: str
+
+    async def quote(self, request: QuoteRequest) -> Quote:
+        """Quote ``request``; raises ``UnsupportedPair`` or ``QuoteUnavailable``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SwapTicket:
+    """What a settlement venue needs to build one swap transaction for an order."""
+
+    order_id: str
+    route: Quote
+    token_in: Token
+    token_out: Token
+    min_amount_out: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedTx:
+    """A signed transaction, not yet sent. Recorded durably before the first send."""
+
+    signature: str
+    raw: bytes
+    last_valid: int
+
+
+class TxState(StrEnum):
+    UNKNOWN = "unknown"
+    PENDING = "pending"
+    LANDED = "landed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TxStatus:
+    """Where a signature stands. ``FAILED`` means it landed with an error: that is final."""
+
+    state: TxState
+    amount_out: int | None = None
+    error_code: str | None = None
+    error: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SettlementVenue(Protocol):
+    """Lands swap transactions: a simulated ledger, or a Solana cluster."""
+
+    kind: str
+
+    async def prepare(self, ticket: SwapTicket) -> PreparedTx:
+        """Build and sign the transaction. No side effect on the venue."""
+        ...
+
+    async def send(self, tx: PreparedTx) -> None:
+        """Broadcast the signed bytes. Sending the same bytes again can never execute twice."""
+        ...
+
+    async def wait(self, tx: PreparedTx, timeout_s: float) -> TxStatus:
+        """Wait up to ``timeout_s`` for the signature to land; return where it stands."""
+        ...
+
+    async def expired(self, tx: PreparedTx) -> bool:
+        """True once ``tx`` can provably never land (its blockhash has expired)."""
+        ...
+
+    def explorer_url(self, signature: str) -> str | None:
+        """A public explorer link, where the venue has one."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,267 @@
+"""All SQL of the engine. Functions take a connection and never commit: their callers own transactions.
+
+The hot paths (accepting orders, recording worker steps) write in batches with ``unnest`` and
+``executemany`` so one round trip carries many orders.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+from engine.domain import TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """An accepted order as the API writes it, with its first (``pending``) event."""
+
+    id: uuid.UUID
+    order_type: str
+    idempotency_key: str | None
+    token_in: str
+    token_in_symbol: str
+    token_in_decimals: int
+    token_out: str
+    token_out_symbol: str
+    token_out_decimals: int
+    amount_in: int
+    slippage_bps: int
+    event_data: bytes
+
+
+_INSERT_ORDERS = """
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[],
+        $7::text[], $8::text[], $9::int2[], $10::numeric[], $11::int4[]
+    ) AS t(id, order_type, idempotency_key, token_in, token_in_symbol, token_in_decimals,
+           token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps)
+)
+INSERT INTO orders (id, order_type, status, idempotency_key, token_in, token_in_symbol, token_in_decimals,
+                    token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, last_seq)
+SELECT id, order_type, 'pending', idempotency_key, token_in, token_in_symbol, token_in_decimals,
+       token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, 1
+FROM input
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id, created_at
+"""
+
+_INSERT_PENDING_EVENTS = """
+INSERT INTO order_events (order_id, seq, status, kind, data, created_at)
+SELECT id, 1, 'pending', 'status', data, at
+FROM unnest($1::uuid[], $2::jsonb[], $3::timestamptz[]) AS t(id, data, at)
+"""
+
+
+async def insert_orders(conn: asyncpg.Connection, orders: Sequence[NewOrder]) -> dict[uuid.UUID, Any]:
+    """Insert orders and their ``pending`` events; returns inserted id -> created_at.
+
+    An order whose idempotency key already exists is skipped (absent from the result).
+    """
+    rows = await conn.fetch(
+        _INSERT_ORDERS,
+        [o.id for o in orders],
+        [o.order_type for o in orders],
+        [o.idempotency_key for o in orders],
+        [o.token_in for o in orders],
+        [o.token_in_symbol for o in orders],
+        [o.token_in_decimals for o in orders],
+        [o.token_out for o in orders],
+        [o.token_out_symbol for o in orders],
+        [o.token_out_decimals for o in orders],
+        [o.amount_in for o in orders],
+        [o.slippage_bps for o in orders],
+    )
+    created = {r["id"]: r["created_at"] for r in rows}
+    if created:
+        inserted = [o for o in orders if o.id in created]
+        await conn.execute(
+            _INSERT_PENDING_EVENTS,
+            [o.id for o in inserted],
+            [o.event_data.decode() for o in inserted],
+            [created[o.id] for o in inserted],
+        )
+    return created
+
+
+async def ids_by_idempotency_key(conn: asyncpg.Connection, keys: Sequence[str]) -> dict[str, uuid.UUID]:
+    rows = await conn.fetch("SELECT idempotency_key, id FROM orders WHERE idempotency_key = ANY($1)", keys)
+    return {r["idempotency_key"]: r["id"] for r in rows}
+
+
+_ORDER_DOCUMENT = """
+SELECT o.*,
+  COALESCE((SELECT json_agg(json_build_object(
+        'seq', e.seq, 'status', e.status, 'kind', e.kind, 'data', e.data, 'at', e.created_at) ORDER BY e.seq)
+     FROM order_events e WHERE e.order_id = o.id), '[]') AS events,
+  COALESCE((SELECT json_agg(json_build_object(
+        'attempt', q.attempt, 'dex', q.dex, 'pool', q.pool, 'amount_out', q.amount_out::text, 'fee', q.fee::text,
+        'fee_mint', q.fee_mint, 'price', q.price::text, 'price_impact_pct', q.price_impact_pct::text,
+        'latency_ms', q.latency_ms, 'error', q.error) ORDER BY q.attempt, q.id)
+     FROM quotes q WHERE q.order_id = o.id), '[]') AS quotes,
+  COALESCE((SELECT json_agg(json_build_object(
+        'attempt', r.attempt, 'dex', r.dex, 'pool', r.pool, 'amount_out', r.amount_out::text,
+        'min_amount_out', r.min_amount_out::text, 'reason', r.reason, 'at', r.created_at) ORDER BY r.attempt)
+     FROM routes r WHERE r.order_id = o.id), '[]') AS routes,
+  COALESCE((SELECT json_agg(json_build_object(
+        'attempt', a.attempt, 'started_at', a.started_at, 'finished_at', a.finished_at, 'outcome', a.outcome,
+        'error_code', a.error_code, 'error', a.error, 'retry_delay_ms', a.retry_delay_ms) ORDER BY a.attempt)
+     FROM order_attempts a WHERE a.order_id = o.id), '[]') AS attempt_log
+FROM orders o WHERE o.id = $1
+"""
+
+
+async def order_document(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, Any] | None:
+    """The whole order with its events, quotes, routes and attempts, or None."""
+    row = await conn.fetchrow(_ORDER_DOCUMENT, order_id)
+    if row is None:
+        return None
+    doc = dict(row)
+    for key in ("events", "quotes", "routes", "attempt_log"):
+        value = doc[key]
+        doc[key] = orjson.loads(value) if isinstance(value, str | bytes) else value
+    return doc
+
+
+async def order_row(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+    return dict(row) if row is not None else None
+
+
+async def events_after(conn: asyncpg.Connection, order_id: uuid.UUID, after: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT seq, status, kind, data, created_at FROM order_events WHERE order_id = $1 AND seq > $2 "
+        "ORDER BY seq",
+        order_id,
+        after,
+    )
+    return [
+        {
+            "seq": r["seq"],
+            "status": r["status"],
+            "kind": r["kind"],
+            "data": orjson.loads(r["data"]),
+            "at": r["created_at"],
+        }
+        for r in rows
+    ]
+
+
+async def active_order_ids(conn: asyncpg.Connection, limit: int = 10_000) -> list[uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT id FROM orders WHERE status NOT IN ('confirmed', 'failed') ORDER BY created_at LIMIT $1", limit
+    )
+    return [r["id"] for r in rows]
+
+
+async def count_active(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM orders WHERE status NOT IN ('confirmed', 'failed')"))
+
+
+async def recent_orders(conn: asyncpg.Connection, limit: int, status: str | None) -> list[dict[str, Any]]:
+    if status is None:
+        rows = await conn.fetch("SELECT * FROM orders ORDER BY created_at DESC, id LIMIT $1", limit)
+    else:
+        rows = await conn.fetch(
+            "SELECT * FROM orders WHERE status = $2 ORDER BY created_at DESC, id LIMIT $1", limit, status
+        )
+    return [dict(r) for r in rows]
+
+
+async def stale_unfinished(conn: asyncpg.Connection, older_than_s: float, limit: int) -> list[uuid.UUID]:
+    """Unfinished orders not touched for a while: candidates for re-enqueueing."""
+    rows = await conn.fetch(
+        "SELECT id FROM orders WHERE status NOT IN ('confirmed', 'failed') "
+        "AND updated_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2",
+        older_than_s,
+        limit,
+    )
+    return [r["id"] for r in rows]
+
+
+# --- worker steps ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StepWrite:
+    """What one worker step changes, written in the same transaction as other orders' steps."""
+
+    order_id: uuid.UUID
+    order_fields: dict[str, Any]
+    events: list[tuple[int, str, str, bytes]]  # (seq, status, kind, json data)
+    quotes: list[tuple[Any, ...]]
+    route: tuple[Any, ...] | None = None
+    attempt_start: int | None = None
+    attempt_finish: tuple[Any, ...] | None = None
+
+
+_ORDER_COLUMNS = frozenset(
+    {
+        "status", "attempts", "dex", "pool", "route_reason", "quoted_amount_out", "min_amount_out",
+        "amount_out", "executed_price", "settlement_kind", "settlement_note", "tx_signature", "tx_bytes",
+        "tx_last_valid", "explorer_url", "failure_code", "failure_reason", "last_seq", "finished_at",
+    }
+)  # fmt: skip
+
+
+async def write_steps(conn: asyncpg.Connection, steps: Sequence[StepWrite]) -> None:
+    """Apply many orders' steps in one transaction (the caller's)."""
+    by_columns: dict[tuple[str, ...], list[StepWrite]] = {}
+    for step in steps:
+        if step.order_fields:
+            unknown = set(step.order_fields) - _ORDER_COLUMNS
+            if unknown:
+                raise ValueError(f"not order columns: {sorted(unknown)}")
+            by_columns.setdefault(tuple(sorted(step.order_fields)), []).append(step)
+    for columns, group in by_columns.items():
+        assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
+        await conn.executemany(
+            f"UPDATE orders SET {assignments}, updated_at = now() WHERE id = $1",
+            [(s.order_id, *(s.order_fields[c] for c in columns)) for s in group],
+        )
+    events = [(s.order_id, *e) for s in steps for e in s.events]
+    if events:
+        await conn.executemany(
+            "INSERT INTO order_events (order_id, seq, status, kind, data) VALUES ($1, $2, $3, $4, $5::jsonb)",
+            [(oid, seq, status, kind, data.decode()) for oid, seq, status, kind, data in events],
+        )
+    quotes = [(s.order_id, *q) for s in steps for q in s.quotes]
+    if quotes:
+        await conn.executemany(
+            "INSERT INTO quotes (order_id, attempt, dex, pool, amount_out, fee, fee_mint, price, "
+            "price_impact_pct, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            quotes,
+        )
+    routes = [(s.order_id, *s.route) for s in steps if s.route is not None]
+    if routes:
+        await conn.executemany(
+            "INSERT INTO routes (order_id, attempt, dex, pool, amount_out, min_amount_out, reason) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id, attempt) DO UPDATE SET "
+            "dex = EXCLUDED.dex, pool = EXCLUDED.pool, amount_out = EXCLUDED.amount_out, "
+            "min_amount_out = EXCLUDED.min_amount_out, reason = EXCLUDED.reason",
+            routes,
+        )
+    starts = [(s.order_id, s.attempt_start) for s in steps if s.attempt_start is not None]
+    if starts:
+        await conn.executemany(
+            "INSERT INTO order_attempts (order_id, attempt) VALUES ($1, $2) "
+            "ON CONFLICT (order_id, attempt) DO NOTHING",
+            starts,
+        )
+    finishes = [(s.order_id, *s.attempt_finish) for s in steps if s.attempt_finish is not None]
+    if finishes:
+        await conn.executemany(
+            "UPDATE order_attempts SET finished_at = now(), outcome = $3, error_code = $4, error = $5, "
+            "retry_delay_ms = $6 WHERE order_id = $1 AND attempt = $2",
+            finishes,
+        )
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL_STATUSES

@@ -1,0 +1,156 @@
+"""The one typed settings root, read once at start-up and passed down.
+
+Nothing below the composition roots (``engine.cli``, ``engine.api.app``, ``engine.worker``) reads the
+environment: they build a :class:`Settings` and hand it on.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Network(StrEnum):
+    MOCK = "mock"
+    LOCALNET = "localnet"
+    DEVNET = "devnet"
+    MAINNET = "mainnet-beta"
+
+
+class LatencyRange(BaseModel):
+    """A latency drawn uniformly from ``[low_ms, high_ms]``; ``"2000-3000"`` or ``"250"`` in the environment."""
+
+    low_ms: int = Field(ge=0)
+    high_ms: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LatencyRange:
+        if self.high_ms < self.low_ms:
+            raise ValueError("the upper bound is below the lower bound")
+        return self
+
+    @classmethod
+    def parse(cls, value: Any) -> LatencyRange:
+        if isinstance(value, LatencyRange):
+            return value
+        if isinstance(value, dict):
+            return cls.model_validate(value)
+        if isinstance(value, int | float):
+            return cls(low_ms=int(value), high_ms=int(value))
+        text = str(value).strip()
+        if "-" in text:
+            low, high = text.split("-", 1)
+            return cls(low_ms=int(low), high_ms=int(high))
+        return cls(low_ms=int(text), high_ms=int(text))
+
+    @property
+    def mean_ms(self) -> float:
+        return (self.low_ms + self.high_ms) / 2
+
+    def __str__(self) -> str:
+        return str(self.low_ms) if self.low_ms == self.high_ms else f"{self.low_ms}-{self.high_ms}"
+
+
+class Settings(BaseSettings):
+    """Every knob of the engine. Each field maps to the upper-case environment variable of its name."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- infrastructure -------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL is started under OEE_DATA_DIR.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL. Unset: an embedded Redis is started under OEE_DATA_DIR."
+    )
+    oee_data_dir: Path = Field(default=Path(".oee"), description="Where embedded servers keep their data.")
+    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process.")
+
+    # --- API ----------------------------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
+    api_processes: int = Field(default=1, ge=1, description="API processes started by `oee up`.")
+    write_batch_max: int = Field(default=512, ge=1, description="Most orders committed in one batch.")
+
+    # --- worker -------------------------------------------------------------------------------
+    worker_concurrency: int = Field(default=10, ge=1, description="Orders one worker process runs at once.")
+    worker_processes: int = Field(default=1, ge=1, description="Worker processes started by `oee up`.")
+    queue_name: str = Field(default="oee:orders", description="The arq queue orders are enqueued on.")
+    queue_poll_delay_ms: int = Field(default=5, ge=1, description="Queue poll interval of an idle worker.")
+    job_timeout_s: int = Field(
+        default=60,
+        ge=1,
+        description="Longest one order job may run. A killed worker's orders are re-run this plus 10 s later.",
+    )
+    recovery_interval_s: float = Field(
+        default=5.0, gt=0, description="How often a worker re-enqueues accepted orders whose job was lost."
+    )
+
+    # --- orders -------------------------------------------------------------------------------
+    order_max_attempts: int = Field(default=3, ge=1, le=10, description="Attempts per order before it fails.")
+    order_retry_base_ms: int = Field(default=500, ge=0, description="First back-off; doubles each attempt.")
+    order_retry_max_ms: int = Field(default=8000, ge=0, description="Longest back-off between attempts.")
+    quote_timeout_ms: int = Field(default=1500, ge=1, description="How long routing waits for one DEX quote.")
+    default_slippage_bps: int = Field(default=50, ge=1, le=5000, description="Slippage when none is given.")
+    enabled_dexes: Annotated[list[str], NoDecode] = Field(
+        default=["raydium", "meteora"], description="Comma-separated DEXes routing asks for quotes."
+    )
+
+    # --- simulated venues -----------------------------------------------------------------------
+    mock_quote_latency_ms: Annotated[LatencyRange, NoDecode] = Field(
+        default=LatencyRange(low_ms=200, high_ms=200), description="Simulated quote latency (ms or low-high)."
+    )
+    mock_execution_latency_ms: Annotated[LatencyRange, NoDecode] = Field(
+        default=LatencyRange(low_ms=2000, high_ms=3000),
+        description="Simulated time from send to confirmation (ms or low-high).",
+    )
+    mock_failure_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Share of simulated quotes that fail with a transient error."
+    )
+    mock_drop_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Share of simulated transactions the venue drops (never land)."
+    )
+    mock_tx_ttl_ms: int = Field(
+        default=10_000, ge=1, description="How long a simulated transaction stays valid (its blockhash life)."
+    )
+    mock_pool_depth_usd: int = Field(
+        default=5_000_000, ge=1000, description="Liquidity of each simulated pool, in US dollars per side."
+    )
+    mock_seed: int = Field(default=7, description="Seed of the simulated market's price path.")
+
+    # --- Solana ---------------------------------------------------------------------------------
+    solana_network: Network = Field(default=Network.MOCK, description="mock, localnet, devnet or mainnet-beta.")
+    solana_rpc_url: str | None = Field(default=None, description="Overrides the network's RPC endpoint.")
+    solana_private_key: SecretStr | None = Field(
+        default=None, description="Base58 secret key or the JSON byte array of a keypair file."
+    )
+    solana_keypair_path: Path | None = Field(default=None, description="A Solana CLI keypair file.")
+
+    # --- logging --------------------------------------------------------------------------------
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+
+    @field_validator("enabled_dexes", mode="before")
+    @classmethod
+    def _split_dexes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("mock_quote_latency_ms", "mock_execution_latency_ms", mode="before")
+    @classmethod
+    def _latency(cls, value: Any) -> LatencyRange:
+        return LatencyRange.parse(value)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.oee_data_dir.expanduser().resolve()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment and ``.env``, with explicit overrides on top."""
+    return Settings(**overrides)
