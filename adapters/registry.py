@@ -1,0 +1,45 @@
+"""The composition of venues from settings: which DEX adapters and which settlement venue to run.
+
+Only composition roots (the worker's start-up, the CLI) call this. It maps the configured network to
+the adapter family that serves it; the engine receives the built objects and never names a class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from solders.keypair import Keypair
+
+from adapters.base import DexAdapter, SettlementVenue
+from engine.settings import Network, Settings
+from engine.tokens import TokenRegistry
+
+
+@dataclass
+class Venues:
+    """What a worker executes against."""
+
+    dexes: Sequence[DexAdapter]
+    settlement: SettlementVenue
+    tokens: TokenRegistry
+    note: str = ""
+
+    async def aclose(self) -> None:
+        for dex in self.dexes:
+            await dex.aclose()
+        await self.settlement.aclose()
+
+
+def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | None = None) -> Venues:
+    tokens = TokenRegistry.for_network(settings.solana_network)
+    if settings.solana_network is Network.MOCK:
+        from adapters.sim import build_sim
+
+        dexes, ledger = build_sim(settings, redis, signer or Keypair())
+        enabled = [d for d in dexes if d.name in settings.enabled_dexes]
+        if not enabled:
+            raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
+        return Venues(enabled, ledger, tokens, note="simulated DEXes and a simulated ledger")
+    raise NotImplementedError(f"SOLANA_NETWORK={settings.solana_network.value} is not available yet")

@@ -1,0 +1,105 @@
+"""Live order events over Redis pub/sub: workers publish after commit; every API process fans them out.
+
+One channel carries every order's events, so an API process holds a single subscription however many
+WebSocket clients it serves, and any API process can serve any order. PostgreSQL stays the record:
+a client that missed events replays them from the ``order_events`` table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+log = logging.getLogger("oee.events")
+
+CHANNEL = "oee:events"
+
+
+def event_message(order_id: str, seq: int, status: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The wire form of one event, as WebSocket clients receive it."""
+    return {
+        "type": "event",
+        "orderId": order_id,
+        "seq": seq,
+        "status": status,
+        "kind": kind,
+        "data": data,
+        "at": datetime.now(UTC).isoformat(),
+    }
+
+
+async def publish(redis: aioredis.Redis, messages: Iterable[dict[str, Any]]) -> None:
+    payloads = [orjson.dumps(m) for m in messages]
+    if not payloads:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for p in payloads:
+            pipe.publish(CHANNEL, p)
+        await pipe.execute()
+
+
+class EventHub:
+    """One Redis subscription per process; local listeners register per order ID."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="event-hub")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def listen(self, order_id: str) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._listeners[order_id].add(queue)
+        return queue
+
+    def unlisten(self, order_id: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        listeners = self._listeners.get(order_id)
+        if listeners is not None:
+            listeners.discard(queue)
+            if not listeners:
+                del self._listeners[order_id]
+
+    async def _run(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                self._ready.set()
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    self._dispatch(message["data"])
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                raise
+            except Exception:
+                # Subscribers re-sync from PostgreSQL on reconnect, so a gap here loses nothing.
+                log.warning("event subscription lost; reconnecting", exc_info=True)
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                await asyncio.sleep(0.5)
+
+    def _dispatch(self, payload: bytes) -> None:
+        event = orjson.loads(payload)
+        for queue in self._listeners.get(event.get("orderId", ""), ()):
+            queue.put_nowait(event)

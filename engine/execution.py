@@ -1,0 +1,312 @@
+"""Executing one order: route, build, record, send, confirm; retry transient failures; exactly once.
+
+The job that runs this may run more than once (a worker killed mid-order is re-run by the queue). The
+order executes once all the same: a signed transaction is recorded before its first send, and a re-run
+confirms that recorded signature (re-sending the same bytes, which can never execute twice) instead of
+building another. A new transaction is built only after the recorded one has provably expired unseen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from adapters.base import PreparedTx, QuoteRequest, SettlementVenue, SwapTicket, TxState
+from engine.db import repository
+from engine.domain import TERMINAL_STATUSES, EventKind, OrderStatus
+from engine.errors import (
+    EngineError,
+    RejectedError,
+    RetryableError,
+    SlippageExceeded,
+    TransactionExpired,
+)
+from engine.money import format_amount, price
+from engine.recorder import OrderRecorder, StepStore
+from engine.routing import QuoteFailure, Router, RoutingDecision
+from engine.settings import Settings
+from engine.tokens import Token, TokenRegistry
+
+log = logging.getLogger("oee.execution")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """At most ``max_attempts`` tries; the n-th retry waits ``base_ms * 2**(n-1)``, capped at ``max_ms``."""
+
+    max_attempts: int
+    base_ms: int
+    max_ms: int
+
+    def delay_ms(self, failed_attempt: int) -> int:
+        return int(min(self.base_ms * 2 ** (failed_attempt - 1), self.max_ms))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(settings.order_max_attempts, settings.order_retry_base_ms, settings.order_retry_max_ms)
+
+
+@dataclass(slots=True)
+class OrderState:
+    """The order as the worker loaded it."""
+
+    id: uuid.UUID
+    status: str
+    token_in: Token
+    token_out: Token
+    amount_in: int
+    slippage_bps: int
+    attempts: int
+    last_seq: int
+    tx: PreparedTx | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], tokens: TokenRegistry) -> OrderState:
+        def token(prefix: str) -> Token:
+            known = tokens.resolve(row[prefix])
+            if known is not None:
+                return known
+            return Token(row[f"{prefix}_symbol"], row[f"{prefix}_symbol"], row[f"{prefix}_decimals"], row[prefix])
+
+        tx = None
+        if row["tx_signature"] and row["tx_bytes"] is not None:
+            tx = PreparedTx(row["tx_signature"], bytes(row["tx_bytes"]), int(row["tx_last_valid"] or 0))
+        return cls(
+            id=row["id"],
+            status=row["status"],
+            token_in=token("token_in"),
+            token_out=token("token_out"),
+            amount_in=int(row["amount_in"]),
+            slippage_bps=int(row["slippage_bps"]),
+            attempts=int(row["attempts"]),
+            last_seq=int(row["last_seq"]),
+            tx=tx,
+        )
+
+
+class OrderExecutor:
+    """Runs orders through routing, building, submission and confirmation."""
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        store: StepStore,
+        router: Router,
+        venue: SettlementVenue,
+        tokens: TokenRegistry,
+        retry: RetryPolicy,
+        confirm_poll_s: float = 2.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._pool = pool
+        self._store = store
+        self._router = router
+        self._venue = venue
+        self._tokens = tokens
+        self._retry = retry
+        self._confirm_poll_s = confirm_poll_s
+        self._sleep = sleep
+
+    async def execute(self, order_id: str) -> str:
+        """Drive the order to a terminal status; returns that status. Safe to call again for the same order."""
+        async with self._pool.acquire() as conn:
+            row = await repository.order_row(conn, uuid.UUID(order_id))
+        if row is None:
+            log.error("order %s not found; dropping its job", order_id)
+            return "missing"
+        if row["status"] in TERMINAL_STATUSES:
+            return str(row["status"])
+        order = OrderState.from_row(row, self._tokens)
+        rec = OrderRecorder(self._store, order.id, order.last_seq, order.status)
+        try:
+            await self._drive(order, rec)
+        except EngineError as exc:
+            self._fail(rec, order.attempts, exc)
+        except Exception as exc:
+            log.exception("order %s hit an unexpected error", order_id)
+            self._fail(rec, order.attempts, EngineError(f"internal error: {exc!r}", code="internal_error"))
+        await rec.flush()
+        return rec.status
+
+    async def _drive(self, order: OrderState, rec: OrderRecorder) -> None:
+        last_error: EngineError | None = None
+        if order.tx is not None:
+            # A re-run after a crash: settle the transaction already recorded, never a second one.
+            rec.step(kind=EventKind.SETTLEMENT, data={"resumed": True, "txHash": order.tx.signature}, event=True)
+            try:
+                await self._land(order, rec, order.tx, order.attempts, resend=True)
+                return
+            except RetryableError as exc:
+                last_error = self._retry_or_fail(rec, order.attempts, exc)
+                if last_error is None:
+                    return
+                await self._sleep(self._retry.delay_ms(order.attempts) / 1000)
+        while True:
+            if order.attempts >= self._retry.max_attempts:
+                self._fail(rec, order.attempts, last_error or RetryableError("attempts exhausted"))
+                return
+            order.attempts += 1
+            try:
+                await self._attempt(order, rec)
+                return
+            except RejectedError as exc:
+                self._fail(rec, order.attempts, exc)
+                return
+            except RetryableError as exc:
+                last_error = self._retry_or_fail(rec, order.attempts, exc)
+                if last_error is None:
+                    return
+                await self._sleep(self._retry.delay_ms(order.attempts) / 1000)
+
+    def _retry_or_fail(self, rec: OrderRecorder, attempt: int, exc: RetryableError) -> EngineError | None:
+        """Record a failed attempt; fail the order when it was the last. Returns the error to retry on."""
+        if attempt >= self._retry.max_attempts:
+            self._fail(rec, attempt, exc, exhausted=True)
+            return None
+        delay = self._retry.delay_ms(attempt)
+        log.info("order %s attempt %d failed (%s: %s); retrying in %d ms", rec.order_id, attempt, exc.code, exc, delay)
+        rec.step(
+            kind=EventKind.RETRYING,
+            data={"attempt": attempt, "nextAttempt": attempt + 1, "delayMs": delay, "code": exc.code,
+                  "reason": str(exc)},
+            attempt_finish=(attempt, "retry", exc.code, str(exc), delay),
+        )  # fmt: skip
+        return exc
+
+    async def _attempt(self, order: OrderState, rec: OrderRecorder) -> None:
+        attempt = order.attempts
+        rec.step(
+            status=OrderStatus.ROUTING,
+            data={"attempt": attempt, "dexes": list(self._router.dexes)},
+            fields={"attempts": attempt},
+            attempt_start=attempt,
+        )
+        request = QuoteRequest(order.token_in, order.token_out, order.amount_in)
+        try:
+            decision = await self._router.route(request)
+        except EngineError as exc:
+            failures = exc.context.get("failures", ())
+            if failures:
+                rec.step(quotes=[_failure_row(attempt, f) for f in failures], event=False)
+            raise
+        best = decision.best
+        min_out = best.min_amount_out(order.slippage_bps)
+        self._log_decision(order, decision, min_out)
+        rec.step(
+            status=OrderStatus.BUILDING,
+            data={
+                "attempt": attempt,
+                "dex": best.dex,
+                "pool": best.pool,
+                "amountOut": format_amount(best.amount_out, order.token_out.decimals),
+                "minAmountOut": format_amount(min_out, order.token_out.decimals),
+                "reason": decision.reason,
+                "quotes": [_quote_event(q, order.token_out.decimals) for q in decision.quotes],
+            },
+            fields={
+                "dex": best.dex,
+                "pool": best.pool,
+                "route_reason": decision.reason,
+                "quoted_amount_out": best.amount_out,
+                "min_amount_out": min_out,
+            },
+            quotes=_quote_rows(attempt, decision),
+            route=(attempt, best.dex, best.pool, best.amount_out, min_out, decision.reason),
+        )
+        ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out)
+        tx = await self._venue.prepare(ticket)
+        rec.step(
+            status=OrderStatus.SUBMITTED,
+            data={"attempt": attempt, "txHash": tx.signature, "settlement": self._venue.kind,
+                  "explorerUrl": self._venue.explorer_url(tx.signature)},
+            fields={"tx_signature": tx.signature, "tx_bytes": tx.raw, "tx_last_valid": tx.last_valid,
+                    "settlement_kind": self._venue.kind, "explorer_url": self._venue.explorer_url(tx.signature)},
+        )  # fmt: skip
+        # The signed bytes are durable before the first send: a re-run confirms them instead of re-building.
+        await rec.flush()
+        order.tx = tx
+        await self._land(order, rec, tx, attempt, resend=True)
+
+    async def _land(self, order: OrderState, rec: OrderRecorder, tx: PreparedTx, attempt: int, *, resend: bool) -> None:
+        """Send (and re-send) ``tx`` until it lands or provably expires."""
+        while True:
+            if resend:
+                await self._venue.send(tx)
+            status = await self._venue.wait(tx, self._confirm_poll_s)
+            if status.state is TxState.LANDED:
+                self._confirm(order, rec, tx, attempt, int(status.amount_out or 0))
+                return
+            if status.state is TxState.FAILED:
+                if status.error_code == SlippageExceeded.code:
+                    raise SlippageExceeded(status.error or "slippage exceeded")
+                raise RejectedError(status.error or "transaction failed", code=status.error_code or "tx_failed")
+            if status.state is TxState.UNKNOWN and await self._venue.expired(tx):
+                final = await self._venue.wait(tx, 0)
+                if final.state is TxState.UNKNOWN:
+                    rec.step(
+                        kind=EventKind.SETTLEMENT,
+                        data={"expired": True, "txHash": tx.signature},
+                        fields={"tx_signature": None, "tx_bytes": None, "tx_last_valid": None},
+                    )
+                    order.tx = None
+                    raise TransactionExpired(f"transaction {tx.signature} expired before it landed")
+                continue
+            resend = status.state is TxState.UNKNOWN
+
+    def _confirm(self, order: OrderState, rec: OrderRecorder, tx: PreparedTx, attempt: int, amount_out: int) -> None:
+        executed = price(order.amount_in, order.token_in.decimals, amount_out, order.token_out.decimals)
+        rec.step(
+            status=OrderStatus.CONFIRMED,
+            data={"txHash": tx.signature, "amountOut": format_amount(amount_out, order.token_out.decimals),
+                  "executedPrice": str(executed), "settlement": self._venue.kind,
+                  "explorerUrl": self._venue.explorer_url(tx.signature)},
+            fields={"amount_out": amount_out, "executed_price": executed, "finished_at": datetime.now(UTC)},
+            attempt_finish=(attempt, "confirmed", None, None, None),
+        )  # fmt: skip
+
+    def _fail(self, rec: OrderRecorder, attempt: int, exc: EngineError, *, exhausted: bool = False) -> None:
+        reason = str(exc)
+        if exhausted:
+            reason = f"{reason} (gave up after {attempt} attempts)"
+        log.info("order %s failed: %s: %s", rec.order_id, exc.code, reason)
+        rec.step(
+            status=OrderStatus.FAILED,
+            data={"code": exc.code, "reason": reason, "attempt": attempt},
+            fields={"failure_code": exc.code, "failure_reason": reason, "finished_at": datetime.now(UTC)},
+            attempt_finish=(attempt, "failed", exc.code, str(exc), None) if attempt else None,
+        )
+
+    def _log_decision(self, order: OrderState, decision: RoutingDecision, min_out: int) -> None:
+        log.info(
+            "route order=%s pair=%s/%s amount_in=%s chosen=%s pool=%s min_out=%s reason=%r",
+            order.id, order.token_in.symbol, order.token_out.symbol,
+            format_amount(order.amount_in, order.token_in.decimals), decision.best.dex, decision.best.pool,
+            format_amount(min_out, order.token_out.decimals), decision.reason,
+        )  # fmt: skip
+
+
+def _quote_event(q: Any, decimals: int) -> dict[str, Any]:
+    return {"dex": q.dex, "amountOut": format_amount(q.amount_out, decimals), "priceImpactPct": str(q.price_impact_pct)}
+
+
+def _quote_rows(attempt: int, decision: RoutingDecision) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = [
+        (attempt, q.dex, q.pool, q.amount_out, q.fee, q.fee_mint, q.price, q.price_impact_pct, q.latency_ms, None)
+        for q in decision.quotes
+    ]
+    rows.extend(_failure_row(attempt, f) for f in decision.failures)
+    return rows
+
+
+def _failure_row(attempt: int, f: QuoteFailure) -> tuple[Any, ...]:
+    return (attempt, f.dex, None, None, None, None, None, None, f.latency_ms, f"{f.code}: {f.error}")

@@ -1,0 +1,129 @@
+"""The worker process: an arq worker whose one job executes an order. Composition root of the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from arq import Worker
+from arq.worker import func
+
+from adapters.registry import build_venues
+from engine.db import repository
+from engine.execution import OrderExecutor, RetryPolicy
+from engine.queue import EXECUTE_ORDER, OrderQueue
+from engine.recorder import StepStore
+from engine.routing import Router
+from engine.runtime import arq_redis_settings, create_db_pool, create_redis
+from engine.settings import Settings
+
+log = logging.getLogger("oee.worker")
+
+RECOVERY_GRACE_S = 5.0
+HEALTH_CHECK_INTERVAL_S = 5
+
+
+async def execute_order(ctx: dict[str, Any], order_id: str) -> None:
+    executor: OrderExecutor = ctx["executor"]
+    await executor.execute(order_id)
+
+
+async def recover_lost_orders(ctx: dict[str, Any]) -> int:
+    """Re-enqueue unfinished orders that have no job (lost between commit and enqueue, or timed out)."""
+    settings: Settings = ctx["settings"]
+    queue: OrderQueue = ctx["order_queue"]
+    async with ctx["db"].acquire() as conn:
+        stale = await repository.stale_unfinished(conn, RECOVERY_GRACE_S, 1000)
+    if not stale:
+        return 0
+    ids = [str(i) for i in stale]
+    missing = [i for i in ids if i not in await queue.known(ids)]
+    queued = await queue.enqueue(missing) if missing else 0
+    if queued:
+        log.warning("re-enqueued %d unfinished orders whose job was lost (queue %s)", queued, settings.queue_name)
+    return queued
+
+
+async def _recovery_loop(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    while True:
+        try:
+            await recover_lost_orders(ctx)
+        except Exception:
+            log.warning("recovery sweep failed", exc_info=True)
+        await asyncio.sleep(settings.recovery_interval_s)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    pool = await create_db_pool(settings, size=max(4, min(settings.db_pool_size, 20)))
+    redis = create_redis(settings)
+    store = StepStore(pool, redis)
+    store.start()
+    venues = build_venues(settings, redis)
+    router = Router(venues.dexes, settings.quote_timeout_ms / 1000)
+    ctx.update(
+        db=pool,
+        app_redis=redis,
+        store=store,
+        venues=venues,
+        order_queue=OrderQueue(redis, settings.queue_name),
+        executor=OrderExecutor(
+            pool=pool,
+            store=store,
+            router=router,
+            venue=venues.settlement,
+            tokens=venues.tokens,
+            retry=RetryPolicy.from_settings(settings),
+        ),
+    )
+    ctx["recovery_task"] = asyncio.create_task(_recovery_loop(ctx), name="order-recovery")
+    log.info(
+        "worker ready: concurrency=%d dexes=%s settlement=%s (%s)",
+        settings.worker_concurrency, [d.name for d in venues.dexes], venues.settlement.kind, venues.note,
+    )  # fmt: skip
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    task = ctx.get("recovery_task")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if "store" in ctx:
+        await ctx["store"].stop()
+    if "venues" in ctx:
+        await ctx["venues"].aclose()
+    if "app_redis" in ctx:
+        await ctx["app_redis"].aclose()
+    if "db" in ctx:
+        await ctx["db"].close()
+
+
+def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
+    """An arq worker tuned so the queue is not the bottleneck."""
+    return Worker(
+        functions=[
+            func(execute_order, name=EXECUTE_ORDER, keep_result=0, max_tries=1000, timeout=settings.job_timeout_s)
+        ],
+        redis_settings=arq_redis_settings(settings),
+        queue_name=settings.queue_name,
+        max_jobs=settings.worker_concurrency,
+        job_timeout=settings.job_timeout_s,
+        keep_result=0,
+        poll_delay=settings.queue_poll_delay_ms / 1000,
+        queue_read_limit=max(settings.worker_concurrency * 5, 100),
+        health_check_interval=HEALTH_CHECK_INTERVAL_S,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        ctx={"settings": settings},
+        handle_signals=True,
+        burst=burst,
+        max_burst_jobs=-1,
+    )
+
+
+def health_check_key(settings: Settings) -> str:
+    return f"{settings.queue_name}:health-check"
