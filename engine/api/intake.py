@@ -1,0 +1,80 @@
+"""Accepting orders: validated orders are committed in batches, then enqueued after the commit."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from engine.batching import GroupCommitter
+from engine.db import repository
+from engine.db.repository import NewOrder
+from engine.queue import OrderQueue
+
+log = logging.getLogger("oee.intake")
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    order_id: uuid.UUID
+    created: bool
+    created_at: datetime | None
+
+
+class OrderIntake:
+    """Commits accepted orders in shared transactions and enqueues them once committed."""
+
+    def __init__(self, pool: asyncpg.Pool, queue: OrderQueue, *, max_batch: int = 512) -> None:
+        self._pool = pool
+        self._queue = queue
+        self._committer: GroupCommitter[NewOrder, Accepted] = GroupCommitter(
+            self._write, max_batch=max_batch, flushers=2, name="intake"
+        )
+
+    def start(self) -> None:
+        self._committer.start()
+
+    async def stop(self) -> None:
+        await self._committer.stop()
+
+    async def accept(self, order: NewOrder) -> Accepted:
+        """Returns once the order is durable. A known idempotency key answers the existing order."""
+        return await self._committer(order)
+
+    async def _write(self, batch: Sequence[NewOrder]) -> list[Accepted]:
+        first_by_key: dict[str, NewOrder] = {}
+        unique: list[NewOrder] = []
+        for order in batch:
+            if order.idempotency_key is None:
+                unique.append(order)
+            elif order.idempotency_key not in first_by_key:
+                first_by_key[order.idempotency_key] = order
+                unique.append(order)
+        async with self._pool.acquire() as conn, conn.transaction():
+            created = await repository.insert_orders(conn, unique)
+            clashing = [o.idempotency_key for o in unique if o.id not in created and o.idempotency_key]
+            existing = await repository.ids_by_idempotency_key(conn, clashing) if clashing else {}
+        # Enqueue after the commit. If Redis fails here the orders are still durable: the workers'
+        # recovery sweep finds unfinished orders without a job and enqueues them.
+        if created:
+            try:
+                await self._queue.enqueue([str(i) for i in created])
+            except Exception:
+                log.warning("enqueue of %d committed orders failed; recovery will enqueue them", len(created))
+        results: list[Accepted] = []
+        for order in batch:
+            if order.id in created:
+                results.append(Accepted(order.id, True, created[order.id]))
+                continue
+            key = order.idempotency_key
+            assert key is not None, "an order without an idempotency key is always inserted"
+            first = first_by_key[key]
+            if first.id in created:
+                results.append(Accepted(first.id, False, created[first.id]))
+            else:
+                results.append(Accepted(existing[key], False, None))
+        return results

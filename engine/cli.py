@@ -1,0 +1,166 @@
+"""``oee``: run the API, the worker, both, the demo, and migrations."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from engine.logs import setup_logging
+from engine.runtime import ResolvedServices, resolve_services, run_migrations
+from engine.settings import Settings, load_settings
+
+log = logging.getLogger("oee")
+
+SKIP_MIGRATIONS_ENV = "OEE_SKIP_MIGRATIONS"
+
+
+def _prepare(settings: Settings) -> ResolvedServices:
+    services = resolve_services(settings)
+    if os.environ.get(SKIP_MIGRATIONS_ENV) != "1":
+        run_migrations(services.settings)
+    return services
+
+
+def child_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment for child processes: resolved URLs, migrations already done."""
+    env = dict(os.environ)
+    assert settings.database_url and settings.redis_url
+    env.update(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, **{SKIP_MIGRATIONS_ENV: "1"})
+    env.update(extra)
+    return env
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    services = resolve_services(settings)
+    try:
+        run_migrations(services.settings)
+        print("database is at the latest migration")
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.host:
+        settings = settings.model_copy(update={"api_host": args.host})
+    if args.port:
+        settings = settings.model_copy(update={"api_port": args.port})
+    services = _prepare(settings)
+    s = services.settings
+    processes = args.processes or s.api_processes
+    try:
+        if processes > 1:
+            os.environ.update(child_env(s))
+            uvicorn.run(
+                "engine.api.app:create_app_from_env", factory=True, host=s.api_host, port=s.api_port,
+                workers=processes, loop="uvloop", http="httptools", access_log=False, log_level="warning",
+            )  # fmt: skip
+        else:
+            from engine.api.app import create_app
+
+            uvicorn.run(
+                create_app(s), host=s.api_host, port=s.api_port, loop="uvloop", http="httptools",
+                access_log=False, log_level="warning",
+            )  # fmt: skip
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from engine.worker import build_worker
+
+    if args.concurrency:
+        settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
+    services = _prepare(settings)
+    try:
+        worker = build_worker(services.settings, burst=args.burst)
+        asyncio.run(worker.async_run())
+    finally:
+        services.stop()
+    return 0
+
+
+def spawn(argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "engine.cli", *argv], env=env)
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    services = _prepare(settings)
+    s = services.settings
+    env = child_env(s)
+    children = [spawn(["api", "--processes", str(s.api_processes)], env)]
+    children += [spawn(["worker"], env) for _ in range(s.worker_processes)]
+    print(f"oee up: API on http://{s.api_host}:{s.api_port} (docs at /docs), {s.worker_processes} worker(s)")
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping and all(c.poll() is None for c in children):
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        services.stop()
+    return 0 if stopping else 1
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from engine.demo import run_demo
+
+    return run_demo(settings, orders=args.orders, fast=args.fast)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oee", description="Order execution engine for Solana swaps.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(run=cmd_migrate)
+    api = sub.add_parser("api", help="run the HTTP and WebSocket API")
+    api.add_argument("--host")
+    api.add_argument("--port", type=int)
+    api.add_argument("--processes", type=int, help="API processes sharing the port")
+    api.set_defaults(run=cmd_api)
+    worker = sub.add_parser("worker", help="run a worker that executes queued orders")
+    worker.add_argument("--concurrency", type=int, help="orders executed at once (WORKER_CONCURRENCY)")
+    worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    worker.set_defaults(run=cmd_worker)
+    sub.add_parser("up", help="run the API and the worker(s), starting embedded services when needed").set_defaults(
+        run=cmd_up
+    )
+    demo = sub.add_parser("demo", help="start everything, submit orders at once, watch them live")
+    demo.add_argument("--orders", type=int, default=12)
+    demo.add_argument("--fast", action="store_true", help="no simulated latency")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    return int(args.run(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
