@@ -76,16 +76,24 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    import asyncio
-
     from engine.worker import build_worker
 
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     services = _prepare(settings)
-    try:
+
+    async def run() -> None:
+        # arq binds its worker to the loop it is built in: build it inside the running loop.
         worker = build_worker(services.settings, burst=args.burst)
-        asyncio.run(worker.async_run())
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+
+    try:
+        import uvloop
+
+        uvloop.run(run())
     finally:
         services.stop()
     return 0

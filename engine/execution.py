@@ -120,7 +120,7 @@ class OrderExecutor:
     async def execute(self, order_id: str) -> str:
         """Drive the order to a terminal status; returns that status. Safe to call again for the same order."""
         async with self._pool.acquire() as conn:
-            row = await repository.order_row(conn, uuid.UUID(order_id))
+            row = await repository.order_for_execution(conn, uuid.UUID(order_id))
         if row is None:
             log.error("order %s not found; dropping its job", order_id)
             return "missing"

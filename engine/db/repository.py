@@ -134,6 +134,20 @@ async def order_row(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, 
     return dict(row) if row is not None else None
 
 
+async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, Any] | None:
+    """The order row, with ``last_seq`` taken from the event log itself (the log is the authority)."""
+    row = await conn.fetchrow(
+        "SELECT o.*, GREATEST(o.last_seq, COALESCE((SELECT max(seq) FROM order_events e WHERE e.order_id = o.id), 0))"
+        " AS log_seq FROM orders o WHERE o.id = $1",
+        order_id,
+    )
+    if row is None:
+        return None
+    out = dict(row)
+    out["last_seq"] = out.pop("log_seq")
+    return out
+
+
 async def events_after(conn: asyncpg.Connection, order_id: uuid.UUID, after: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT seq, status, kind, data, created_at FROM order_events WHERE order_id = $1 AND seq > $2 "
@@ -211,19 +225,24 @@ _ORDER_COLUMNS = frozenset(
 
 
 async def write_steps(conn: asyncpg.Connection, steps: Sequence[StepWrite]) -> None:
-    """Apply many orders' steps in one transaction (the caller's)."""
-    by_columns: dict[tuple[str, ...], list[StepWrite]] = {}
+    """Apply many orders' steps in one transaction (the caller's), each order's steps in their order."""
+    # Fold each order's field changes into one update, later steps winning, so the row ends as the
+    # last step left it whatever the grouping below does.
+    merged: dict[uuid.UUID, dict[str, Any]] = {}
     for step in steps:
         if step.order_fields:
             unknown = set(step.order_fields) - _ORDER_COLUMNS
             if unknown:
                 raise ValueError(f"not order columns: {sorted(unknown)}")
-            by_columns.setdefault(tuple(sorted(step.order_fields)), []).append(step)
+            merged.setdefault(step.order_id, {}).update(step.order_fields)
+    by_columns: dict[tuple[str, ...], list[tuple[uuid.UUID, dict[str, Any]]]] = {}
+    for order_id, fields in merged.items():
+        by_columns.setdefault(tuple(sorted(fields)), []).append((order_id, fields))
     for columns, group in by_columns.items():
         assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
         await conn.executemany(
             f"UPDATE orders SET {assignments}, updated_at = now() WHERE id = $1",
-            [(s.order_id, *(s.order_fields[c] for c in columns)) for s in group],
+            [(order_id, *(fields[c] for c in columns)) for order_id, fields in group],
         )
     events = [(s.order_id, *e) for s in steps for e in s.events]
     if events:
