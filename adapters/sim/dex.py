@@ -1,0 +1,57 @@
+"""A simulated DEX: quotes from :class:`SimMarket` after a simulated network latency, sometimes failing."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from collections.abc import Awaitable, Callable
+
+from adapters.base import Quote, QuoteRequest
+from adapters.sim.config import SimConfig
+from adapters.sim.market import DEX_CURVES, SimMarket
+from engine.errors import QuoteUnavailable, UnsupportedPair
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class SimDex:
+    """One simulated DEX (``"raydium"``: constant-product pools, ``"meteora"``: bin pools).
+
+    Implements :class:`adapters.base.DexAdapter`. Each quote waits a latency drawn from
+    ``config.quote_latency`` (no wait at all when it is 0), then fails with ``QuoteUnavailable`` with
+    probability ``config.failure_rate``, else prices the request on the market as it stands then.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        market: SimMarket,
+        config: SimConfig,
+        *,
+        rng: random.Random | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if name not in DEX_CURVES:
+            raise ValueError(f"no simulated DEX named {name!r}; known: {', '.join(DEX_CURVES)}")
+        self.name = name
+        self._market = market
+        self._config = config
+        # Seeded so a run can be replayed; each DEX gets its own stream so one's draws do not shift the other's.
+        self._rng = rng or random.Random(f"{config.seed}:{name}:quotes")
+        self._sleep = sleep
+
+    async def quote(self, request: QuoteRequest) -> Quote:
+        """Quote ``request`` exact-in; raises ``UnsupportedPair`` or ``QuoteUnavailable``."""
+        if request.token_in.mint == request.token_out.mint:
+            raise UnsupportedPair(f"cannot swap {request.token_in.symbol} for itself")
+        latency_ms = self._config.quote_latency.draw_ms(self._rng)
+        if latency_ms > 0:
+            await self._sleep(latency_ms / 1000)
+        if self._config.failure_rate > 0 and self._rng.random() < self._config.failure_rate:
+            raise QuoteUnavailable(f"simulated {self.name} quote failure after {latency_ms} ms")
+        quote = self._market.quote(self.name, request.token_in, request.token_out, request.amount_in)
+        return dataclasses.replace(quote, latency_ms=latency_ms)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the market lives in memory."""

@@ -1,0 +1,253 @@
+"""The simulated market: reference prices that drift, one pool per DEX and pair, fills that move them.
+
+Everything here is a deterministic function of the wall clock and the seed, so separate processes (API,
+workers) quote the same prices without talking to each other. Each process keeps its own memory of
+recent fills; a fill's displacement decays within seconds (arbitrageurs pull the pool back to the
+reference), so those memories never drift far apart.
+
+Price paths, per token and per pair:
+
+- every token's USD price is its reference times ``1 + (a sum of three sines)``, about +-1.8% at most;
+- each pair has a skew ``s(t)``: Raydium trades at ``mid * (1 + s)``, Meteora at ``mid * (1 - s)``.
+  ``|s|`` wanders within [1.05%, 2.35%], so the DEXes differ by 2.1% to 4.8%, and its sign flips every
+  2.5 to 5 minutes, so which DEX pays more changes. A flip ramps over ~10 s rather than jumping, so an
+  order quoted just before one is not pushed past its slippage when it fills.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+
+from solders.pubkey import Pubkey
+
+from adapters.base import Quote
+from adapters.sim.config import SimConfig
+from adapters.sim.curves import BinPool, ConstantProductPool, SwapResult
+from engine import money
+from engine.errors import RejectedError, UnsupportedPair
+from engine.tokens import Token, TokenRegistry
+
+Clock = Callable[[], float]
+
+REFERENCE_USD: Mapping[str, Decimal] = {
+    "SOL": Decimal(150),
+    "USDC": Decimal(1),
+    "USDT": Decimal(1),
+    "JUP": Decimal("0.8"),
+    "BONK": Decimal("0.00002"),
+    "RAY": Decimal(2),
+}
+STABLECOINS = frozenset({"USDC", "USDT"})
+
+# Which curve each simulated DEX runs, and which side of the pair's skew it trades on.
+DEX_CURVES: Mapping[str, str] = {"raydium": "constant_product", "meteora": "bins"}
+_DEX_SIDE: Mapping[str, int] = {"raydium": 1, "meteora": -1}
+
+RAYDIUM_FEE_PPM = 2500
+METEORA_BIN_STEP_BPS = 10
+METEORA_BINS_PER_SIDE = 100
+# The constant-product pool stands for a concentrated-liquidity pool whose depth sits within about +-10% of
+# the price; such a pool trades like a constant-product pool with ~20x the deposit as virtual reserves.
+# Without it, 200 orders of 1.5 SOL landing at once would move a $5M pool by ~1.8%, past 50 bps slippage.
+CONCENTRATION = 20
+
+# (period in seconds, amplitude) of the sines behind each token's drift; stablecoins drift 20x less.
+_DRIFT_WAVES: tuple[tuple[float, float], ...] = ((97.0, 0.005), (331.0, 0.006), (1201.0, 0.007))
+_STABLE_DAMPING = 0.05
+_SKEW_MIN, _SKEW_SPAN, _SKEW_PERIOD_S = 0.0105, 0.013, 431.0
+_FLIP_MIN_S, _FLIP_SPAN_S, _FLIP_RAMP_S = 150.0, 150.0, 10.0
+_IMPACT_QUANTUM = Decimal("0.000001")
+
+
+def _unit(seed: int, *parts: str) -> float:
+    """A stable pseudo-random number in [0, 1) for ``parts``: the same in every process (unlike ``hash``)."""
+    digest = hashlib.sha256(":".join((str(seed), *parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def drift_factor(symbol: str, t: float, seed: int) -> float:
+    """The token's USD price over its reference at time ``t`` (seconds), within about +-1.8%."""
+    damping = _STABLE_DAMPING if symbol in STABLECOINS else 1.0
+    total = 0.0
+    for i, (period, amplitude) in enumerate(_DRIFT_WAVES):
+        phase = _unit(seed, "drift", symbol, str(i))
+        total += amplitude * math.sin(2 * math.pi * (t / period + phase))
+    return 1.0 + damping * total
+
+
+def dex_skew(pair: str, t: float, seed: int) -> float:
+    """``s(t)`` for ``pair``: Raydium trades at ``mid * (1 + s)``, Meteora at ``mid * (1 - s)``.
+
+    ``|s|`` stays within [1.05%, 2.35%] except while the sign flips; a flip is a linear ramp of
+    ``_FLIP_RAMP_S`` seconds (a clipped, steep sine), every 150-300 s depending on the pair.
+    """
+    magnitude_phase = _unit(seed, "skew", pair)
+    magnitude = _SKEW_MIN + _SKEW_SPAN * (1 + math.sin(2 * math.pi * (t / _SKEW_PERIOD_S + magnitude_phase))) / 2
+    half_period = _FLIP_MIN_S + _FLIP_SPAN_S * _unit(seed, "flip", pair)
+    steepness = 2 * half_period / (math.pi * _FLIP_RAMP_S)
+    wave = math.sin(math.pi * (t / half_period + _unit(seed, "flip-phase", pair)))
+    return magnitude * max(-1.0, min(1.0, steepness * wave))
+
+
+def pool_address(dex: str, a: Token, b: Token) -> str:
+    """A stable, Solana-looking address for the simulated pool of ``dex`` on the pair, in either order."""
+    low, high = sorted((a.mint, b.mint))
+    return str(Pubkey(hashlib.sha256(f"oee-sim-pool:{dex}:{low}:{high}".encode()).digest()))
+
+
+@dataclass(slots=True)
+class _Displacement:
+    """How far a pool sits from its target, in log-price, as of ``since``; it decays exponentially."""
+
+    offset: Decimal
+    since: float
+
+
+Pool = ConstantProductPool | BinPool
+
+
+class SimMarket:
+    """Pools for every pair of known tokens on each simulated DEX, priced off a drifting reference.
+
+    ``quote`` never changes anything; ``fill`` moves the pool it trades on. ``clock`` returns wall-clock
+    seconds (``time.time``): the price path is a function of it, so it must agree across processes.
+    """
+
+    def __init__(
+        self,
+        tokens: TokenRegistry,
+        config: SimConfig,
+        *,
+        clock: Clock = time.time,
+        reference_usd: Mapping[str, Decimal] = REFERENCE_USD,
+    ) -> None:
+        self._tokens = tokens
+        self._config = config
+        self._clock = clock
+        self._reference = dict(reference_usd)
+        self._displacements: dict[tuple[str, str, str], _Displacement] = {}
+
+    @property
+    def dexes(self) -> tuple[str, ...]:
+        """The simulated DEX names, in a fixed order."""
+        return tuple(DEX_CURVES)
+
+    @property
+    def tokens(self) -> TokenRegistry:
+        """The tokens the market may price (those with a reference price)."""
+        return self._tokens
+
+    def reference_usd(self, token: Token, t: float) -> Decimal:
+        """The token's drifting USD price at ``t``."""
+        base = self._reference.get(token.symbol)
+        if base is None:
+            raise UnsupportedPair(f"the simulated market has no price for {token.symbol}")
+        return base * Decimal(drift_factor(token.symbol, t, self._config.seed))
+
+    def target_price(self, dex: str, token_in: Token, token_out: Token, t: float) -> Decimal:
+        """Where ``dex`` trades with no recent fills: units of ``token_out`` per unit of ``token_in``."""
+        x, y = self._pair(dex, token_in, token_out)
+        raw = self._target_raw(dex, x, y, t)
+        with localcontext() as ctx:
+            ctx.prec = 40
+            per_x = raw.scaleb(x.decimals - y.decimals)
+            return per_x if token_in.mint == x.mint else 1 / per_x
+
+    def quote(self, dex: str, token_in: Token, token_out: Token, amount_in: int) -> Quote:
+        """What ``dex`` would pay now for ``amount_in`` raw units of ``token_in``. Changes nothing."""
+        x, y = self._pair(dex, token_in, token_out)
+        pool = self._pool(dex, x, y, self._clock())
+        result = pool.quote(_positive(amount_in), token_in.mint == x.mint)
+        return self._as_quote(dex, x, y, token_in, token_out, result)
+
+    def fill(self, dex: str, token_in: Token, token_out: Token, amount_in: int) -> tuple[int, Quote]:
+        """Swap on ``dex`` now, moving its pool; returns the amount out and the fill as a quote."""
+        x, y = self._pair(dex, token_in, token_out)
+        t = self._clock()
+        pool = self._pool(dex, x, y, t)
+        result = pool.apply(_positive(amount_in), token_in.mint == x.mint)
+        with localcontext() as ctx:
+            ctx.prec = 40
+            offset = pool.log_price() - self._target_raw(dex, x, y, t).ln()
+        self._displacements[(dex, x.mint, y.mint)] = _Displacement(offset, t)
+        return result.amount_out, self._as_quote(dex, x, y, token_in, token_out, result)
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _pair(self, dex: str, token_in: Token, token_out: Token) -> tuple[Token, Token]:
+        """The pair in its canonical order (by mint), after checking the market trades it."""
+        if dex not in DEX_CURVES:
+            raise UnsupportedPair(f"no simulated DEX named {dex!r}")
+        if token_in.mint == token_out.mint:
+            raise UnsupportedPair(f"cannot swap {token_in.symbol} for itself")
+        known_in, known_out = self._known(dex, token_in), self._known(dex, token_out)
+        return (known_in, known_out) if known_in.mint < known_out.mint else (known_out, known_in)
+
+    def _known(self, dex: str, token: Token) -> Token:
+        known = self._tokens.resolve(token.mint)
+        if known is None or known.symbol not in self._reference:
+            raise UnsupportedPair(f"the simulated {dex} has no pool for {token.symbol} ({token.mint})")
+        return known
+
+    def _target_raw(self, dex: str, x: Token, y: Token, t: float) -> Decimal:
+        """The target price of the ``(x, y)`` pool on ``dex``: raw y per raw x."""
+        with localcontext() as ctx:
+            ctx.prec = 40
+            mid = (self.reference_usd(x, t) / self.reference_usd(y, t)).scaleb(y.decimals - x.decimals)
+            skew = dex_skew(f"{x.symbol}/{y.symbol}", t, self._config.seed)
+            return mid * (1 + _DEX_SIDE[dex] * Decimal(skew))
+
+    def _pool(self, dex: str, x: Token, y: Token, t: float) -> Pool:
+        """The pool as it stands at ``t``: at its target, plus what is left of recent fills' displacement."""
+        with localcontext() as ctx:
+            ctx.prec = 40
+            log_price = self._target_raw(dex, x, y, t).ln()
+            moved = self._displacements.get((dex, x.mint, y.mint))
+            if moved is not None:
+                decay = math.exp(-max(0.0, t - moved.since) / self._config.relax_time_s)
+                log_price += moved.offset * Decimal(decay)
+            price = log_price.exp()
+            depth_x = self._depth_raw(x, t)
+            depth_y = self._depth_raw(y, t)
+        if DEX_CURVES[dex] == "constant_product":
+            return ConstantProductPool.at_price(price, depth_x * CONCENTRATION, RAYDIUM_FEE_PPM)
+        return BinPool.at_price(
+            price,
+            depth_x,
+            depth_y,
+            bin_step_bps=METEORA_BIN_STEP_BPS,
+            bins_per_side=METEORA_BINS_PER_SIDE,
+        )
+
+    def _depth_raw(self, token: Token, t: float) -> int:
+        """``pool_depth_usd`` worth of ``token``, in raw units."""
+        usd = Decimal(self._config.pool_depth_usd) / self.reference_usd(token, t)
+        return int(usd.scaleb(token.decimals))
+
+    def _as_quote(self, dex: str, x: Token, y: Token, token_in: Token, token_out: Token, result: SwapResult) -> Quote:
+        if result.amount_out <= 0:
+            raise RejectedError(
+                f"{result.amount_in} raw {token_in.symbol} is too small to buy any {token_out.symbol}",
+                code="amount_too_small",
+            )
+        return Quote(
+            dex=dex,
+            pool=pool_address(dex, x, y),
+            amount_in=result.amount_in,
+            amount_out=result.amount_out,
+            fee=result.fee,
+            fee_mint=token_in.mint,
+            price=money.price(result.amount_in, token_in.decimals, result.amount_out, token_out.decimals),
+            price_impact_pct=result.price_impact_pct.quantize(_IMPACT_QUANTUM),
+        )
+
+
+def _positive(amount_in: int) -> int:
+    if amount_in <= 0:
+        raise RejectedError(f"amount_in must be positive, got {amount_in}", code="invalid_amount")
+    return amount_in
