@@ -1,0 +1,120 @@
+"""Real PostgreSQL and Redis for every test: embedded servers, or the ones named by environment.
+
+``OEE_TEST_DATABASE_URL`` / ``OEE_TEST_REDIS_URL`` point the suite at running servers; unset, it starts
+embedded PostgreSQL and Redis in a temporary folder. Each test session gets a fresh database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from engine.db.urls import asyncpg_dsn
+from engine.embedded import EmbeddedServices
+from engine.runtime import run_migrations
+from engine.settings import Settings
+from tests.support import EngineProcesses, base_env
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    db_url = os.environ.get("OEE_TEST_DATABASE_URL")
+    redis_url = os.environ.get("OEE_TEST_REDIS_URL")
+    embedded = None
+    if not (db_url and redis_url):
+        folder = Path(tmp_path_factory.mktemp("servers"))
+        embedded = EmbeddedServices(folder).start(postgres=not db_url, redis=not redis_url)
+        db_url = db_url or embedded.database_url
+        redis_url = redis_url or embedded.redis_url
+    assert db_url and redis_url
+    try:
+        yield db_url, redis_url
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(servers: tuple[str, str]) -> Iterator[str]:
+    """A fresh, migrated database for this session."""
+    import asyncio
+
+    admin_url, _ = servers
+    name = f"oee_test_{uuid.uuid4().hex[:8]}"
+
+    async def _admin(sql: str) -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(_admin(f"CREATE DATABASE {name}"))
+    url = _with_database(admin_url, name)
+    run_migrations(Settings(_env_file=None, database_url=url, redis_url="redis://unused"))  # type: ignore[call-arg]
+    yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(servers: tuple[str, str]) -> str:
+    return servers[1]
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str) -> Settings:
+    """Settings for in-process engine parts: no simulated latency, short back-off."""
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=database_url,
+        redis_url=redis_url,
+        mock_quote_latency_ms="0",
+        mock_execution_latency_ms="0",
+        order_retry_base_ms=10,
+        order_retry_max_ms=100,
+        queue_name=f"oee:test:{uuid.uuid4().hex[:8]}",
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=1, max_size=4)
+    assert pool is not None
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def live_engine(database_url: str, redis_url: str) -> Iterator[EngineProcesses]:
+    """One API process and one worker with no simulated latency, shared by the API tests."""
+    env = base_env(database_url, redis_url, QUEUE_NAME=f"oee:live:{uuid.uuid4().hex[:6]}")
+    engine = EngineProcesses(env).start()
+    try:
+        engine.wait_healthy()
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
+def live_api(live_engine: EngineProcesses) -> str:
+    return live_engine.base_url

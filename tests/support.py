@@ -1,0 +1,130 @@
+"""Helpers for tests that run the engine as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from engine.runtime import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+FAST_ENV = {
+    "MOCK_QUOTE_LATENCY_MS": "0",
+    "MOCK_EXECUTION_LATENCY_MS": "0",
+    "MOCK_FAILURE_RATE": "0",
+    "MOCK_DROP_RATE": "0",
+    "ORDER_RETRY_BASE_MS": "20",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+@dataclass
+class EngineProcesses:
+    """An API process and worker processes, started from the ``oee`` CLI like a user would."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    api: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def _spawn(self, *argv: str, extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        env = {**self.env, **(extra or {})}
+        return subprocess.Popen([sys.executable, "-m", "engine.cli", *argv], env=env, cwd=ROOT)
+
+    def start_api(self) -> None:
+        self.api = self._spawn("api", "--port", str(self.port))
+
+    def start_worker(self, **extra: str) -> subprocess.Popen[bytes]:
+        proc = self._spawn("worker", extra=extra)
+        self.workers.append(proc)
+        return proc
+
+    def start(self, **worker_extra: str) -> EngineProcesses:
+        self.start_api()
+        self.start_worker(**worker_extra)
+        return self
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            if self.api is not None and self.api.poll() is not None:
+                raise RuntimeError(f"API exited with {self.api.returncode}")
+            try:
+                r = httpx.get(self.base_url + "/health", timeout=2)
+                last = r.text
+                if r.status_code == 200:
+                    return
+            except httpx.HTTPError as exc:
+                last = exc
+            time.sleep(0.1)
+        raise TimeoutError(f"engine not healthy: {last}")
+
+    def kill_workers(self, sig: int = signal.SIGKILL) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(sig)
+        for proc in self.workers:
+            proc.wait(timeout=30)
+        self.workers = []
+
+    def stop(self) -> None:
+        procs = [p for p in [self.api, *self.workers] if p is not None]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.api = None
+        self.workers = []
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    *,
+    within: float = 60,
+    interval: float = 0.05,
+    describe: Callable[[T], object] = repr,
+) -> T:
+    """Poll ``probe`` until ``done`` holds; return the last value. Fails after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    value = await probe()
+    while not done(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached in {within} s; last value: {str(describe(value))[:2000]}")
+        await asyncio.sleep(interval)
+        value = await probe()
+    return value
+
+
+def base_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOCK_", "ORDER_", "WORKER_"))}
+    env.update(FAST_ENV)
+    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, OEE_SKIP_MIGRATIONS="1")
+    env.update(extra)
+    return env

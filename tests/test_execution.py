@@ -1,0 +1,267 @@
+"""The order state machine against real PostgreSQL and Redis, with the simulated venues."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from adapters.base import DexAdapter, PreparedTx, Quote, QuoteRequest, SettlementVenue, SwapTicket, TxStatus
+from adapters.registry import Venues, build_venues
+from engine.db import repository
+from engine.db.repository import NewOrder
+from engine.execution import OrderExecutor, RetryPolicy
+from engine.recorder import StepStore
+from engine.routing import Router
+from engine.settings import Settings
+
+STATUS_PATH = ["pending", "routing", "building", "submitted", "confirmed"]
+
+
+async def new_order(db: asyncpg.Pool, *, amount_in: int = 1_500_000_000, slippage_bps: int = 50) -> str:
+    order = NewOrder(
+        id=uuid.uuid4(), order_type="market", idempotency_key=None,
+        token_in="So11111111111111111111111111111111111111112", token_in_symbol="SOL", token_in_decimals=9,
+        token_out="EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", token_out_symbol="USDC", token_out_decimals=6,
+        amount_in=amount_in, slippage_bps=slippage_bps, event_data=b"{}",
+    )  # fmt: skip
+    async with db.acquire() as conn, conn.transaction():
+        await repository.insert_orders(conn, [order])
+    return str(order.id)
+
+
+async def document(db: asyncpg.Pool, order_id: str) -> dict[str, Any]:
+    async with db.acquire() as conn:
+        doc = await repository.order_document(conn, uuid.UUID(order_id))
+    assert doc is not None
+    return doc
+
+
+def statuses(doc: dict[str, Any]) -> list[str]:
+    return [e["status"] for e in doc["events"] if e["kind"] == "status"]
+
+
+@dataclass
+class Harness:
+    """An executor wired like a worker's, with hooks to put faults between it and its venues."""
+
+    settings: Settings
+    db: asyncpg.Pool
+    redis: aioredis.Redis
+    venues: Venues
+    store: StepStore
+    sleeps: list[float]
+
+    def executor(self, *, dexes: list[DexAdapter] | None = None, venue: SettlementVenue | None = None) -> OrderExecutor:
+        async def sleep(seconds: float) -> None:
+            self.sleeps.append(seconds)
+
+        return OrderExecutor(
+            pool=self.db, store=self.store, router=Router(dexes or list(self.venues.dexes), 1.0),
+            venue=venue or self.venues.settlement, tokens=self.venues.tokens,
+            retry=RetryPolicy.from_settings(self.settings), confirm_poll_s=0.2, sleep=sleep,
+        )  # fmt: skip
+
+    async def landed(self, order_id: str) -> list[str]:
+        return list(await self.venues.settlement.landed_signatures(order_id))  # type: ignore[attr-defined]
+
+
+async def make_harness(settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis) -> Harness:
+    store = StepStore(db, redis)
+    store.start()
+    return Harness(settings, db, redis, build_venues(settings, redis), store, [])
+
+
+@pytest.fixture
+async def harness(settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis) -> AsyncIterator[Harness]:
+    h = await make_harness(settings, db, redis)
+    yield h
+    await h.store.stop()
+
+
+async def test_market_order_confirms_with_every_step_recorded(harness: Harness) -> None:
+    order_id = await new_order(harness.db)
+    assert await harness.executor().execute(order_id) == "confirmed"
+    doc = await document(harness.db, order_id)
+    assert statuses(doc) == STATUS_PATH
+    assert doc["attempts"] == 1
+    assert {q["dex"] for q in doc["quotes"]} == {"raydium", "meteora"}
+    best = max(doc["quotes"], key=lambda q: int(q["amount_out"]))
+    assert doc["dex"] == best["dex"] == doc["routes"][0]["dex"]
+    assert int(doc["min_amount_out"]) == int(best["amount_out"]) * 9950 // 10000
+    assert int(doc["amount_out"]) >= int(doc["min_amount_out"])
+    assert await harness.landed(order_id) == [doc["tx_signature"]]
+    assert [a["outcome"] for a in doc["attempt_log"]] == ["confirmed"]
+
+
+async def test_running_a_finished_order_again_changes_nothing(harness: Harness) -> None:
+    order_id = await new_order(harness.db)
+    executor = harness.executor()
+    await executor.execute(order_id)
+    before = await document(harness.db, order_id)
+    assert await executor.execute(order_id) == "confirmed"
+    after = await document(harness.db, order_id)
+    assert after["events"] == before["events"]
+    assert len(await harness.landed(order_id)) == 1
+
+
+async def test_transient_failures_retry_with_growing_delays_then_fail(
+    settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis
+) -> None:
+    h = await make_harness(settings.model_copy(update={"mock_failure_rate": 1.0}), db, redis)
+    try:
+        order_id = await new_order(db)
+        assert await h.executor().execute(order_id) == "failed"
+    finally:
+        await h.store.stop()
+    doc = await document(db, order_id)
+    assert doc["attempts"] == 3
+    assert doc["failure_code"] == "no_route"
+    assert "gave up after 3 attempts" in doc["failure_reason"]
+    retries = [e["data"] for e in doc["events"] if e["kind"] == "retrying"]
+    assert [r["attempt"] for r in retries] == [1, 2]
+    assert [r["delayMs"] for r in retries] == [10, 20]
+    assert h.sleeps == [0.01, 0.02]
+    assert [a["outcome"] for a in doc["attempt_log"]] == ["retry", "retry", "failed"]
+    assert all(q["error"] for q in doc["quotes"]) and len(doc["quotes"]) == 6
+    assert statuses(doc)[-1] == "failed"
+    assert await h.landed(order_id) == []
+
+
+class OverQuotingDex:
+    """Promises more than the pool pays, so the fill lands below minAmountOut."""
+
+    def __init__(self, inner: DexAdapter) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    async def quote(self, request: QuoteRequest) -> Quote:
+        q = await self.inner.quote(request)
+        return replace(q, amount_out=q.amount_out * 11 // 10)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_slippage_fails_at_once_without_retry(harness: Harness) -> None:
+    order_id = await new_order(harness.db)
+    executor = harness.executor(dexes=[OverQuotingDex(d) for d in harness.venues.dexes])
+    assert await executor.execute(order_id) == "failed"
+    doc = await document(harness.db, order_id)
+    assert doc["failure_code"] == "slippage_exceeded"
+    assert doc["attempts"] == 1
+    assert not [e for e in doc["events"] if e["kind"] == "retrying"]
+    assert harness.sleeps == []
+
+
+class CrashingVenue:
+    """Passes through to a venue, but the worker 'dies' at a chosen point (the task is cancelled)."""
+
+    def __init__(self, inner: SettlementVenue, *, crash_before_send: bool) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.crash_before_send = crash_before_send
+
+    async def prepare(self, ticket: SwapTicket) -> PreparedTx:
+        return await self.inner.prepare(ticket)
+
+    async def send(self, tx: PreparedTx) -> None:
+        if self.crash_before_send:
+            raise asyncio.CancelledError
+        await self.inner.send(tx)
+
+    async def wait(self, tx: PreparedTx, timeout_s: float) -> TxStatus:
+        raise asyncio.CancelledError
+
+    async def expired(self, tx: PreparedTx) -> bool:
+        return await self.inner.expired(tx)
+
+    def explorer_url(self, signature: str) -> str | None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("crash_before_send", [True, False], ids=["before-send", "after-send"])
+async def test_a_rerun_after_a_crash_confirms_the_recorded_signature(
+    harness: Harness, settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis, crash_before_send: bool
+) -> None:
+    order_id = await new_order(db)
+    crashing = harness.executor(venue=CrashingVenue(harness.venues.settlement, crash_before_send=crash_before_send))
+    with pytest.raises(asyncio.CancelledError):
+        await crashing.execute(order_id)
+    interrupted = await document(db, order_id)
+    assert interrupted["status"] == "submitted"
+    recorded = interrupted["tx_signature"]
+    assert recorded
+
+    # A fresh worker: new venues, new simulated pools, same ledger.
+    restarted = await make_harness(settings, db, redis)
+    try:
+        assert await restarted.executor().execute(order_id) == "confirmed"
+    finally:
+        await restarted.store.stop()
+    doc = await document(db, order_id)
+    assert doc["tx_signature"] == recorded
+    assert await restarted.landed(order_id) == [recorded]
+    assert statuses(doc) == STATUS_PATH
+
+
+class DroppingVenue(CrashingVenue):
+    """Drops every send of the first transaction it sees, like a congested cluster."""
+
+    def __init__(self, inner: SettlementVenue) -> None:
+        super().__init__(inner, crash_before_send=False)
+        self.dropped: str | None = None
+
+    async def send(self, tx: PreparedTx) -> None:
+        if self.dropped in (None, tx.signature):
+            self.dropped = tx.signature
+            return
+        await self.inner.send(tx)
+
+    async def wait(self, tx: PreparedTx, timeout_s: float) -> TxStatus:
+        return await self.inner.wait(tx, min(timeout_s, 0.05))
+
+
+async def test_an_expired_transaction_is_rebuilt_and_lands_once(
+    settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis
+) -> None:
+    h = await make_harness(settings.model_copy(update={"mock_tx_ttl_ms": 150}), db, redis)
+    try:
+        order_id = await new_order(db)
+        venue = DroppingVenue(h.venues.settlement)
+        assert await h.executor(venue=venue).execute(order_id) == "confirmed"
+    finally:
+        await h.store.stop()
+    doc = await document(db, order_id)
+    assert doc["attempts"] == 2
+    assert doc["tx_signature"] != venue.dropped
+    assert await h.landed(order_id) == [doc["tx_signature"]]
+    expired = [e["data"] for e in doc["events"] if e["kind"] == "settlement" and e["data"].get("expired")]
+    assert expired == [{"expired": True, "txHash": venue.dropped}]
+
+
+async def test_steps_of_one_order_in_one_batch_keep_their_order(db: asyncpg.Pool) -> None:
+    """Steps with different column sets, committed together, leave the row as the last one left it."""
+    from engine.db.repository import StepWrite, write_steps
+
+    order_id = await new_order(db)
+    oid = uuid.UUID(order_id)
+    steps = [
+        StepWrite(oid, {"status": "routing", "attempts": 1, "last_seq": 2}, [(2, "routing", "status", b"{}")], []),
+        StepWrite(oid, {"last_seq": 3}, [(3, "routing", "retrying", b"{}")], []),
+        StepWrite(oid, {"status": "routing", "attempts": 2, "last_seq": 4}, [(4, "routing", "status", b"{}")], []),
+    ]
+    async with db.acquire() as conn, conn.transaction():
+        await write_steps(conn, steps)
+    doc = await document(db, order_id)
+    assert doc["last_seq"] == 4 and doc["attempts"] == 2
+    assert [e["seq"] for e in doc["events"]] == [1, 2, 3, 4]

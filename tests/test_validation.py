@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from engine.api.validation import InvalidOrder, parse_body, validate_order
+from engine.money import AmountError, format_amount, to_raw
+from engine.settings import Network
+from engine.tokens import NATIVE_MINT, TokenRegistry
+
+TOKENS = TokenRegistry.for_network(Network.MOCK)
+
+
+def fields(exc: pytest.ExceptionInfo[InvalidOrder]) -> dict[str, str]:
+    return {e.field: e.reason for e in exc.value.errors}
+
+
+def test_valid_market_order_by_symbol_and_mint() -> None:
+    usdc = TOKENS.resolve("usdc")
+    assert usdc is not None
+    order = validate_order(
+        {"type": "market", "tokenIn": "SOL", "tokenOut": usdc.mint, "amountIn": "1.5", "slippageBps": 75}, TOKENS, 50
+    )
+    assert order.token_in.mint == NATIVE_MINT
+    assert order.token_out.symbol == "USDC"
+    assert order.amount_in == 1_500_000_000
+    assert order.slippage_bps == 75
+
+
+def test_defaults_type_and_slippage() -> None:
+    order = validate_order({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": 2}, TOKENS, 50)
+    assert order.order_type.value == "market"
+    assert order.slippage_bps == 50
+    assert order.amount_in == 2_000_000_000
+
+
+def test_json_numbers_are_exact_decimals() -> None:
+    payload = parse_body(b'{"tokenIn": "USDC", "tokenOut": "SOL", "amountIn": 0.1}')
+    assert payload["amountIn"] == Decimal("0.1")
+    assert validate_order(payload, TOKENS, 50).amount_in == 100_000
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "fragment"),
+    [
+        ({"tokenIn": "NOPE", "tokenOut": "USDC", "amountIn": "1"}, "tokenIn", "unknown token"),
+        ({"tokenIn": "SOL", "tokenOut": "SOL", "amountIn": "1"}, "tokenOut", "differ"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0"}, "amountIn", "greater than zero"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "-1"}, "amountIn", "greater than zero"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.0000000001"}, "amountIn", "decimal places"),
+        ({"tokenIn": "USDC", "tokenOut": "SOL", "amountIn": "0.0000001"}, "amountIn", "decimal places"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "abc"}, "amountIn", "decimal"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": True}, "amountIn", "decimal"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC"}, "amountIn", "required"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 0}, "slippageBps", "between"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 5001}, "slippageBps", "between"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 1.5}, "slippageBps", "integer"),
+        ({"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}, "type", "market"),
+    ],
+)
+def test_rejections_name_the_field(payload: dict[str, object], field: str, fragment: str) -> None:
+    body = parse_body(__import__("json").dumps(payload, default=str).encode()) if payload else payload
+    if isinstance(payload.get("slippageBps"), float):
+        body = payload
+    with pytest.raises(InvalidOrder) as exc:
+        validate_order(body, TOKENS, 50)
+    assert field in fields(exc), fields(exc)
+    assert fragment in fields(exc)[field]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(InvalidOrder) as exc:
+        validate_order({"tokenIn": "X", "tokenOut": "Y", "amountIn": "-3", "slippageBps": 9999}, TOKENS, 50)
+    assert {"tokenIn", "tokenOut", "slippageBps"} <= set(fields(exc))
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b'{"tokenIn": ', b"[1, 2]"])
+def test_malformed_bodies(body: bytes) -> None:
+    with pytest.raises(InvalidOrder) as exc:
+        validate_order(parse_body(body), TOKENS, 50)
+    assert "body" in fields(exc)
+
+
+def test_money_round_trip() -> None:
+    assert to_raw("123.456789", 6) == 123_456_789
+    assert format_amount(123_456_789, 6) == "123.456789"
+    assert format_amount(1_500_000_000, 9) == "1.5"
+    assert format_amount(5, 0) == "5"
+    with pytest.raises(AmountError):
+        to_raw(str(2**64), 0)
