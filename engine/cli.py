@@ -62,13 +62,14 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
             uvicorn.run(
                 "engine.api.app:create_app_from_env", factory=True, host=s.api_host, port=s.api_port,
                 workers=processes, loop="uvloop", http="httptools", access_log=False, log_level="warning",
+                proxy_headers=False,
             )  # fmt: skip
         else:
-            from engine.api.app import create_app
+            from engine.api.app import create_asgi_app
 
             uvicorn.run(
-                create_app(s), host=s.api_host, port=s.api_port, loop="uvloop", http="httptools",
-                access_log=False, log_level="warning",
+                create_asgi_app(s), host=s.api_host, port=s.api_port, loop="uvloop", http="httptools",
+                access_log=False, log_level="warning", proxy_headers=False,
             )  # fmt: skip
     finally:
         services.stop()
@@ -76,6 +77,8 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
     from engine.worker import build_worker
 
     if args.concurrency:
@@ -87,6 +90,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         worker = build_worker(services.settings, burst=args.burst)
         try:
             await worker.async_run()
+        except asyncio.CancelledError:
+            pass  # SIGTERM/SIGINT: arq cancels its main task once running jobs are handed back
         finally:
             await worker.close()
 

@@ -7,13 +7,13 @@ import contextlib
 import logging
 from typing import Any
 
-from arq import Worker
 from arq.worker import func
 
 from adapters.registry import build_venues
 from engine.db import repository
 from engine.execution import OrderExecutor, RetryPolicy
 from engine.queue import EXECUTE_ORDER, OrderQueue
+from engine.queue_worker import BatchClaimWorker
 from engine.recorder import StepStore
 from engine.routing import Router
 from engine.runtime import arq_redis_settings, create_db_pool, create_redis
@@ -39,7 +39,8 @@ async def recover_lost_orders(ctx: dict[str, Any]) -> int:
     if not stale:
         return 0
     ids = [str(i) for i in stale]
-    missing = [i for i in ids if i not in await queue.known(ids)]
+    known = await queue.known(ids)
+    missing = [i for i in ids if i not in known]
     queued = await queue.enqueue(missing) if missing else 0
     if queued:
         log.warning("re-enqueued %d unfinished orders whose job was lost (queue %s)", queued, settings.queue_name)
@@ -102,9 +103,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["db"].close()
 
 
-def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
+def build_worker(settings: Settings, *, burst: bool = False) -> BatchClaimWorker:
     """An arq worker tuned so the queue is not the bottleneck."""
-    return Worker(
+    return BatchClaimWorker(
         functions=[
             func(execute_order, name=EXECUTE_ORDER, keep_result=0, max_tries=1000, timeout=settings.job_timeout_s)
         ],

@@ -76,3 +76,38 @@ async def test_group_commit_failure_reaches_every_caller_of_the_batch() -> None:
     results = await asyncio.gather(*(committer(i) for i in range(5)), return_exceptions=True)
     await committer.stop()
     assert all(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_batch_claiming_worker_runs_each_job_once_across_two_workers(
+    redis: aioredis.Redis, redis_url: str
+) -> None:
+    from arq.connections import RedisSettings
+    from arq.worker import func
+
+    from engine.queue_worker import BatchClaimWorker
+
+    name = f"oee:test:{uuid.uuid4().hex[:8]}"
+    runs: list[str] = []
+
+    async def execute_order(ctx: dict[str, object], order_id: str) -> None:
+        runs.append(order_id)
+        await asyncio.sleep(0.005)
+
+    ids = [str(uuid.uuid4()) for _ in range(300)]
+    await OrderQueue(redis, name).enqueue(ids)
+
+    def worker() -> BatchClaimWorker:
+        return BatchClaimWorker(
+            functions=[func(execute_order, name="execute_order", keep_result=0)],
+            redis_settings=RedisSettings.from_dsn(redis_url),
+            queue_name=name, burst=True, poll_delay=0.005, max_jobs=20, handle_signals=False,
+        )  # fmt: skip
+
+    workers = [worker(), worker()]
+    await asyncio.gather(*(w.async_run() for w in workers))
+    for w in workers:
+        await w.close()
+    assert sorted(runs) == sorted(ids)  # every job ran, none twice
+    assert sum(w.jobs_complete for w in workers) == 300
+    assert all(w.jobs_complete > 0 for w in workers)
+    assert await redis.zcard(name) == 0
