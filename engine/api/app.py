@@ -13,9 +13,11 @@ import orjson
 from fastapi import FastAPI, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.types import ASGIApp
 
 from engine import __version__
 from engine.api import stream
+from engine.api.fastpath import SubmissionFastPath
 from engine.api.intake import OrderIntake
 from engine.api.present import order_document, order_summary
 from engine.api.validation import (
@@ -43,8 +45,12 @@ def json_response(content: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
 
 
+def validation_body(errors: list[FieldError]) -> bytes:
+    return orjson.dumps({"error": "validation_error", "detail": [e.as_dict() for e in errors]})
+
+
 def validation_response(errors: list[FieldError]) -> Response:
-    return json_response({"error": "validation_error", "detail": [e.as_dict() for e in errors]}, 422)
+    return Response(validation_body(errors), status_code=422, media_type="application/json")
 
 
 def new_order(valid: ValidOrder, idempotency_key: str | None) -> NewOrder:
@@ -149,15 +155,20 @@ def create_app(settings: Settings) -> FastAPI:
     )
     async def execute_order(request: Request) -> Response:
         """Validate and accept an order; it is committed before this answers and enqueued after."""
-        key = request.headers.get("idempotency-key")
+        status_code, body = await submit(await request.body(), request.headers.get("idempotency-key"))
+        return Response(body, status_code=status_code, media_type="application/json")
+
+    async def submit(raw: bytes, key: str | None) -> tuple[int, bytes]:
+        """The submission endpoint's whole work, shared by the route and the fast path."""
         if key is not None and not 1 <= len(key) <= 200:
-            return validation_response([FieldError("Idempotency-Key", "must be 1 to 200 characters")])
+            return 422, validation_body([FieldError("Idempotency-Key", "must be 1 to 200 characters")])
         try:
-            payload = parse_body(await request.body())
-            body, status_code = await accept(payload, key)
+            body, status_code = await accept(parse_body(raw), key)
         except InvalidOrder as exc:
-            return validation_response(exc.errors)
-        return json_response(body, status_code)
+            return 422, validation_body(exc.errors)
+        return status_code, orjson.dumps(body)
+
+    app.state.submit = submit
 
     @app.websocket("/api/orders/execute")
     async def execute_order_ws(websocket: WebSocket) -> None:
@@ -233,7 +244,12 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def create_app_from_env() -> FastAPI:
+def create_asgi_app(settings: Settings) -> ASGIApp:
+    """The API as served: the FastAPI app behind the order-submission fast path."""
+    return SubmissionFastPath(create_app(settings))
+
+
+def create_app_from_env() -> ASGIApp:
     """Factory for ``uvicorn --factory``: each API process reads its settings from the environment."""
     from engine.logs import setup_logging
     from engine.settings import load_settings
@@ -244,4 +260,4 @@ def create_app_from_env() -> FastAPI:
         from engine.runtime import resolve_services
 
         settings = resolve_services(settings).settings
-    return create_app(settings)
+    return create_asgi_app(settings)
