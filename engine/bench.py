@@ -39,6 +39,7 @@ class Scenario:
     quote_ms: str
     execution_ms: str
     api_processes: int = 1
+    worker_processes: int = 1
     connections: int = 64
 
 
@@ -168,9 +169,10 @@ def run_scenario(settings: Settings, scenario: Scenario) -> Result:
         MOCK_EXECUTION_LATENCY_MS=scenario.execution_ms, QUEUE_NAME=f"oee:bench:{uuid.uuid4().hex[:6]}",
         DB_POOL_SIZE="20",
     )  # fmt: skip
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "engine.cli", "api"], env=env),
-        subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env),
+    procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "api"], env=env)]
+    procs += [
+        subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env)
+        for _ in range(scenario.worker_processes)
     ]
     try:
         deadline = time.monotonic() + 60
@@ -201,7 +203,8 @@ def run_scenario(settings: Settings, scenario: Scenario) -> Result:
 
 def report(r: Result) -> None:
     s = r.scenario
-    print(f"\n== {s.name}: {s.orders} orders at up to {s.rate:.0f}/s, worker concurrency {s.concurrency}, "
+    print(f"\n== {s.name}: {s.orders} orders at up to {s.rate:.0f}/s, {s.api_processes} API and "
+          f"{s.worker_processes} worker process(es), worker concurrency {s.concurrency}, "
           f"latency quote {s.quote_ms} ms / execution {s.execution_ms} ms")  # fmt: skip
     print(f"   accepted      {r.accepted:6d} in {r.submit_s:6.2f} s  = {r.accept_rate:8.1f} orders/s (rejected {r.rejected})")
     print(f"   confirmed     {r.confirmed:6d} in {r.span_s:6.2f} s  = {r.confirm_rate:8.1f} orders/s"
@@ -218,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=10_000, help="target submission rate, orders/s")
     parser.add_argument("--fast-concurrency", type=int, default=200)
     parser.add_argument("--api-processes", type=int, default=1)
+    parser.add_argument("--worker-processes", type=int, default=1, help="workers in the zero-latency run")
     parser.add_argument("--default-latency-concurrency", default="10,50", help="comma-separated")
     parser.add_argument("--only", choices=["fast", "default"], default=None)
     args = parser.parse_args(argv)
@@ -231,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only in (None, "fast"):
             report(run_scenario(settings, Scenario("mock latency 0", args.orders, args.rate, args.fast_concurrency,
-                                                   "0", "0", args.api_processes)))  # fmt: skip
+                                                   "0", "0", args.api_processes, args.worker_processes)))  # fmt: skip
         if args.only in (None, "default"):
             for conc in (int(c) for c in args.default_latency_concurrency.split(",")):
                 n = conc * 10

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import random
 import secrets
 import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import cast
 
+import orjson
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 from solders.keypair import Keypair
@@ -41,6 +41,7 @@ log = logging.getLogger("oee.sim.ledger")
 RECORD_TTL_S = 86_400
 # How often ``wait`` looks again for a signature the ledger has not seen (sent elsewhere, or dropped).
 _ABSENT_POLL_S = 0.05
+_REMEMBERED_MAX = 50_000
 
 # KEYS: tx record, order index. ARGV: record JSON, signature, valid_until_ms, ttl seconds.
 # Returns 1 when this call recorded the transaction, 0 when it was already recorded, -1 when expired.
@@ -57,6 +58,11 @@ redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
 """
+
+
+def _fields(obj: object) -> dict[str, object]:
+    """A slotted dataclass as a plain dict (orjson sorts dict keys, not dataclass fields)."""
+    return {name: getattr(obj, name) for name in obj.__slots__}  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +82,12 @@ class SwapMessage:
 
     def to_bytes(self) -> bytes:
         """Canonical bytes: sorted keys, no whitespace. These are what get signed."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
+        return orjson.dumps(_fields(self), option=orjson.OPT_SORT_KEYS)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> SwapMessage:
         try:
-            return cls(**json.loads(raw))
+            return cls(**orjson.loads(raw))
         except (ValueError, TypeError) as exc:
             raise FatalError(f"not a simulated swap transaction: {exc}") from exc
 
@@ -106,12 +112,12 @@ class SimTxRecord:
     land_at_ms: int
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return orjson.dumps(_fields(self), option=orjson.OPT_SORT_KEYS).decode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> SimTxRecord:
         try:
-            return cls(**json.loads(raw))
+            return cls(**orjson.loads(raw))
         except (ValueError, TypeError) as exc:
             raise FatalError(f"corrupt simulated ledger record: {exc}") from exc
 
@@ -172,6 +178,9 @@ class SimLedger:
         self._prefix = key_prefix
         self._rng = rng or random.Random(f"{config.seed}:ledger")
         self._land = redis.register_script(_LAND_SCRIPT)
+        # Records this process created. A record never changes once written, so these answer ``wait``
+        # without a round trip; anything else is read from Redis.
+        self._created: dict[str, SimTxRecord] = {}
 
     @property
     def market(self) -> SimMarket:
@@ -201,18 +210,20 @@ class SimLedger:
         message = _open(tx)
         if _now_ms() > message.valid_until_ms or is_dropped(tx.signature, self._config.drop_rate):
             return
-        key = self._tx_key(tx.signature)
-        with _redis_boundary("checking a signature"):
-            if await self._redis.exists(key):
-                return
+        if tx.signature in self._created:
+            return
+        # Priced without moving the pool; the script's SET NX decides whether this send is the one that
+        # executes (a resend from a restarted worker computes a fill that is then discarded).
         record = self._execute(tx.signature, message)
         with _redis_boundary("recording a transaction"):
             created = await self._land(
-                keys=[key, self._order_key(message.order_id)],
+                keys=[self._tx_key(tx.signature), self._order_key(message.order_id)],
                 args=[record.to_json(), tx.signature, message.valid_until_ms, RECORD_TTL_S],
             )
-        if int(created) == 1 and record.status == "ok":
-            self._move_pool(message)
+        if int(created) == 1:
+            self._remember(record)
+            if record.status == "ok":
+                self._move_pool(message)
 
     async def wait(self, tx: PreparedTx, timeout_s: float) -> TxStatus:
         """Wait up to ``timeout_s`` for ``tx`` to land: sleeps until its landing time, never spins."""
@@ -253,6 +264,9 @@ class SimLedger:
 
     async def record(self, signature: str) -> SimTxRecord | None:
         """The ledger's record of ``signature``, or None if it never executed."""
+        known = self._created.get(signature)
+        if known is not None:
+            return known
         with _redis_boundary("reading a transaction"):
             raw = await self._redis.get(self._tx_key(signature))
         return None if raw is None else SimTxRecord.from_json(raw)
@@ -271,6 +285,11 @@ class SimLedger:
         return [r for r in found if r is not None]
 
     # --- internals ------------------------------------------------------------------------------
+
+    def _remember(self, record: SimTxRecord) -> None:
+        if len(self._created) >= _REMEMBERED_MAX:
+            self._created.clear()
+        self._created[record.signature] = record
 
     def _tx_key(self, signature: str) -> str:
         return f"{self._prefix}:tx:{signature}"
@@ -324,8 +343,25 @@ class SimLedger:
         return token
 
 
+_OPENED: dict[str, tuple[bytes, SwapMessage]] = {}
+_OPENED_MAX = 20_000
+
+
 def _open(tx: PreparedTx) -> SwapMessage:
-    """The message of ``tx``, after checking its signature; a bad one is a bug, not a network fault."""
+    """The message of ``tx``, after checking its signature; a bad one is a bug, not a network fault.
+
+    A transaction is opened on every send and wait; its checked message is remembered by signature."""
+    known = _OPENED.get(tx.signature)
+    if known is not None and known[0] == tx.raw:
+        return known[1]
+    message = _verify(tx)
+    if len(_OPENED) >= _OPENED_MAX:
+        _OPENED.clear()
+    _OPENED[tx.signature] = (tx.raw, message)
+    return message
+
+
+def _verify(tx: PreparedTx) -> SwapMessage:
     message = SwapMessage.from_bytes(tx.raw)
     try:
         valid = Signature.from_string(tx.signature).verify(Pubkey.from_string(message.signer), tx.raw)

@@ -16,6 +16,7 @@ Price paths, per token and per pair:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import time
@@ -54,6 +55,8 @@ METEORA_BINS_PER_SIDE = 100
 # The constant-product pool stands for a concentrated-liquidity pool whose depth sits within about +-10% of
 # the price; such a pool trades like a constant-product pool with ~20x the deposit as virtual reserves.
 # Without it, 200 orders of 1.5 SOL landing at once would move a $5M pool by ~1.8%, past 50 bps slippage.
+# Prices move with time in ticks of this length, so pools can be reused within a tick.
+CLOCK_TICK_S = 0.01
 CONCENTRATION = 20
 
 # (period in seconds, amplitude) of the sines behind each token's drift; stablecoins drift 20x less.
@@ -94,6 +97,7 @@ def dex_skew(pair: str, t: float, seed: int) -> float:
     return magnitude * max(-1.0, min(1.0, steepness * wave))
 
 
+@functools.lru_cache(maxsize=1024)
 def pool_address(dex: str, a: Token, b: Token) -> str:
     """A stable, Solana-looking address for the simulated pool of ``dex`` on the pair, in either order."""
     low, high = sorted((a.mint, b.mint))
@@ -131,6 +135,10 @@ class SimMarket:
         self._clock = clock
         self._reference = dict(reference_usd)
         self._displacements: dict[tuple[str, str, str], _Displacement] = {}
+        # The last pool built for each (dex, pair): rebuilding one costs more than a quote. It is reused
+        # only for the same clock tick and the same displacement; a fill installs a new displacement,
+        # so a pool that a fill mutated is never handed out again.
+        self._built: dict[tuple[str, str, str], tuple[float, _Displacement | None, Pool]] = {}
 
     @property
     def dexes(self) -> tuple[str, ...]:
@@ -170,11 +178,16 @@ class SimMarket:
         x, y = self._pair(dex, token_in, token_out)
         t = self._clock()
         pool = self._pool(dex, x, y, t)
+        t = math.floor(t / CLOCK_TICK_S) * CLOCK_TICK_S
         result = pool.apply(_positive(amount_in), token_in.mint == x.mint)
         with localcontext() as ctx:
             ctx.prec = 40
             offset = pool.log_price() - self._target_raw(dex, x, y, t).ln()
-        self._displacements[(dex, x.mint, y.mint)] = _Displacement(offset, t)
+        moved = _Displacement(offset, t)
+        self._displacements[(dex, x.mint, y.mint)] = moved
+        # The filled pool is the pool for the rest of this tick: quotes until the next tick price against
+        # it, as later fills would on a chain, instead of rebuilding it.
+        self._built[(dex, x.mint, y.mint)] = (t, moved, pool)
         return result.amount_out, self._as_quote(dex, x, y, token_in, token_out, result)
 
     # --- internals ------------------------------------------------------------------------------
@@ -203,7 +216,18 @@ class SimMarket:
             return mid * (1 + _DEX_SIDE[dex] * Decimal(skew))
 
     def _pool(self, dex: str, x: Token, y: Token, t: float) -> Pool:
-        """The pool as it stands at ``t``: at its target, plus what is left of recent fills' displacement."""
+        """The pool as it stands at ``t`` (to the clock tick): its target plus what is left of recent fills."""
+        key = (dex, x.mint, y.mint)
+        tick = math.floor(t / CLOCK_TICK_S) * CLOCK_TICK_S
+        moved = self._displacements.get(key)
+        cached = self._built.get(key)
+        if cached is not None and cached[0] == tick and cached[1] is moved:
+            return cached[2]
+        pool = self._build_pool(dex, x, y, tick)
+        self._built[key] = (tick, moved, pool)
+        return pool
+
+    def _build_pool(self, dex: str, x: Token, y: Token, t: float) -> Pool:
         with localcontext() as ctx:
             ctx.prec = 40
             log_price = self._target_raw(dex, x, y, t).ln()
