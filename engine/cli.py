@@ -145,6 +145,12 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return run_demo(settings, orders=args.orders, fast=args.fast)
 
 
+def cmd_localnet(settings: Settings, args: argparse.Namespace) -> int:
+    from engine.localnet.__main__ import main as localnet_main
+
+    return localnet_main(args.localnet_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oee", description="Order execution engine for Solana swaps.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--orders", type=int, default=12)
     demo.add_argument("--fast", action="store_true", help="no simulated latency")
     demo.set_defaults(run=cmd_demo)
+    localnet = sub.add_parser(
+        "localnet",
+        help="serve Solana JSON-RPC over LiteSVM on 127.0.0.1:8899 (oee localnet --help for options)",
+        add_help=False,
+        prefix_chars="\0",  # every flag goes through to the local network's own parser
+    )
+    localnet.add_argument("localnet_args", nargs=argparse.REMAINDER)
+    localnet.set_defaults(run=cmd_localnet)
     return parser
 
 
