@@ -71,11 +71,18 @@ class SwapTicket:
 
 @dataclass(frozen=True, slots=True)
 class PreparedTx:
-    """A signed transaction, not yet sent. Recorded durably before the first send."""
+    """A signed transaction, not yet sent. Recorded durably before the first send.
+
+    ``last_valid`` is the last block height (or, for the simulated ledger, the last millisecond) at
+    which it can land. ``kind`` names the venue that built it (``mock`` or ``chain``), so a re-run
+    confirms it on that same venue; ``note`` says why, when that is not the configured one.
+    """
 
     signature: str
     raw: bytes
     last_valid: int
+    kind: str = "mock"
+    note: str | None = None
 
 
 class TxState(StrEnum):

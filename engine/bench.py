@@ -1,21 +1,28 @@
-"""``make bench``: accepted orders/s, confirmed orders/s and acceptance-to-confirmation latency.
+"""``make bench``: how fast orders are accepted and confirmed, and how long each takes.
 
-Runs the real processes (API, worker) over real PostgreSQL and Redis (embedded unless DATABASE_URL and
-REDIS_URL are set), drives the API with a lean keep-alive HTTP client, and reads the outcome from the
-database: when each order was accepted and when it finished. It also checks that every order
-confirmed and landed exactly one transaction on the simulated ledger.
+The benchmark runs the real processes (API, worker) over real PostgreSQL and Redis (embedded unless
+DATABASE_URL and REDIS_URL are set), drives the API with a lean keep-alive HTTP client, and reads the
+outcome from the database: when each order was accepted, picked up and confirmed. Every run also
+checks that each order confirmed and landed exactly one transaction.
+
+With zero simulated latency it measures, on the same machine:
+  acceptance  - the API alone takes a burst of orders (no worker runs yet);
+  execution   - workers are then started and drain that backlog;
+  steady load - orders arrive at a fixed rate while workers run: acceptance-to-confirmation latency.
+With the default latencies (quote 200 ms, execution 2-3 s) it compares throughput with the ideal,
+WORKER_CONCURRENCY / mean latency, at several concurrencies.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -31,78 +38,84 @@ BODY = orjson.dumps({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.5", "s
 
 
 @dataclass
-class Scenario:
-    name: str
-    orders: int
-    rate: float
+class Engine:
+    """API and worker processes for one scenario."""
+
+    settings: Settings
     concurrency: int
     quote_ms: str
     execution_ms: str
     api_processes: int = 1
     worker_processes: int = 1
-    connections: int = 64
+    port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from engine.cli import child_env
+        from engine.runtime import free_port
+
+        self.port = free_port()
+        self.env = child_env(
+            self.settings, API_PORT=str(self.port), API_PROCESSES=str(self.api_processes), LOG_LEVEL="WARNING",
+            WORKER_CONCURRENCY=str(self.concurrency), MOCK_QUOTE_LATENCY_MS=self.quote_ms,
+            MOCK_EXECUTION_LATENCY_MS=self.execution_ms, QUEUE_NAME=f"oee:bench:{uuid.uuid4().hex[:6]}",
+            DB_POOL_SIZE="20",
+        )  # fmt: skip
+
+    def start_api(self) -> None:
+        self.procs.append(subprocess.Popen([sys.executable, "-m", "engine.cli", "api"], env=self.env))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2)
+                return
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the API did not start") from None
+                time.sleep(0.1)
+
+    def start_workers(self) -> None:
+        for _ in range(self.worker_processes):
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=self.env))
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait(timeout=30)
+        self.procs = []
 
 
-@dataclass
-class Result:
-    scenario: Scenario
-    accepted: int
-    rejected: int
-    submit_s: float
-    confirmed: int
-    failed: int
-    span_s: float
-    p50_ms: float
-    p99_ms: float
-    double_landed: int
-    lost: int
-
-    @property
-    def accept_rate(self) -> float:
-        return self.accepted / self.submit_s if self.submit_s else 0.0
-
-    @property
-    def confirm_rate(self) -> float:
-        return self.confirmed / self.span_s if self.span_s else 0.0
-
-    @property
-    def ideal_rate(self) -> float | None:
-        mean = LatencyRange.parse(self.scenario.quote_ms).mean_ms + LatencyRange.parse(self.scenario.execution_ms).mean_ms
-        return self.scenario.concurrency / (mean / 1000) if mean else None
-
-
-async def _drive(host: str, port: int, n: int, rate: float, connections: int) -> tuple[int, int, float, list[str]]:
-    """Send ``n`` orders at up to ``rate``/s over keep-alive connections; returns accepted, rejected, seconds."""
+async def drive(port: int, n: int, rate: float, connections: int = 64) -> tuple[int, int, float, list[str]]:
+    """Send ``n`` orders at up to ``rate``/s over keep-alive connections: accepted, rejected, seconds, IDs."""
     request = (
-        f"POST /api/orders/execute HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"POST /api/orders/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(BODY)}\r\n\r\n"
     ).encode() + BODY
     next_index = 0
-    accepted = rejected = 0
+    rejected = 0
     ids: list[str] = []
     start = time.perf_counter()
 
     async def connection() -> None:
-        nonlocal next_index, accepted, rejected
-        reader, writer = await asyncio.open_connection(host, port)
+        nonlocal next_index, rejected
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while next_index < n:
-                i = next_index
+                due = start + next_index / rate
                 next_index += 1
-                due = start + i / rate
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head[9:12])
                 length = 0
                 for line in head.split(b"\r\n"):
                     if line[:15].lower() == b"content-length:":
                         length = int(line[15:])
                 body = await reader.readexactly(length)
-                if status == 202:
-                    accepted += 1
+                if head[9:12] == b"202":
                     ids.append(orjson.loads(body)["orderId"])
                 else:
                     rejected += 1
@@ -110,36 +123,66 @@ async def _drive(host: str, port: int, n: int, rate: float, connections: int) ->
             writer.close()
 
     await asyncio.gather(*(connection() for _ in range(min(connections, n))))
-    return accepted, rejected, time.perf_counter() - start, ids
+    return len(ids), rejected, time.perf_counter() - start, ids
 
 
-async def _outcome(settings: Settings, ids: list[str], timeout_s: float) -> tuple[int, int, float, list[float], int]:
+@dataclass
+class Outcome:
+    """What the database says happened to a set of orders."""
+
+    confirmed: int
+    failed: int
+    lost: int
+    first_accepted: float
+    first_picked: float
+    last_confirmed: float
+    accept_to_confirm_ms: list[float]
+    service_ms: list[float]  # a worker picking the order up to its confirmation
+    steady_rate: float  # confirmations per second while every worker slot was busy
+
+
+async def outcome(settings: Settings, ids: list[str], timeout_s: float = 900) -> Outcome:
     conn = await asyncpg.connect(asyncpg_dsn(settings.database_url or ""))
     try:
         uuids = [uuid.UUID(i) for i in ids]
         deadline = time.monotonic() + timeout_s
-        while True:
+        while time.monotonic() < deadline:
             open_count = await conn.fetchval(
                 "SELECT count(*) FROM orders WHERE id = ANY($1) AND status NOT IN ('confirmed','failed')", uuids
             )
-            if open_count == 0 or time.monotonic() > deadline:
+            if open_count == 0:
                 break
             await asyncio.sleep(0.1)
         rows = await conn.fetch(
-            "SELECT status, created_at, finished_at FROM orders WHERE id = ANY($1)", uuids
+            "SELECT o.status, o.created_at, o.finished_at, "
+            "(SELECT min(a.started_at) FROM order_attempts a WHERE a.order_id = o.id) AS picked_at "
+            "FROM orders o WHERE o.id = ANY($1)",
+            uuids,
         )
     finally:
         await conn.close()
-    confirmed = [r for r in rows if r["status"] == "confirmed"]
-    failed = sum(1 for r in rows if r["status"] == "failed")
-    latencies = [(r["finished_at"] - r["created_at"]).total_seconds() * 1000 for r in confirmed]
-    span = 0.0
-    if confirmed:
-        span = (max(r["finished_at"] for r in confirmed) - min(r["created_at"] for r in rows)).total_seconds()
-    return len(confirmed), failed, span, latencies, len(ids) - len(rows)
+    done = [r for r in rows if r["status"] == "confirmed"]
+    if not done:
+        return Outcome(0, len(rows), len(ids) - len(rows), 0.0, 0.0, 0.0, [], [], 0.0)
+    first_done = min(r["finished_at"] for r in done)
+    last_pick = max(r["picked_at"] for r in done)
+    window = (last_pick - first_done).total_seconds()
+    in_window = sum(1 for r in done if first_done < r["finished_at"] <= last_pick)
+    return Outcome(
+        confirmed=len(done),
+        failed=sum(1 for r in rows if r["status"] == "failed"),
+        lost=len(ids) - len(rows),
+        first_accepted=min(r["created_at"] for r in rows).timestamp(),
+        first_picked=min(r["picked_at"] for r in done).timestamp(),
+        last_confirmed=max(r["finished_at"] for r in done).timestamp(),
+        accept_to_confirm_ms=[(r["finished_at"] - r["created_at"]).total_seconds() * 1000 for r in done],
+        service_ms=[(r["finished_at"] - r["picked_at"]).total_seconds() * 1000 for r in done],
+        steady_rate=in_window / window if window > 0 else 0.0,
+    )
 
 
-async def _double_landed(settings: Settings, ids: list[str]) -> int:
+async def executed_twice(settings: Settings, ids: list[str]) -> int:
+    """Orders with more than one transaction on the simulated ledger."""
     from adapters.registry import build_venues
 
     client = aioredis.Redis.from_url(settings.redis_url or "")
@@ -151,96 +194,100 @@ async def _double_landed(settings: Settings, ids: list[str]) -> int:
     return sum(1 for c in counts if c > 1)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
+def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-def run_scenario(settings: Settings, scenario: Scenario) -> Result:
-    from engine.cli import child_env
-    from engine.runtime import free_port
+def integrity(settings: Settings, ids: list[str], o: Outcome) -> str:
+    twice = asyncio.run(executed_twice(settings, ids))
+    return f"confirmed {o.confirmed}, failed {o.failed}, lost {o.lost}, executed twice {twice}"
 
-    port = free_port()
-    env = child_env(
-        settings, API_PORT=str(port), API_PROCESSES=str(scenario.api_processes), LOG_LEVEL="WARNING",
-        WORKER_CONCURRENCY=str(scenario.concurrency), MOCK_QUOTE_LATENCY_MS=scenario.quote_ms,
-        MOCK_EXECUTION_LATENCY_MS=scenario.execution_ms, QUEUE_NAME=f"oee:bench:{uuid.uuid4().hex[:6]}",
-        DB_POOL_SIZE="20",
-    )  # fmt: skip
-    procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "api"], env=env)]
-    procs += [
-        subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env)
-        for _ in range(scenario.worker_processes)
-    ]
+
+def zero_latency(settings: Settings, args: argparse.Namespace) -> None:
+    print(
+        f"\n== simulated latency 0; {args.api_processes} API process(es), {args.worker_processes} worker "
+        f"process(es), WORKER_CONCURRENCY={args.concurrency}"
+    )
+    engine = Engine(settings, args.concurrency, "0", "0", args.api_processes, args.worker_processes)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("engine did not become healthy")
-            time.sleep(0.1)
-        accepted, rejected, submit_s, ids = asyncio.run(
-            _drive("127.0.0.1", port, scenario.orders, scenario.rate, scenario.connections)
+        engine.start_api()
+        accepted, rejected, seconds, ids = asyncio.run(drive(engine.port, args.orders, args.rate))
+        print(
+            f"   acceptance   {accepted} orders in {seconds:.2f} s = {accepted / seconds:8.1f} accepted/s "
+            f"(rejected {rejected})"
         )
-        confirmed, failed, span, latencies, lost = asyncio.run(_outcome(settings, ids, 600))
-        doubles = asyncio.run(_double_landed(settings, ids))
+        engine.start_workers()
+        o = asyncio.run(outcome(settings, ids))
+        drain = o.last_confirmed - o.first_picked  # from the first order a worker picked up
+        print(
+            f"   execution    {o.confirmed} queued orders confirmed in {drain:.2f} s = {o.confirmed / drain:8.1f} "
+            f"confirmed/s ({integrity(settings, ids, o)})"
+        )
+        n = int(args.steady_rate * args.steady_seconds)
+        accepted, rejected, seconds, ids = asyncio.run(drive(engine.port, n, args.steady_rate))
+        o = asyncio.run(outcome(settings, ids))
+        span = o.last_confirmed - o.first_accepted
+        print(
+            f"   steady load  {accepted} orders at {args.steady_rate:.0f}/s: {o.confirmed / span:8.1f} confirmed/s; "
+            f"acceptance to confirmation p50 {pct(o.accept_to_confirm_ms, 0.5):.1f} ms, "
+            f"p99 {pct(o.accept_to_confirm_ms, 0.99):.1f} ms ({integrity(settings, ids, o)})"
+        )
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=30)
-    return Result(
-        scenario, accepted, rejected, submit_s, confirmed, failed, span,
-        _percentile(latencies, 0.5), _percentile(latencies, 0.99), doubles, lost,
-    )  # fmt: skip
+        engine.stop()
 
 
-def report(r: Result) -> None:
-    s = r.scenario
-    print(f"\n== {s.name}: {s.orders} orders at up to {s.rate:.0f}/s, {s.api_processes} API and "
-          f"{s.worker_processes} worker process(es), worker concurrency {s.concurrency}, "
-          f"latency quote {s.quote_ms} ms / execution {s.execution_ms} ms")  # fmt: skip
-    print(f"   accepted      {r.accepted:6d} in {r.submit_s:6.2f} s  = {r.accept_rate:8.1f} orders/s (rejected {r.rejected})")
-    print(f"   confirmed     {r.confirmed:6d} in {r.span_s:6.2f} s  = {r.confirm_rate:8.1f} orders/s"
-          f" ({r.confirm_rate * 60:.0f}/min; failed {r.failed})")  # fmt: skip
-    if r.ideal_rate:
-        print(f"   ideal (concurrency / mean latency) {r.ideal_rate:.2f} orders/s -> {100 * r.confirm_rate / r.ideal_rate:.1f}%")
-    print(f"   accept->confirm p50 {r.p50_ms:8.1f} ms   p99 {r.p99_ms:8.1f} ms")
-    print(f"   lost {r.lost}, executed twice {r.double_landed}")
+def default_latency(settings: Settings, concurrency: int, orders_per_slot: int) -> None:
+    quote, execution = LatencyRange(low_ms=200, high_ms=200), LatencyRange(low_ms=2000, high_ms=3000)
+    nominal = quote.mean_ms + execution.mean_ms
+    ideal = concurrency / (nominal / 1000)
+    n = concurrency * orders_per_slot
+    print(f"\n== default latencies (quote {quote} ms, execution {execution} ms), WORKER_CONCURRENCY={concurrency}")
+    engine = Engine(settings, concurrency, str(quote), str(execution))
+    try:
+        engine.start_api()
+        engine.start_workers()
+        _, _, _, ids = asyncio.run(drive(engine.port, n, 1000))
+        o = asyncio.run(outcome(settings, ids))
+    finally:
+        engine.stop()
+    span = o.last_confirmed - o.first_accepted
+    service = statistics.fmean(o.service_ms) if o.service_ms else 0.0
+    print(
+        f"   {n} orders submitted at once; ideal {ideal:.2f} confirmed/s ({ideal * 60:.0f}/min)\n"
+        f"   steady state (every slot busy) {o.steady_rate:7.2f} confirmed/s = {100 * o.steady_rate / ideal:5.1f}% "
+        f"of ideal; first acceptance to last confirmation {o.confirmed / span:.2f}/s = "
+        f"{100 * o.confirmed / span / ideal:5.1f}% (ramp-up and tail included)\n"
+        f"   per order: pickup to confirmation {service:.1f} ms for {nominal:.0f} ms of simulated latency "
+        f"(engine overhead {service - nominal:+.1f} ms)\n"
+        f"   {integrity(settings, ids, o)}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.bench")
-    parser.add_argument("--orders", type=int, default=5000, help="orders in the zero-latency run")
-    parser.add_argument("--rate", type=float, default=10_000, help="target submission rate, orders/s")
-    parser.add_argument("--fast-concurrency", type=int, default=200)
+    parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=6000, help="burst size for acceptance and execution")
+    parser.add_argument("--rate", type=float, default=20_000, help="burst submission rate cap, orders/s")
+    parser.add_argument("--concurrency", type=int, default=200, help="WORKER_CONCURRENCY at latency 0")
     parser.add_argument("--api-processes", type=int, default=1)
-    parser.add_argument("--worker-processes", type=int, default=1, help="workers in the zero-latency run")
-    parser.add_argument("--default-latency-concurrency", default="10,50", help="comma-separated")
-    parser.add_argument("--only", choices=["fast", "default"], default=None)
+    parser.add_argument("--worker-processes", type=int, default=1)
+    parser.add_argument("--steady-rate", type=float, default=250, help="arrival rate of the steady-load run")
+    parser.add_argument("--steady-seconds", type=float, default=8)
+    parser.add_argument("--default-concurrency", default="10,50", help="comma-separated WORKER_CONCURRENCY values")
+    parser.add_argument("--orders-per-slot", type=int, default=20, help="orders per worker slot at default latencies")
+    parser.add_argument("--only", choices=["zero", "default"])
     args = parser.parse_args(argv)
     setup_logging("WARNING")
     from engine.runtime import resolve_services, run_migrations
 
     services = resolve_services(load_settings())
-    settings = services.settings
-    run_migrations(settings)
-    os.environ.setdefault("OEE_SKIP_MIGRATIONS", "1")
+    run_migrations(services.settings)
     try:
-        if args.only in (None, "fast"):
-            report(run_scenario(settings, Scenario("mock latency 0", args.orders, args.rate, args.fast_concurrency,
-                                                   "0", "0", args.api_processes, args.worker_processes)))  # fmt: skip
+        if args.only in (None, "zero"):
+            zero_latency(services.settings, args)
         if args.only in (None, "default"):
-            for conc in (int(c) for c in args.default_latency_concurrency.split(",")):
-                n = conc * 10
-                report(run_scenario(settings, Scenario(f"default latencies, concurrency {conc}", n, 1000, conc,
-                                                       "200", "2000-3000", 1)))  # fmt: skip
+            for concurrency in (int(c) for c in args.default_concurrency.split(",")):
+                default_latency(services.settings, concurrency, args.orders_per_slot)
     finally:
         services.stop()
     return 0

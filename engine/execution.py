@@ -79,7 +79,13 @@ class OrderState:
 
         tx = None
         if row["tx_signature"] and row["tx_bytes"] is not None:
-            tx = PreparedTx(row["tx_signature"], bytes(row["tx_bytes"]), int(row["tx_last_valid"] or 0))
+            tx = PreparedTx(
+                row["tx_signature"],
+                bytes(row["tx_bytes"]),
+                int(row["tx_last_valid"] or 0),
+                kind=row["settlement_kind"] or "mock",
+                note=row["settlement_note"],
+            )
         return cls(
             id=row["id"],
             status=row["status"],
@@ -225,12 +231,13 @@ class OrderExecutor:
         )
         ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out)
         tx = await self._venue.prepare(ticket)
+        explorer = self._venue.explorer_url(tx.signature) if tx.kind != "mock" else None
         rec.step(
             status=OrderStatus.SUBMITTED,
-            data={"attempt": attempt, "txHash": tx.signature, "settlement": self._venue.kind,
-                  "explorerUrl": self._venue.explorer_url(tx.signature)},
+            data={"attempt": attempt, "txHash": tx.signature, "settlement": tx.kind, "note": tx.note,
+                  "explorerUrl": explorer},
             fields={"tx_signature": tx.signature, "tx_bytes": tx.raw, "tx_last_valid": tx.last_valid,
-                    "settlement_kind": self._venue.kind, "explorer_url": self._venue.explorer_url(tx.signature)},
+                    "settlement_kind": tx.kind, "settlement_note": tx.note, "explorer_url": explorer},
         )  # fmt: skip
         # The signed bytes are durable before the first send: a re-run confirms them instead of re-building.
         await rec.flush()
@@ -268,8 +275,8 @@ class OrderExecutor:
         rec.step(
             status=OrderStatus.CONFIRMED,
             data={"txHash": tx.signature, "amountOut": format_amount(amount_out, order.token_out.decimals),
-                  "executedPrice": str(executed), "settlement": self._venue.kind,
-                  "explorerUrl": self._venue.explorer_url(tx.signature)},
+                  "executedPrice": str(executed), "settlement": tx.kind, "note": tx.note,
+                  "explorerUrl": self._venue.explorer_url(tx.signature) if tx.kind != "mock" else None},
             fields={"amount_out": amount_out, "executed_price": executed, "finished_at": datetime.now(UTC)},
             attempt_finish=(attempt, "confirmed", None, None, None),
         )  # fmt: skip

@@ -21,6 +21,13 @@ class Network(StrEnum):
     MAINNET = "mainnet-beta"
 
 
+DEFAULT_RPC_URLS: dict[Network, str] = {
+    Network.LOCALNET: "http://127.0.0.1:8899",
+    Network.DEVNET: "https://api.devnet.solana.com",
+    Network.MAINNET: "https://api.mainnet-beta.solana.com",
+}
+
+
 class LatencyRange(BaseModel):
     """A latency drawn uniformly from ``[low_ms, high_ms]``; ``"2000-3000"`` or ``"250"`` in the environment."""
 
@@ -130,6 +137,21 @@ class Settings(BaseSettings):
         default=None, description="Base58 secret key or the JSON byte array of a keypair file."
     )
     solana_keypair_path: Path | None = Field(default=None, description="A Solana CLI keypair file.")
+    solana_commitment: str = Field(default="confirmed", description="Commitment orders are confirmed at.")
+    compute_unit_price: int | None = Field(
+        default=None, ge=0, description="Fixed priority fee, micro-lamports per compute unit (unset: from the RPC)."
+    )
+    compute_unit_price_min: int = Field(default=0, ge=0, description="Lowest priority fee taken from the RPC.")
+    compute_unit_price_max: int = Field(default=200_000, ge=0, description="Highest priority fee taken from the RPC.")
+    compute_unit_margin: float = Field(default=1.1, ge=1.0, description="Compute unit limit = simulated use x this.")
+    rpc_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one RPC call.")
+    rpc_max_attempts: int = Field(default=5, ge=1, description="Tries of one RPC call on transient errors.")
+    confirm_poll_ms: int = Field(default=400, ge=10, description="How often a sent signature's status is read.")
+    rebroadcast_ms: int = Field(default=1500, ge=10, description="How often unconfirmed signed bytes are re-sent.")
+    min_fee_balance_lamports: int = Field(
+        default=1_000_000, ge=0, description="Below this balance the wallet is treated as unable to pay fees."
+    )
+    airdrop_sol: float = Field(default=2.0, gt=0, description="SOL requested when the wallet must be funded.")
 
     # --- logging --------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
@@ -145,6 +167,13 @@ class Settings(BaseSettings):
     @classmethod
     def _latency(cls, value: Any) -> LatencyRange:
         return LatencyRange.parse(value)
+
+    @property
+    def rpc_url(self) -> str | None:
+        """The RPC endpoint: ``SOLANA_RPC_URL``, or the network's public one (none for ``mock``)."""
+        if self.solana_rpc_url:
+            return self.solana_rpc_url
+        return DEFAULT_RPC_URLS.get(self.solana_network)
 
     @property
     def data_dir(self) -> Path:
