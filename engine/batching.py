@@ -39,14 +39,11 @@ class GroupCommitter(Generic[T, R]):
         self._name = name
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._run(), name=f"{self._name}-{i}") for i in range(self._flushers)
-        ]
+        self._tasks = [asyncio.create_task(self._run(), name=f"{self._name}-{i}") for i in range(self._flushers)]
 
     async def stop(self) -> None:
         """Write what is queued, then stop."""
-        while not self._queue.empty():
-            await asyncio.sleep(0.005)
+        await self._queue.join()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -71,20 +68,26 @@ class GroupCommitter(Generic[T, R]):
                     batch.append(self._queue.get_nowait())
                 except asyncio.QueueEmpty:
                     break
-            items = [item for item, _ in batch]
             try:
-                results = await self._write(items)
-            except asyncio.CancelledError:
-                for _, future in batch:
-                    if not future.done():
-                        future.cancel()
-                raise
-            except Exception as exc:
-                log.warning("%s: batch of %d failed: %s", self._name, len(batch), exc)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
+                await self._flush(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._write([item for item, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
                 if not future.done():
-                    future.set_result(result)
+                    future.cancel()
+            raise
+        except Exception as exc:
+            log.warning("%s: batch of %d failed: %s", self._name, len(batch), exc)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)

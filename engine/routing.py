@@ -73,9 +73,7 @@ class Router:
         return QuoteFailure(adapter.name, err.code, str(err), int((time.perf_counter() - started) * 1000))
 
 
-def _reason(
-    best: Quote, quotes: Sequence[Quote], failures: Sequence[QuoteFailure], request: QuoteRequest
-) -> str:
+def _reason(best: Quote, quotes: Sequence[Quote], failures: Sequence[QuoteFailure], request: QuoteRequest) -> str:
     symbol = request.token_out.symbol
     decimals = request.token_out.decimals
     parts = [f"{best.dex} pays {format_amount(best.amount_out, decimals)} {symbol}"]

@@ -74,7 +74,8 @@ async def create_db_pool(settings: Settings, size: int | None = None) -> asyncpg
 
 
 def create_redis(settings: Settings) -> aioredis.Redis:
-    return aioredis.Redis.from_url(redis_url(settings), health_check_interval=30)
+    client: aioredis.Redis = aioredis.Redis.from_url(redis_url(settings), health_check_interval=30)
+    return client
 
 
 def arq_redis_settings(settings: Settings) -> RedisSettings:

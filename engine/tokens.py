@@ -54,9 +54,7 @@ class TokenRegistry:
     @classmethod
     def for_network(cls, network: Network, extra: Iterable[Token] = ()) -> TokenRegistry:
         overrides = _OVERRIDES.get(network, {})
-        tokens = [
-            Token(t.symbol, t.name, t.decimals, overrides.get(t.symbol, t.mint), t.native) for t in _MAINNET
-        ]
+        tokens = [Token(t.symbol, t.name, t.decimals, overrides.get(t.symbol, t.mint), t.native) for t in _MAINNET]
         tokens.extend(extra)
         return cls(tuple(tokens))
 

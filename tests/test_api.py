@@ -104,9 +104,7 @@ async def test_idempotency_key_returns_the_same_order(client: httpx.AsyncClient)
         ({**ORDER, "slippageBps": 6000}, "slippageBps"),
     ],
 )
-async def test_bad_input_is_422_naming_the_field(
-    client: httpx.AsyncClient, body: dict[str, Any], field: str
-) -> None:
+async def test_bad_input_is_422_naming_the_field(client: httpx.AsyncClient, body: dict[str, Any], field: str) -> None:
     before = (await client.get("/api/orders/recent", params={"limit": 1})).json()
     r = await submit(client, body)
     assert r.status_code == 422
@@ -143,7 +141,9 @@ async def test_active_and_recent(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/orders/recent", params={"status": "nope"})).status_code == 422
 
 
-async def test_stream_replays_then_closes_and_resumes_after(live_engine: EngineProcesses, client: httpx.AsyncClient) -> None:
+async def test_stream_replays_then_closes_and_resumes_after(
+    live_engine: EngineProcesses, client: httpx.AsyncClient
+) -> None:
     order_id = (await submit(client)).json()["orderId"]
     messages, code = await read_stream(f"{live_engine.ws_url}/ws/orders/{order_id}")
     assert messages[0]["type"] == "snapshot"

@@ -16,10 +16,10 @@ async def test_batch_enqueue_writes_arq_jobs_once(redis: aioredis.Redis) -> None
     ids = [str(uuid.uuid4()) for _ in range(50)]
     assert await queue.enqueue(ids) == 50
     # The same job IDs are not queued again while they exist.
-    assert await queue.enqueue(ids[:10] + [str(uuid.uuid4())]) == 1
+    assert await queue.enqueue([*ids[:10], str(uuid.uuid4())]) == 1
     assert await redis.zcard(name) == 51
     assert await redis.exists(job_key_prefix + ids[0]) == 1
-    assert await queue.known(ids[:3] + ["absent"]) == set(ids[:3])
+    assert await queue.known([*ids[:3], "absent"]) == set(ids[:3])
 
 
 async def test_arq_worker_runs_batch_enqueued_jobs(redis: aioredis.Redis, redis_url: str) -> None:

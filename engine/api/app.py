@@ -200,9 +200,7 @@ def create_app(settings: Settings) -> FastAPI:
         return json_response({"activeCount": len(ids), "orderIds": [str(i) for i in ids]})
 
     @app.get("/api/orders/recent", tags=["orders"], summary="Most recent orders, newest first")
-    async def recent_orders(
-        limit: int = Query(20, ge=1, le=500), status: OrderStatus | None = Query(None)
-    ) -> Response:
+    async def recent_orders(limit: int = Query(20, ge=1, le=500), status: OrderStatus | None = Query(None)) -> Response:
         async with app.state.db.acquire() as conn:
             rows = await repository.recent_orders(conn, limit, status.value if status else None)
         return json_response({"count": len(rows), "orders": [order_summary(r) for r in rows]})

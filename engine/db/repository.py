@@ -150,8 +150,7 @@ async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> 
 
 async def events_after(conn: asyncpg.Connection, order_id: uuid.UUID, after: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT seq, status, kind, data, created_at FROM order_events WHERE order_id = $1 AND seq > $2 "
-        "ORDER BY seq",
+        "SELECT seq, status, kind, data, created_at FROM order_events WHERE order_id = $1 AND seq > $2 ORDER BY seq",
         order_id,
         after,
     )
@@ -269,8 +268,7 @@ async def write_steps(conn: asyncpg.Connection, steps: Sequence[StepWrite]) -> N
     starts = [(s.order_id, s.attempt_start) for s in steps if s.attempt_start is not None]
     if starts:
         await conn.executemany(
-            "INSERT INTO order_attempts (order_id, attempt) VALUES ($1, $2) "
-            "ON CONFLICT (order_id, attempt) DO NOTHING",
+            "INSERT INTO order_attempts (order_id, attempt) VALUES ($1, $2) ON CONFLICT (order_id, attempt) DO NOTHING",
             starts,
         )
     finishes = [(s.order_id, *s.attempt_finish) for s in steps if s.attempt_finish is not None]
