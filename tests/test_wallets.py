@@ -8,7 +8,7 @@ import pytest
 from solders.keypair import Keypair
 
 from engine.settings import Settings
-from wallets import KeyError_, load_keypair
+from wallets import InvalidKey, load_keypair
 
 
 def settings(**kw: object) -> Settings:
@@ -35,7 +35,7 @@ def test_no_key_configured() -> None:
     ["[1, 2, 3]", "[300]", "not base58 0OIl", "3yZe7d", "[" + ",".join(["7"] * 64) + "]"],
 )
 def test_malformed_keys_fail_without_showing_the_key(secret: str) -> None:
-    with pytest.raises(KeyError_) as exc:
+    with pytest.raises(InvalidKey) as exc:
         load_keypair(settings(solana_private_key=secret))
     assert secret not in str(exc.value)
     assert "SOLANA_PRIVATE_KEY" in str(exc.value)

@@ -1,5 +1,5 @@
 """Signing keys: loaded once from settings, never logged, printed or returned."""
 
-from wallets.keys import KeyError_, load_keypair
+from wallets.keys import InvalidKey, load_keypair
 
-__all__ = ["KeyError_", "load_keypair"]
+__all__ = ["InvalidKey", "load_keypair"]

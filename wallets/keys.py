@@ -15,36 +15,36 @@ from solders.keypair import Keypair
 from engine.settings import Settings
 
 
-class KeyError_(ValueError):  # noqa: N801 - avoids shadowing the builtin KeyError
+class InvalidKey(ValueError):
     """The configured key is malformed. The message names the setting, never the key."""
 
 
 def parse_secret(text: str, source: str) -> Keypair:
     value = text.strip()
     if not value:
-        raise KeyError_(f"{source} is empty")
+        raise InvalidKey(f"{source} is empty")
     if value.startswith("["):
         try:
             numbers = json.loads(value)
         except ValueError:
-            raise KeyError_(f"{source} looks like a JSON array but is not valid JSON") from None
+            raise InvalidKey(f"{source} looks like a JSON array but is not valid JSON") from None
         if not isinstance(numbers, list) or not all(isinstance(n, int) and 0 <= n <= 255 for n in numbers):
-            raise KeyError_(f"{source} must be a JSON array of bytes (0 to 255)")
+            raise InvalidKey(f"{source} must be a JSON array of bytes (0 to 255)")
         raw = bytes(numbers)
     else:
         try:
             raw = based58.b58decode(value.encode())
         except ValueError:
-            raise KeyError_(f"{source} is neither base58 nor a JSON byte array") from None
+            raise InvalidKey(f"{source} is neither base58 nor a JSON byte array") from None
     if len(raw) == 64:
         try:
             keypair = Keypair.from_bytes(raw)
         except ValueError:
-            raise KeyError_(f"{source} is 64 bytes but not a valid ed25519 keypair") from None
+            raise InvalidKey(f"{source} is 64 bytes but not a valid ed25519 keypair") from None
         return keypair
     if len(raw) == 32:
         return Keypair.from_seed(raw)
-    raise KeyError_(f"{source} decodes to {len(raw)} bytes; a secret key has 64 (or a 32-byte seed)")
+    raise InvalidKey(f"{source} decodes to {len(raw)} bytes; a secret key has 64 (or a 32-byte seed)")
 
 
 def load_keypair(settings: Settings) -> Keypair | None:
@@ -56,6 +56,6 @@ def load_keypair(settings: Settings) -> Keypair | None:
         try:
             text = path.read_text()
         except OSError as exc:
-            raise KeyError_(f"SOLANA_KEYPAIR_PATH {path} cannot be read: {exc.strerror}") from None
+            raise InvalidKey(f"SOLANA_KEYPAIR_PATH {path} cannot be read: {exc.strerror}") from None
         return parse_secret(text, f"the keypair file {path}")
     return None
