@@ -1,0 +1,44 @@
+"""Settlement on a Solana cluster (localnet, devnet, mainnet-beta) through its JSON-RPC.
+
+:class:`SolanaSettlement` lands swap transactions; :class:`FundedOrSimulated` falls back to the simulated
+ledger while the wallet cannot pay fees. :func:`build_chain_settlement` is the entry point a composition
+root needs.
+"""
+
+from __future__ import annotations
+
+from solders.keypair import Keypair
+
+from adapters.base import SettlementVenue
+from adapters.chain.config import ChainConfig
+from adapters.chain.errors import AirdropRateLimited, WalletUnfunded
+from adapters.chain.funding import FundedOrSimulated
+from adapters.chain.rpc import ChainRpc
+from adapters.chain.settlement import SolanaSettlement, SwapInstructions, simulated_route
+from engine.settings import Settings
+
+__all__ = [
+    "AirdropRateLimited",
+    "ChainConfig",
+    "ChainRpc",
+    "FundedOrSimulated",
+    "SolanaSettlement",
+    "SwapInstructions",
+    "WalletUnfunded",
+    "build_chain_settlement",
+    "simulated_route",
+]
+
+
+def build_chain_settlement(
+    settings: Settings,
+    keypair: Keypair,
+    ledger: SettlementVenue,
+    *,
+    instructions: SwapInstructions = simulated_route,
+) -> FundedOrSimulated:
+    """Chain settlement for ``settings.solana_network`` signed by ``keypair``, falling back to ``ledger``
+    (the simulated one) while the wallet cannot pay fees. Build once per process; ``aclose`` it."""
+    config = ChainConfig.from_settings(settings)
+    chain = SolanaSettlement(config, ChainRpc(config), keypair, instructions)
+    return FundedOrSimulated(chain, ledger)

@@ -1,0 +1,210 @@
+"""``SolanaSettlement``: lands swap transactions on a Solana cluster (``kind = "chain"``).
+
+Landing practice: the blockhash is read at ``confirmed`` and its last valid block height kept; the compute
+unit limit comes from one simulation plus a margin and the price from recent fees (or the settings);
+bytes are sent with no preflight and no node retries, and the engine rebroadcasts the same bytes (the
+same signature, so they execute at most once) until they land or the blockhash provably expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from solana.rpc.commitment import Confirmed
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from solders.transaction_status import TransactionErrorType, UiTransactionTokenBalance
+
+from adapters.base import PreparedTx, SwapTicket, TxState, TxStatus
+from adapters.chain.config import MAX_COMPUTE_UNITS, ChainConfig
+from adapters.chain.errors import failure_of
+from adapters.chain.rpc import ChainRpc
+from adapters.chain.transactions import (
+    SwapMemo,
+    TokenBalance,
+    amount_received,
+    build_transaction,
+    clamp_price,
+    compute_unit_limit,
+    encode_memo,
+    memo_of,
+    program_at,
+    writable_accounts,
+)
+from engine.errors import FatalError
+
+log = logging.getLogger("oee.chain.settlement")
+
+SwapInstructions = Callable[[SwapTicket], Sequence[Instruction] | Awaitable[Sequence[Instruction]]]
+_LEVELS = {"processed": 0, "confirmed": 1, "finalized": 2}
+# getTransaction can trail getSignatureStatuses by a moment on a real node.
+_TRANSACTION_READS = 5
+
+
+def simulated_route(ticket: SwapTicket) -> list[Instruction]:
+    """No swap instructions: the route is simulated and the transaction only records it (memo)."""
+    return []
+
+
+def _reached(status: str, wanted: str) -> bool:
+    return _LEVELS.get(status, -1) >= _LEVELS[wanted]
+
+
+def _decode(tx: PreparedTx) -> VersionedTransaction:
+    try:
+        return VersionedTransaction.from_bytes(tx.raw)
+    except ValueError as exc:
+        raise FatalError(f"recorded transaction {tx.signature} is not a Solana transaction: {exc}") from exc
+
+
+class SolanaSettlement:
+    """Builds, signs, sends and confirms swap transactions on one cluster. Implements ``SettlementVenue``.
+
+    ``instructions(ticket)`` returns the swap instructions for a route (sync or async), or an empty list
+    when routing is simulated: then the transaction carries only the compute budget and the memo, moves no
+    tokens, and the order's fill is the simulated one recorded in the memo.
+    """
+
+    kind = "chain"
+
+    def __init__(
+        self,
+        config: ChainConfig,
+        rpc: ChainRpc,
+        keypair: Keypair,
+        instructions: SwapInstructions = simulated_route,
+    ) -> None:
+        self.config = config
+        self.rpc = rpc
+        self._keypair = keypair
+        self._instructions = instructions
+
+    @property
+    def wallet(self) -> Pubkey:
+        """The fee payer's address (the only part of the keypair anything outside may see)."""
+        return self._keypair.pubkey()
+
+    async def prepare(self, ticket: SwapTicket) -> PreparedTx:
+        """Build and sign the swap for ``ticket``. Reads the chain (blockhash, fees, a simulation); sends nothing."""
+        blockhash, last_valid = await self.rpc.latest_blockhash(Confirmed)
+        produced = self._instructions(ticket)
+        swap = list(await produced if inspect.isawaitable(produced) else produced)
+        memo = encode_memo(SwapMemo.for_ticket(ticket, simulated=not swap))
+        price = await self._cu_price(swap)
+        draft = build_transaction(self._keypair, blockhash, MAX_COMPUTE_UNITS, price, memo, swap)
+        units = await self.rpc.simulate(draft)
+        limit = compute_unit_limit(units, self.config.compute_unit_margin)
+        tx = build_transaction(self._keypair, blockhash, limit, price, memo, swap)
+        signature = str(tx.signatures[0])
+        log.info(
+            "order %s: built %s (%s, %d units at %d micro-lamports, valid to height %d)",
+            ticket.order_id, signature, "memo only" if not swap else f"{len(swap)} swap instructions",
+            limit, price, last_valid,
+        )  # fmt: skip
+        return PreparedTx(signature=signature, raw=bytes(tx), last_valid=last_valid, kind=self.kind)
+
+    async def _cu_price(self, swap: list[Instruction]) -> int:
+        c = self.config
+        if c.compute_unit_price is not None:
+            return c.compute_unit_price
+        recent = await self.rpc.prioritization_fee(writable_accounts(swap))
+        return clamp_price(recent, c.compute_unit_price_min, c.compute_unit_price_max)
+
+    async def send(self, tx: PreparedTx) -> None:
+        """Broadcast the signed bytes once. Transient failures were retried by ``ChainRpc``; if they persist
+        the ``RetryableError`` propagates."""
+        sent = await self.rpc.send_raw(tx.raw)
+        if str(sent) != tx.signature:
+            raise FatalError(f"the node answered signature {sent} for transaction {tx.signature}")
+        log.debug("sent %s", tx.signature)
+
+    async def wait(self, tx: PreparedTx, timeout_s: float) -> TxStatus:
+        """Poll the signature every ``confirm_poll_ms`` until it reaches the configured commitment or
+        ``timeout_s`` passes. Never sends."""
+        signature = Signature.from_string(tx.signature)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout_s)
+        poll_s = self.config.confirm_poll_ms / 1000
+        seen = False
+        while True:
+            level, err = await self.rpc.signature_status(signature)
+            if level is not None:
+                seen = True
+                if _reached(level, self.config.commitment):
+                    return await self._outcome(tx, signature, err)
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(poll_s, left))
+        if not seen:
+            # The recent status cache forgets after a few hundred slots: look in history before saying unseen.
+            level, err = await self.rpc.signature_status(signature, search_history=True)
+            if level is not None and _reached(level, self.config.commitment):
+                return await self._outcome(tx, signature, err)
+            seen = level is not None
+        return TxStatus(TxState.PENDING if seen else TxState.UNKNOWN)
+
+    async def _outcome(self, tx: PreparedTx, signature: Signature, err: TransactionErrorType | None) -> TxStatus:
+        decoded = _decode(tx)
+        if err is not None:
+            programs = [program_at(decoded.message, i) for i in range(len(decoded.message.instructions))]
+            code, message = failure_of(err, programs)
+            log.info("%s landed with an error: %s", tx.signature, message)
+            return TxStatus(TxState.FAILED, error_code=code, error=message, extra={"err": str(err)})
+        memo = memo_of(decoded)
+        if memo is None:
+            raise FatalError(f"transaction {tx.signature} carries no engine memo")
+        if memo.sim is not None:
+            return TxStatus(TxState.LANDED, amount_out=memo.sim, extra={"simulatedRoute": True})
+        amount = await self._amount_out(signature, memo)
+        if amount is None:
+            return TxStatus(TxState.PENDING)
+        return TxStatus(TxState.LANDED, amount_out=amount)
+
+    async def _amount_out(self, signature: Signature, memo: SwapMemo) -> int | None:
+        """What the payer received of the output mint, from the landed transaction's balances."""
+        found = None
+        for _ in range(_TRANSACTION_READS):
+            found = await self.rpc.get_transaction(signature)
+            if found is not None:
+                break
+            await asyncio.sleep(self.config.confirm_poll_ms / 1000)
+        if found is None:
+            return None
+        meta = found.transaction.meta
+        if meta is None:
+            raise FatalError(f"the node returned transaction {signature} without its meta")
+        owner = str(self.wallet)
+
+        def balances(entries: Sequence[UiTransactionTokenBalance] | None) -> list[TokenBalance]:
+            return [
+                TokenBalance(b.account_index, None if b.owner is None else str(b.owner), str(b.mint),
+                             int(b.ui_token_amount.amount))
+                for b in entries or []
+            ]  # fmt: skip
+
+        pre, post = meta.pre_balances, meta.post_balances
+        return amount_received(
+            owner=owner,
+            mint=memo.token_out,
+            pre_tokens=balances(meta.pre_token_balances),
+            post_tokens=balances(meta.post_token_balances),
+            owner_lamports_change=(post[0] - pre[0]) if pre and post else 0,
+            fee=meta.fee,
+        )
+
+    async def expired(self, tx: PreparedTx) -> bool:
+        """True once the confirmed block height is past the transaction's last valid block height."""
+        return await self.rpc.block_height(Confirmed) > tx.last_valid
+
+    def explorer_url(self, signature: str) -> str | None:
+        return self.config.explorer_url(signature)
+
+    async def aclose(self) -> None:
+        await self.rpc.aclose()
