@@ -33,13 +33,28 @@ class Venues:
 
 
 def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | None = None) -> Venues:
-    tokens = TokenRegistry.for_network(settings.solana_network)
-    if settings.solana_network is Network.MOCK:
-        from adapters.sim import build_sim
+    """The venues for ``settings``. ``signer`` is the wallet; a network other than ``mock`` needs one."""
+    from adapters.sim import build_sim
 
-        dexes, ledger = build_sim(settings, redis, signer or Keypair())
-        enabled = [d for d in dexes if d.name in settings.enabled_dexes]
-        if not enabled:
-            raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
+    tokens = TokenRegistry.for_network(settings.solana_network)
+    # Routing is simulated on every network until on-chain pool adapters are configured; the simulated
+    # ledger also settles what the chain cannot (an unfunded wallet and a rate-limited faucet).
+    dexes, ledger = build_sim(settings, redis, signer or Keypair())
+    enabled = [d for d in dexes if d.name in settings.enabled_dexes]
+    if not enabled:
+        raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
+    if settings.solana_network is Network.MOCK:
         return Venues(enabled, ledger, tokens, note="simulated DEXes and a simulated ledger")
-    raise NotImplementedError(f"SOLANA_NETWORK={settings.solana_network.value} is not available yet")
+    if signer is None:
+        raise ValueError(
+            f"SOLANA_NETWORK={settings.solana_network.value} needs a wallet: set SOLANA_PRIVATE_KEY or "
+            "SOLANA_KEYPAIR_PATH (oee wallet setup creates one)"
+        )
+    from adapters.chain import build_chain_settlement
+
+    settlement = build_chain_settlement(settings, signer, ledger)
+    note = (
+        f"simulated routing, settlement on {settings.solana_network.value} at {settings.rpc_url} "
+        f"from wallet {signer.pubkey()}; transactions carry the simulated fill in their memo and move no tokens"
+    )
+    return Venues(enabled, settlement, tokens, note=note)

@@ -80,14 +80,20 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
     from engine.worker import build_worker
+    from wallets import InvalidKey, load_keypair
 
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
+    try:
+        signer = load_keypair(settings)
+    except InvalidKey as exc:
+        print(f"oee worker: {exc}", file=sys.stderr)
+        return 2
     services = _prepare(settings)
 
     async def run() -> None:
         # arq binds its worker to the loop it is built in: build it inside the running loop.
-        worker = build_worker(services.settings, burst=args.burst)
+        worker = build_worker(services.settings, burst=args.burst, signer=signer)
         try:
             await worker.async_run()
         except asyncio.CancelledError:
@@ -151,6 +157,12 @@ def cmd_localnet(settings: Settings, args: argparse.Namespace) -> int:
     return localnet_main(args.localnet_args)
 
 
+def cmd_wallet(settings: Settings, args: argparse.Namespace) -> int:
+    from wallets.cli import main as wallet_main
+
+    return wallet_main(args.wallet_args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oee", description="Order execution engine for Solana swaps.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     localnet.add_argument("localnet_args", nargs=argparse.REMAINDER)
     localnet.set_defaults(run=cmd_localnet)
+    wallet = sub.add_parser(
+        "wallet",
+        help="set up, show and fund the Solana wallet: setup --network devnet|localnet, show, airdrop AMOUNT",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    wallet.add_argument("wallet_args", nargs=argparse.REMAINDER)
+    wallet.set_defaults(run=cmd_wallet)
     return parser
 
 

@@ -38,6 +38,10 @@ log = logging.getLogger("oee.execution")
 
 Sleep = Callable[[float], Awaitable[None]]
 
+# Waiting out a transient venue error while a transaction is in flight.
+_TRANSIENT_PAUSE_S = 0.25
+_TRANSIENT_PAUSE_MAX_S = 4.0
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -111,7 +115,7 @@ class OrderExecutor:
         venue: SettlementVenue,
         tokens: TokenRegistry,
         retry: RetryPolicy,
-        confirm_poll_s: float = 2.0,
+        confirm_poll_s: float = 1.5,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._pool = pool
@@ -245,11 +249,36 @@ class OrderExecutor:
         await self._land(order, rec, tx, attempt, resend=True)
 
     async def _land(self, order: OrderState, rec: OrderRecorder, tx: PreparedTx, attempt: int, *, resend: bool) -> None:
-        """Send (and re-send) ``tx`` until it lands or provably expires."""
+        """Send (and re-send) ``tx`` until it lands or provably expires.
+
+        Only a provable expiry lets the order build another transaction: a transient error here (the RPC
+        down, rate-limited, timing out) is waited out on the same transaction, since it may have landed.
+        """
+        pause = _TRANSIENT_PAUSE_S
         while True:
-            if resend:
-                await self._venue.send(tx)
-            status = await self._venue.wait(tx, self._confirm_poll_s)
+            try:
+                if resend:
+                    await self._venue.send(tx)
+                status = await self._venue.wait(tx, self._confirm_poll_s)
+                if status.state is TxState.UNKNOWN and await self._venue.expired(tx):
+                    status = await self._venue.wait(tx, 0)
+                    if status.state is TxState.UNKNOWN:
+                        rec.step(
+                            kind=EventKind.SETTLEMENT,
+                            data={"expired": True, "txHash": tx.signature},
+                            fields={"tx_signature": None, "tx_bytes": None, "tx_last_valid": None},
+                        )
+                        order.tx = None
+                        raise TransactionExpired(f"transaction {tx.signature} expired before it landed")
+            except TransactionExpired:
+                raise
+            except RetryableError as exc:
+                log.warning("order %s: %s while landing %s; retrying in %.2f s", order.id, exc, tx.signature, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _TRANSIENT_PAUSE_MAX_S)
+                resend = True
+                continue
+            pause = _TRANSIENT_PAUSE_S
             if status.state is TxState.LANDED:
                 self._confirm(order, rec, tx, attempt, int(status.amount_out or 0))
                 return
@@ -257,17 +286,6 @@ class OrderExecutor:
                 if status.error_code == SlippageExceeded.code:
                     raise SlippageExceeded(status.error or "slippage exceeded")
                 raise RejectedError(status.error or "transaction failed", code=status.error_code or "tx_failed")
-            if status.state is TxState.UNKNOWN and await self._venue.expired(tx):
-                final = await self._venue.wait(tx, 0)
-                if final.state is TxState.UNKNOWN:
-                    rec.step(
-                        kind=EventKind.SETTLEMENT,
-                        data={"expired": True, "txHash": tx.signature},
-                        fields={"tx_signature": None, "tx_bytes": None, "tx_last_valid": None},
-                    )
-                    order.tx = None
-                    raise TransactionExpired(f"transaction {tx.signature} expired before it landed")
-                continue
             resend = status.state is TxState.UNKNOWN
 
     def _confirm(self, order: OrderState, rec: OrderRecorder, tx: PreparedTx, attempt: int, amount_out: int) -> None:

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from arq.worker import func
+from solders.keypair import Keypair
 
 from adapters.registry import build_venues
 from engine.db import repository
@@ -63,7 +64,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     redis = create_redis(settings)
     store = StepStore(pool, redis)
     store.start()
-    venues = build_venues(settings, redis)
+    venues = build_venues(settings, redis, ctx.get("signer"))
     router = Router(venues.dexes, settings.quote_timeout_ms / 1000)
     ctx.update(
         db=pool,
@@ -78,6 +79,7 @@ async def startup(ctx: dict[str, Any]) -> None:
             venue=venues.settlement,
             tokens=venues.tokens,
             retry=RetryPolicy.from_settings(settings),
+            confirm_poll_s=settings.rebroadcast_ms / 1000,
         ),
     )
     ctx["recovery_task"] = asyncio.create_task(_recovery_loop(ctx), name="order-recovery")
@@ -103,8 +105,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["db"].close()
 
 
-def build_worker(settings: Settings, *, burst: bool = False) -> BatchClaimWorker:
-    """An arq worker tuned so the queue is not the bottleneck."""
+def build_worker(settings: Settings, *, burst: bool = False, signer: Keypair | None = None) -> BatchClaimWorker:
+    """An arq worker tuned so the queue is not the bottleneck. ``signer`` is the wallet, if configured."""
     return BatchClaimWorker(
         functions=[
             func(execute_order, name=EXECUTE_ORDER, keep_result=0, max_tries=1000, timeout=settings.job_timeout_s)
@@ -119,7 +121,7 @@ def build_worker(settings: Settings, *, burst: bool = False) -> BatchClaimWorker
         health_check_interval=HEALTH_CHECK_INTERVAL_S,
         on_startup=startup,
         on_shutdown=shutdown,
-        ctx={"settings": settings},
+        ctx={"settings": settings, "signer": signer},
         handle_signals=True,
         burst=burst,
         max_burst_jobs=-1,

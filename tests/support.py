@@ -35,6 +35,7 @@ class EngineProcesses:
     """An API process and worker processes, started from the ``oee`` CLI like a user would."""
 
     env: dict[str, str]
+    log_dir: Path | None = None  # where each process's output goes (else the test's own output)
     port: int = field(default_factory=free_port)
     api: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -49,7 +50,16 @@ class EngineProcesses:
 
     def _spawn(self, *argv: str, extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         env = {**self.env, **(extra or {})}
-        return subprocess.Popen([sys.executable, "-m", "engine.cli", *argv], env=env, cwd=ROOT)
+        out = None
+        if self.log_dir is not None:
+            out = (self.log_dir / f"{argv[0]}.log").open("ab")
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "engine.cli", *argv], env=env, cwd=ROOT, stdout=out, stderr=out
+            )
+        finally:
+            if out is not None:
+                out.close()
 
     def start_api(self) -> None:
         self.api = self._spawn("api", "--port", str(self.port))

@@ -16,6 +16,7 @@ from adapters.base import DexAdapter, PreparedTx, Quote, QuoteRequest, Settlemen
 from adapters.registry import Venues, build_venues
 from engine.db import repository
 from engine.db.repository import NewOrder
+from engine.errors import RetryableError
 from engine.execution import OrderExecutor, RetryPolicy
 from engine.recorder import StepStore
 from engine.routing import Router
@@ -265,3 +266,35 @@ async def test_steps_of_one_order_in_one_batch_keep_their_order(db: asyncpg.Pool
     doc = await document(db, order_id)
     assert doc["last_seq"] == 4 and doc["attempts"] == 2
     assert [e["seq"] for e in doc["events"]] == [1, 2, 3, 4]
+
+
+class FlakyVenue(CrashingVenue):
+    """The venue's RPC fails transiently a few times right after the transaction is recorded."""
+
+    def __init__(self, inner: SettlementVenue, failures: int) -> None:
+        super().__init__(inner, crash_before_send=False)
+        self.failures = failures
+        self.prepared = 0
+
+    async def prepare(self, ticket: SwapTicket) -> PreparedTx:
+        self.prepared += 1
+        return await self.inner.prepare(ticket)
+
+    async def send(self, tx: PreparedTx) -> None:
+        await self.inner.send(tx)  # it reaches the venue, but the answer is lost
+        if self.failures:
+            self.failures -= 1
+            raise RetryableError("rpc 503")
+
+    async def wait(self, tx: PreparedTx, timeout_s: float) -> TxStatus:
+        return await self.inner.wait(tx, timeout_s)
+
+
+async def test_transient_errors_in_flight_never_build_a_second_transaction(harness: Harness) -> None:
+    order_id = await new_order(harness.db)
+    venue = FlakyVenue(harness.venues.settlement, failures=3)
+    assert await harness.executor(venue=venue).execute(order_id) == "confirmed"
+    doc = await document(harness.db, order_id)
+    assert venue.prepared == 1
+    assert doc["attempts"] == 1
+    assert await harness.landed(order_id) == [doc["tx_signature"]]
