@@ -12,6 +12,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+
 from engine.tokens import Token
 
 
@@ -55,6 +58,19 @@ class DexAdapter(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class OnChainDex(DexAdapter, Protocol):
+    """A DEX whose swaps are real program instructions (as opposed to a simulated route)."""
+
+    async def swap_instructions(self, ticket: SwapTicket, owner: Pubkey) -> list[Instruction]:
+        """Re-quote ``ticket``'s route and return the instructions that swap it for ``owner``.
+
+        Includes wrapping and unwrapping SOL where a side is native. Raises ``SlippageExceeded`` when
+        the fresh quote is already below ``ticket.min_amount_out`` (nothing is sent then).
+        """
         ...
 
 

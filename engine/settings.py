@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         default=None, description="Base58 secret key or the JSON byte array of a keypair file."
     )
     solana_keypair_path: Path | None = Field(default=None, description="A Solana CLI keypair file.")
+    routing: str = Field(
+        default="simulated",
+        description="simulated (the simulated DEXes quote) or onchain (Raydium CPMM and Meteora DLMM pools).",
+    )
+    pools_file: Path | None = Field(default=None, description="JSON file of program IDs and pools per DEX.")
+    pools_json: str | None = Field(default=None, description="The same document as POOLS_FILE, inline.")
     solana_commitment: str = Field(default="confirmed", description="Commitment orders are confirmed at.")
     compute_unit_price: int | None = Field(
         default=None, ge=0, description="Fixed priority fee, micro-lamports per compute unit (unset: from the RPC)."
