@@ -132,6 +132,7 @@ async def test_a_batch_settles_on_chain_one_transaction_per_order(
         status = rpc(localnet.url, "getSignatureStatuses", [[order["txHash"]], {"searchTransactionHistory": True}])
         assert status["value"][0]["err"] is None
         assert order["amountOut"] == order["route"]["amountOut"]  # simulated routing: the memo's fill
+        assert "moves no tokens" in order["settlement"]["note"]
 
 
 async def test_dropped_sends_and_rate_limits_still_land_exactly_once(

@@ -44,6 +44,7 @@ from adapters.chain.errors import (
     WalletUnfunded,
     classify,
 )
+from adapters.chain.settlement import SIMULATED_ROUTE_NOTE
 from adapters.chain.transactions import MEMO_PROGRAM_ID, decode_memo, memo_of
 from adapters.sim import build_sim
 from engine.errors import FatalError, RetryableError
@@ -199,7 +200,7 @@ async def test_memo_only_swap_lands_once_with_the_order_in_its_memo(settlement: 
     t = ticket()
     before = await settlement.rpc.balance(settlement.wallet)
     tx = await settlement.prepare(t)
-    assert tx.kind == "chain" and tx.note is None
+    assert tx.kind == "chain" and tx.note == SIMULATED_ROUTE_NOTE
     assert tx.last_valid > await settlement.rpc.block_height()
     assert settlement.explorer_url(tx.signature) is None  # a localnet has no public explorer
     for _ in range(3):  # a rebroadcast of the same bytes is the same signature: it cannot run twice
@@ -472,7 +473,7 @@ async def test_falls_back_to_the_ledger_while_the_faucet_is_limited_then_settles
             return tx if tx.kind == "chain" else None
 
         chain_tx = await wait_for(on_chain, "chain settlement to resume")
-        assert chain_tx.note is None
+        assert chain_tx.note == SIMULATED_ROUTE_NOTE
         await venue.send(chain_tx)
         status = await landed(venue, chain_tx)
         assert status.state is TxState.LANDED and status.amount_out == t.route.amount_out
@@ -498,7 +499,7 @@ async def test_an_empty_wallet_is_funded_by_the_faucet(
     venue = FundedOrSimulated(chain, ledger)
     try:
         tx = await venue.prepare(ticket())
-        assert tx.kind == "chain" and tx.note is None
+        assert tx.kind == "chain" and tx.note == SIMULATED_ROUTE_NOTE
         assert await chain.rpc.balance(wallet.pubkey()) == SOL_LAMPORTS // 2
     finally:
         await venue.aclose()

@@ -47,6 +47,11 @@ _LEVELS = {"processed": 0, "confirmed": 1, "finalized": 2}
 _TRANSACTION_READS = 5
 
 
+SIMULATED_ROUTE_NOTE = (
+    "simulated routing: this transaction lands on chain with the simulated fill in its memo and moves no tokens"
+)
+
+
 def simulated_route(ticket: SwapTicket) -> list[Instruction]:
     """No swap instructions: the route is simulated and the transaction only records it (memo)."""
     return []
@@ -107,7 +112,8 @@ class SolanaSettlement:
             ticket.order_id, signature, "memo only" if not swap else f"{len(swap)} swap instructions",
             limit, price, last_valid,
         )  # fmt: skip
-        return PreparedTx(signature=signature, raw=bytes(tx), last_valid=last_valid, kind=self.kind)
+        note = None if swap else SIMULATED_ROUTE_NOTE
+        return PreparedTx(signature=signature, raw=bytes(tx), last_valid=last_valid, kind=self.kind, note=note)
 
     async def _cu_price(self, swap: list[Instruction]) -> int:
         c = self.config
