@@ -259,7 +259,10 @@ def default_latency(settings: Settings, concurrency: int, orders_per_slot: int) 
         f"of ideal; first acceptance to last confirmation {o.confirmed / span:.2f}/s = "
         f"{100 * o.confirmed / span / ideal:5.1f}% (ramp-up and tail included)\n"
         f"   per order: pickup to confirmation {service:.1f} ms for {nominal:.0f} ms of simulated latency "
-        f"(engine overhead {service - nominal:+.1f} ms)\n"
+        f"(engine overhead {service - nominal:+.1f} ms); p50 {pct(o.service_ms, 0.5):.0f} ms, "
+        f"p99 {pct(o.service_ms, 0.99):.0f} ms\n"
+        f"   acceptance to confirmation p50 {pct(o.accept_to_confirm_ms, 0.5):.0f} ms, "
+        f"p99 {pct(o.accept_to_confirm_ms, 0.99):.0f} ms (all submitted at once: includes the wait for a slot)\n"
         f"   {integrity(settings, ids, o)}"
     )
 
