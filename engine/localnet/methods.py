@@ -17,7 +17,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from engine.localnet.accounts import TOKEN_PROGRAMS, encode_account, parse_token_account, ui_token_amount
+from engine.localnet.accounts import TOKEN_PROGRAMS, b58decode, encode_account, parse_token_account, ui_token_amount
 from engine.localnet.encoding import (
     decode_transaction,
     error_json,
@@ -232,6 +232,20 @@ def register_methods(net: Localnet) -> dict[str, Callable[[list[Any]], Any]]:
             found.append({"pubkey": str(key), "account": encode_account(account, encoding, chain.decimals_of)})
         return ctx(found)
 
+    def get_program_accounts(params: list[Any]) -> Any:
+        program = pubkey_param(params[0] if params else None)
+        config = config_at(params, 1)
+        encoding = config.get("encoding") or "base64"
+        filters = config.get("filters") or []
+        found = []
+        for key in chain.known_accounts():
+            account = chain.account(key)
+            if account is None or account.owner != program:
+                continue
+            if all(_filter_matches(f, bytes(account.data)) for f in filters):
+                found.append({"pubkey": str(key), "account": encode_account(account, encoding, chain.decimals_of)})
+        return ctx(found) if config.get("withContext") else found
+
     def get_minimum_balance_for_rent_exemption(params: list[Any]) -> Any:
         if not params or not isinstance(params[0], int) or params[0] < 0:
             raise invalid("Invalid params: expected a data length")
@@ -318,6 +332,7 @@ def register_methods(net: Localnet) -> dict[str, Callable[[list[Any]], Any]]:
         "getBalance": get_balance,
         "getAccountInfo": get_account_info,
         "getMultipleAccounts": get_multiple_accounts,
+        "getProgramAccounts": get_program_accounts,
         "getTokenAccountBalance": get_token_account_balance,
         "getTokenAccountsByOwner": get_token_accounts_by_owner,
         "getMinimumBalanceForRentExemption": get_minimum_balance_for_rent_exemption,
@@ -331,3 +346,16 @@ def register_methods(net: Localnet) -> dict[str, Callable[[list[Any]], Any]]:
         "getTransactionCount": lambda p: chain.transaction_count,
         "getSignaturesForAddress": get_signatures_for_address,
     }
+
+
+def _filter_matches(flt: dict[str, Any], data: bytes) -> bool:
+    """A getProgramAccounts filter: ``{"dataSize": n}`` or ``{"memcmp": {"offset", "bytes", "encoding"}}``."""
+    if "dataSize" in flt:
+        return len(data) == int(flt["dataSize"])
+    memcmp = flt.get("memcmp")
+    if not isinstance(memcmp, dict):
+        raise invalid("Invalid params: unsupported filter")
+    raw = memcmp.get("bytes", "")
+    wanted = base64.b64decode(raw) if memcmp.get("encoding") == "base64" else b58decode(raw)
+    offset = int(memcmp.get("offset", 0))
+    return data[offset : offset + len(wanted)] == wanted

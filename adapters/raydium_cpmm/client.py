@@ -1,0 +1,240 @@
+"""The CPMM adapter's reads: pool states, one consistent snapshot per quote, and pool discovery.
+
+Every call goes through :class:`ChainRpc`'s classification and retries (its ``_call``); what fails leaves as
+an :mod:`engine.errors` type. Accounts are checked against what their address promises (owner, size,
+discriminator, mint) and a mismatch raises :class:`~adapters.raydium_cpmm.layouts.MalformedAccount`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from solana.exceptions import SolanaRpcException
+from solana.rpc.core import RPCException
+from solana.rpc.types import MemcmpOpts
+from solders.account import Account
+from solders.pubkey import Pubkey
+
+from adapters.chain.errors import RpcErrorCode
+from adapters.chain.rpc import ChainRpc
+from adapters.chain.spl import TOKEN_PROGRAMS
+from adapters.raydium_cpmm.config import MAX_POOLS_PER_QUOTE, RaydiumCpmmConfig
+from adapters.raydium_cpmm.instructions import config_address, pool_address, sort_mints
+from adapters.raydium_cpmm.layouts import (
+    POOL_STATE_LEN,
+    TOKEN_0_MINT_OFFSET,
+    TOKEN_1_MINT_OFFSET,
+    AmmConfig,
+    Clock,
+    MalformedAccount,
+    Mint,
+    PoolState,
+    decode_amm_config,
+    decode_clock,
+    decode_mint,
+    decode_pool_state,
+    decode_token_account,
+)
+from engine.errors import FatalError
+
+log = logging.getLogger("oee.raydium_cpmm")
+
+CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
+SYSVAR_OWNER = Pubkey.from_string("Sysvar1111111111111111111111111111111111111")
+MAX_ACCOUNTS_PER_CALL = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSnapshot:
+    """A pool and everything its quote reads, all from one ``getMultipleAccounts`` (the same slot)."""
+
+    address: Pubkey
+    state: PoolState
+    config: AmmConfig
+    vault_0_amount: int
+    vault_1_amount: int
+    mint_0: Mint
+    mint_1: Mint
+
+
+class DiscoveryRefused(Exception):
+    """The node will not run ``getProgramAccounts`` for this program (many public RPCs refuse it)."""
+
+
+class RaydiumCpmmClient:
+    """Reads CPMM accounts through ``rpc``. Holds no state between calls."""
+
+    def __init__(self, rpc: ChainRpc, config: RaydiumCpmmConfig) -> None:
+        self.rpc = rpc
+        self.config = config
+
+    @property
+    def program_id(self) -> Pubkey:
+        return self.config.program_id
+
+    # --- raw reads ----------------------------------------------------------------------------------
+
+    async def accounts(self, keys: Sequence[Pubkey]) -> list[Account | None]:
+        """``getMultipleAccounts`` (base64) of at most 100 keys, in order; None where no account exists."""
+        if len(keys) > MAX_ACCOUNTS_PER_CALL:
+            raise FatalError(f"getMultipleAccounts takes at most {MAX_ACCOUNTS_PER_CALL} keys, got {len(keys)}")
+        rpc = self.rpc
+
+        async def call() -> list[Account | None]:
+            reply = await rpc._client.get_multiple_accounts(list(keys), rpc.commitment, encoding="base64")
+            if isinstance(reply, int):  # solana-py returns codes it does not know (429, -32029) bare
+                raise RpcErrorCode(reply, "accounts")
+            return list(reply.value)
+
+        found = await rpc._call(f"reading {len(keys)} Raydium CPMM accounts", call)
+        if len(found) != len(keys):
+            raise FatalError(f"getMultipleAccounts answered {len(found)} accounts for {len(keys)} keys")
+        return found
+
+    async def program_pools(self, mint_0: Pubkey, mint_1: Pubkey) -> dict[Pubkey, PoolState]:
+        """Every pool of the sorted pair, by ``getProgramAccounts`` with memcmp filters on both mints.
+        Raises :class:`DiscoveryRefused` when the node answers that request with a JSON-RPC error."""
+        rpc = self.rpc
+        filters: list[int | MemcmpOpts] = [
+            POOL_STATE_LEN,
+            MemcmpOpts(offset=TOKEN_0_MINT_OFFSET, bytes=str(mint_0)),
+            MemcmpOpts(offset=TOKEN_1_MINT_OFFSET, bytes=str(mint_1)),
+        ]
+
+        async def call() -> list[tuple[Pubkey, Account]]:
+            reply = await rpc._client.get_program_accounts(
+                self.program_id, rpc.commitment, encoding="base64", filters=filters
+            )
+            if isinstance(reply, int):
+                raise RpcErrorCode(reply, "program accounts")
+            return [(keyed.pubkey, keyed.account) for keyed in reply.value]
+
+        try:
+            found = await rpc._call("searching Raydium CPMM pools", call)
+        except FatalError as exc:
+            # A JSON-RPC error reply or an HTTP 4xx (classified fatal, never retried) is the node refusing the
+            # method; a transient failure stays a RetryableError and propagates.
+            if isinstance(exc.__cause__, RPCException | SolanaRpcException | RpcErrorCode):
+                raise DiscoveryRefused(str(exc)) from exc
+            raise
+        pools = {key: self.decode_pool(key, account) for key, account in found}
+        return {k: p for k, p in pools.items() if (p.token_0_mint, p.token_1_mint) == (mint_0, mint_1)}
+
+    # --- decoding with ownership checks -----------------------------------------------------------------
+
+    def decode_pool(self, key: Pubkey, account: Account) -> PoolState:
+        if account.owner != self.program_id:
+            raise MalformedAccount(f"pool {key} is owned by {account.owner}, not the CPMM program {self.program_id}")
+        try:
+            return decode_pool_state(bytes(account.data))
+        except MalformedAccount as exc:
+            raise MalformedAccount(f"pool {key}: {exc}") from exc
+
+    # --- what the adapter asks -------------------------------------------------------------------------
+
+    async def pool_states(self, addresses: Sequence[Pubkey]) -> dict[Pubkey, PoolState | None]:
+        """The state of each pool address; None where no account exists."""
+        found = await self.accounts(addresses)
+        return {
+            key: None if acc is None else self.decode_pool(key, acc) for key, acc in zip(addresses, found, strict=True)
+        }
+
+    async def canonical_pools(self, mint_a: Pubkey, mint_b: Pubkey) -> dict[Pubkey, PoolState]:
+        """The pair's pools at their PDAs under the configured AmmConfig indexes, where they exist."""
+        mint_0, mint_1 = sort_mints(mint_a, mint_b)
+        addresses = [
+            pool_address(self.program_id, config_address(self.program_id, index), mint_0, mint_1)
+            for index in self.config.discovery_config_indexes
+        ]
+        states = await self.pool_states(addresses)
+        return {key: state for key, state in states.items() if state is not None}
+
+    async def discover(self, mint_a: Pubkey, mint_b: Pubkey) -> dict[Pubkey, PoolState]:
+        """Every pool of the pair the node can find: ``getProgramAccounts``, or where the node refuses that,
+        the canonical PDAs."""
+        mint_0, mint_1 = sort_mints(mint_a, mint_b)
+        try:
+            return await self.program_pools(mint_0, mint_1)
+        except DiscoveryRefused as exc:
+            log.debug("getProgramAccounts refused (%s); checking the canonical pool addresses", exc)
+            return await self.canonical_pools(mint_0, mint_1)
+
+    async def snapshots(self, pools: dict[Pubkey, PoolState]) -> tuple[Clock, list[PoolSnapshot]]:
+        """The clock and, for each pool, its fresh state, AmmConfig, both vault amounts and both mints, in
+        ONE ``getMultipleAccounts`` so every amount is from the same slot. ``pools`` gives the addresses the
+        states point at (they never change for a pool)."""
+        if len(pools) > MAX_POOLS_PER_QUOTE:
+            raise FatalError(f"at most {MAX_POOLS_PER_QUOTE} pools per quote, got {len(pools)}")
+        keys = _unique(
+            [CLOCK_SYSVAR]
+            + [k for address, state in pools.items() for k in (address, *_pool_accounts(state))]
+        )  # fmt: skip
+        fetched = dict(zip(keys, await self.accounts(keys), strict=True))
+        clock_account = fetched[CLOCK_SYSVAR]
+        if clock_account is None or clock_account.owner != SYSVAR_OWNER:
+            raise MalformedAccount("the Clock sysvar is missing or not owned by the sysvar program")
+        clock = decode_clock(bytes(clock_account.data))
+        return clock, [self._snapshot(address, known, fetched) for address, known in pools.items()]
+
+    def _snapshot(self, address: Pubkey, known: PoolState, fetched: dict[Pubkey, Account | None]) -> PoolSnapshot:
+        pool_account = fetched[address]
+        if pool_account is None:
+            raise FatalError(f"Raydium CPMM pool {address} no longer exists")
+        state = self.decode_pool(address, pool_account)
+        if _pool_accounts(state) != _pool_accounts(known):
+            raise MalformedAccount(f"pool {address} now points at other accounts than it did")
+        config_account = _present(fetched, state.amm_config, f"AmmConfig of pool {address}")
+        if config_account.owner != self.program_id:
+            raise MalformedAccount(f"AmmConfig {state.amm_config} is not owned by the CPMM program")
+        try:
+            config = decode_amm_config(bytes(config_account.data))
+        except MalformedAccount as exc:
+            raise MalformedAccount(f"AmmConfig {state.amm_config}: {exc}") from exc
+        amounts = [
+            self._vault_amount(fetched, vault, mint, program)
+            for vault, mint, program in (
+                (state.token_0_vault, state.token_0_mint, state.token_0_program),
+                (state.token_1_vault, state.token_1_mint, state.token_1_program),
+            )
+        ]
+        mint_0 = self._mint(fetched, state.token_0_mint, state.token_0_program)
+        mint_1 = self._mint(fetched, state.token_1_mint, state.token_1_program)
+        return PoolSnapshot(address, state, config, amounts[0], amounts[1], mint_0, mint_1)
+
+    @staticmethod
+    def _vault_amount(fetched: dict[Pubkey, Account | None], vault: Pubkey, mint: Pubkey, program: Pubkey) -> int:
+        account = _present(fetched, vault, "pool vault")
+        if account.owner != program:
+            raise MalformedAccount(f"vault {vault} is owned by {account.owner}, not {program}")
+        view = decode_token_account(bytes(account.data))
+        if view.mint != mint:
+            raise MalformedAccount(f"vault {vault} holds {view.mint}, not {mint}")
+        return view.amount
+
+    @staticmethod
+    def _mint(fetched: dict[Pubkey, Account | None], mint: Pubkey, program: Pubkey) -> Mint:
+        account = _present(fetched, mint, "mint")
+        if account.owner != program or account.owner not in TOKEN_PROGRAMS:
+            raise MalformedAccount(f"mint {mint} is owned by {account.owner}, not {program}")
+        try:
+            return decode_mint(bytes(account.data))
+        except MalformedAccount as exc:
+            raise MalformedAccount(f"mint {mint}: {exc}") from exc
+
+
+def _pool_accounts(state: PoolState) -> tuple[Pubkey, ...]:
+    """The accounts a quote reads besides the pool itself."""
+    return (state.amm_config, state.token_0_vault, state.token_1_vault, state.token_0_mint, state.token_1_mint)
+
+
+def _present(fetched: dict[Pubkey, Account | None], key: Pubkey, what: str) -> Account:
+    account = fetched.get(key)
+    if account is None:
+        raise MalformedAccount(f"{what} {key} does not exist")
+    return account
+
+
+def _unique(keys: Iterable[Pubkey]) -> list[Pubkey]:
+    return list(dict.fromkeys(keys))
