@@ -37,6 +37,10 @@ def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | No
     from adapters.sim import build_sim
 
     tokens = TokenRegistry.for_network(settings.solana_network)
+    if settings.routing not in ("simulated", "onchain"):
+        raise ValueError(f"ROUTING must be simulated or onchain, not {settings.routing!r}")
+    if settings.routing == "onchain" and settings.solana_network is Network.MOCK:
+        raise ValueError("ROUTING=onchain needs a Solana network: set SOLANA_NETWORK=localnet, devnet or mainnet-beta")
     # Routing is simulated on every network until on-chain pool adapters are configured; the simulated
     # ledger also settles what the chain cannot (an unfunded wallet and a rate-limited faucet).
     dexes, ledger = build_sim(settings, redis, signer or Keypair())
@@ -50,6 +54,8 @@ def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | No
             f"SOLANA_NETWORK={settings.solana_network.value} needs a wallet: set SOLANA_PRIVATE_KEY or "
             "SOLANA_KEYPAIR_PATH (oee wallet setup creates one)"
         )
+    if settings.routing == "onchain":
+        return _onchain(settings, signer, tokens)
     from adapters.chain import build_chain_settlement
 
     settlement = build_chain_settlement(settings, signer, ledger)
@@ -58,3 +64,37 @@ def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | No
         f"from wallet {signer.pubkey()}; transactions carry the simulated fill in their memo and move no tokens"
     )
     return Venues(enabled, settlement, tokens, note=note)
+
+
+def _onchain(settings: Settings, signer: Keypair, tokens: TokenRegistry) -> Venues:
+    """Raydium CPMM and Meteora DLMM pools quote; the chosen one's instructions land in the transaction."""
+    from solders.instruction import Instruction
+
+    from adapters.base import OnChainDex, SwapTicket
+    from adapters.chain import ChainConfig, ChainRpc, SolanaSettlement
+    from adapters.meteora_dlmm import MeteoraDlmmAdapter
+    from adapters.pools import PoolBook
+    from adapters.raydium_cpmm import RaydiumCpmmAdapter
+
+    config = ChainConfig.from_settings(settings)
+    book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
+    # Each adapter owns its RPC client (and closes it); settlement has its own.
+    candidates: list[OnChainDex] = [
+        RaydiumCpmmAdapter(ChainRpc(config), book, tokens),
+        MeteoraDlmmAdapter(ChainRpc(config), book, tokens),
+    ]
+    dexes = {d.name: d for d in candidates if d.name in settings.enabled_dexes}
+    if not dexes:
+        raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
+    owner = signer.pubkey()
+
+    async def instructions(ticket: SwapTicket) -> list[Instruction]:
+        return await dexes[ticket.route.dex].swap_instructions(ticket, owner)
+
+    chain = SolanaSettlement(config, ChainRpc(config), signer, instructions)
+    note = (
+        f"Raydium CPMM and Meteora DLMM pools on {settings.solana_network.value} at {settings.rpc_url}, wallet {owner}"
+    )
+    # No simulated fallback here: a real quote must not be "filled" on the simulated ledger. An unfunded
+    # wallet fails the order, saying so.
+    return Venues(list(dexes.values()), chain, tokens, note=note)

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 import httpx
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed, Finalized, Processed
-from solana.rpc.types import TxOpts
+from solana.rpc.types import MemcmpOpts, TxOpts
+from solders.account import Account
 from solders.hash import Hash
 from solders.pubkey import Pubkey
 from solders.rpc.responses import GetTransactionResp
@@ -134,6 +135,31 @@ class ChainRpc:
             return _checked(await self._client.get_balance(pubkey, commitment or self.commitment), "balance").value
 
         return await self._call("reading a balance", call)
+
+    async def multiple_accounts(self, keys: Sequence[Pubkey], action: str) -> list[Account | None]:
+        """``getMultipleAccounts`` (base64) in order, None where no account exists; ``action`` names it in errors."""
+
+        async def call() -> list[Account | None]:
+            reply = await self._client.get_multiple_accounts(list(keys), self.commitment, encoding="base64")
+            return list(_checked(reply, "accounts").value)
+
+        found = await self._call(action, call)
+        if len(found) != len(keys):
+            raise FatalError(f"getMultipleAccounts answered {len(found)} accounts for {len(keys)} keys")
+        return found
+
+    async def program_accounts(
+        self, program: Pubkey, filters: Sequence[int | MemcmpOpts], action: str
+    ) -> list[tuple[Pubkey, Account]]:
+        """``getProgramAccounts`` (base64) with ``dataSize``/``memcmp`` filters."""
+
+        async def call() -> list[tuple[Pubkey, Account]]:
+            reply = await self._client.get_program_accounts(
+                program, self.commitment, encoding="base64", filters=list(filters)
+            )
+            return [(keyed.pubkey, keyed.account) for keyed in _checked(reply, "program accounts").value]
+
+        return await self._call(action, call)
 
     async def signature_status(
         self, signature: Signature, *, search_history: bool = False

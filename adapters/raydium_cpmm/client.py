@@ -1,6 +1,6 @@
 """The CPMM adapter's reads: pool states, one consistent snapshot per quote, and pool discovery.
 
-Every call goes through :class:`ChainRpc`'s classification and retries (its ``_call``); what fails leaves as
+Every call goes through :class:`ChainRpc`'s classification and retries; what fails leaves as
 an :mod:`engine.errors` type. Accounts are checked against what their address promises (owner, size,
 discriminator, mint) and a mismatch raises :class:`~adapters.raydium_cpmm.layouts.MalformedAccount`.
 """
@@ -80,39 +80,18 @@ class RaydiumCpmmClient:
         """``getMultipleAccounts`` (base64) of at most 100 keys, in order; None where no account exists."""
         if len(keys) > MAX_ACCOUNTS_PER_CALL:
             raise FatalError(f"getMultipleAccounts takes at most {MAX_ACCOUNTS_PER_CALL} keys, got {len(keys)}")
-        rpc = self.rpc
-
-        async def call() -> list[Account | None]:
-            reply = await rpc._client.get_multiple_accounts(list(keys), rpc.commitment, encoding="base64")
-            if isinstance(reply, int):  # solana-py returns codes it does not know (429, -32029) bare
-                raise RpcErrorCode(reply, "accounts")
-            return list(reply.value)
-
-        found = await rpc._call(f"reading {len(keys)} Raydium CPMM accounts", call)
-        if len(found) != len(keys):
-            raise FatalError(f"getMultipleAccounts answered {len(found)} accounts for {len(keys)} keys")
-        return found
+        return await self.rpc.multiple_accounts(keys, f"reading {len(keys)} Raydium CPMM accounts")
 
     async def program_pools(self, mint_0: Pubkey, mint_1: Pubkey) -> dict[Pubkey, PoolState]:
         """Every pool of the sorted pair, by ``getProgramAccounts`` with memcmp filters on both mints.
         Raises :class:`DiscoveryRefused` when the node answers that request with a JSON-RPC error."""
-        rpc = self.rpc
         filters: list[int | MemcmpOpts] = [
             POOL_STATE_LEN,
             MemcmpOpts(offset=TOKEN_0_MINT_OFFSET, bytes=str(mint_0)),
             MemcmpOpts(offset=TOKEN_1_MINT_OFFSET, bytes=str(mint_1)),
         ]
-
-        async def call() -> list[tuple[Pubkey, Account]]:
-            reply = await rpc._client.get_program_accounts(
-                self.program_id, rpc.commitment, encoding="base64", filters=filters
-            )
-            if isinstance(reply, int):
-                raise RpcErrorCode(reply, "program accounts")
-            return [(keyed.pubkey, keyed.account) for keyed in reply.value]
-
         try:
-            found = await rpc._call("searching Raydium CPMM pools", call)
+            found = await self.rpc.program_accounts(self.program_id, filters, "searching Raydium CPMM pools")
         except FatalError as exc:
             # A JSON-RPC error reply or an HTTP 4xx (classified fatal, never retried) is the node refusing the
             # method; a transient failure stays a RetryableError and propagates.
