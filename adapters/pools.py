@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from solders.pubkey import Pubkey
 
+from engine.errors import FatalError
 from engine.settings import Network
 
 RAYDIUM_CPMM = "raydium_cpmm"
@@ -92,3 +94,11 @@ def _documents(path: Path | None, inline: str | None) -> list[dict[str, Any]]:
     if inline:
         docs.append(orjson.loads(inline))
     return docs
+
+
+def parse_address(text: str, what: str) -> Pubkey:
+    """``text`` as a Solana address; a malformed one in configuration is a fatal error naming ``what``."""
+    try:
+        return Pubkey.from_string(text)
+    except ValueError as exc:
+        raise FatalError(f"{what} {text!r} is not a Solana address") from exc

@@ -31,7 +31,7 @@ from adapters.meteora_dlmm.client import DiscoveryRefused, MeteoraDlmmClient, Po
 from adapters.meteora_dlmm.config import DEX_NAME, MeteoraDlmmConfig
 from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, swap2, token_programs
 from adapters.meteora_dlmm.math import Bitmap
-from adapters.pools import PoolBook
+from adapters.pools import PoolBook, parse_address
 from engine import money
 from engine.errors import FatalError, QuoteUnavailable, RejectedError, RetryableError, SlippageExceeded, UnsupportedPair
 from engine.tokens import Token, TokenRegistry
@@ -40,13 +40,6 @@ log = logging.getLogger("oee.meteora_dlmm")
 
 Monotonic = Callable[[], float]
 _IMPACT_QUANTUM = Decimal("0.000001")
-
-
-def _pubkey(text: str, what: str) -> Pubkey:
-    try:
-        return Pubkey.from_string(text)
-    except ValueError as exc:
-        raise FatalError(f"{what} {text!r} is not a Solana address") from exc
 
 
 class MeteoraDlmmAdapter:
@@ -115,7 +108,7 @@ class MeteoraDlmmAdapter:
         route = ticket.route
         if route.dex != self.name:
             raise FatalError(f"a {route.dex} route was given to the {self.name} adapter")
-        address = _pubkey(route.pool, "pool")
+        address = parse_address(route.pool, "pool")
         try:
             fresh = await self._price([address], ticket.token_in, ticket.token_out, route.amount_in)
         except QuoteUnavailable:
@@ -179,11 +172,11 @@ class MeteoraDlmmAdapter:
         """The pairs to price: the configured ones, else the discovered ones."""
         configured = self._book.find(self.name, token_in.mint, token_out.mint)
         if configured:
-            addresses = [_pubkey(p.address, "configured pool") for p in configured]
+            addresses = [parse_address(p.address, "configured pool") for p in configured]
             return addresses[: self.config.max_pools_per_quote]
         if not self.config.discover:
             raise UnsupportedPair(f"no {self.name} pool is configured for {token_in.symbol}/{token_out.symbol}")
-        found = await self._discover(_pubkey(token_in.mint, "mint"), _pubkey(token_out.mint, "mint"))
+        found = await self._discover(parse_address(token_in.mint, "mint"), parse_address(token_out.mint, "mint"))
         if not found:
             raise UnsupportedPair(f"no {self.name} DLMM pool trades {token_in.symbol}/{token_out.symbol}")
         return list(found)
@@ -227,7 +220,7 @@ class MeteoraDlmmAdapter:
         refusal is raised."""
         if amount <= 0:
             raise RejectedError(f"amount_in must be positive, got {amount}", code="invalid_amount")
-        mint_in, mint_out = _pubkey(token_in.mint, "mint"), _pubkey(token_out.mint, "mint")
+        mint_in, mint_out = parse_address(token_in.mint, "mint"), parse_address(token_out.mint, "mint")
         results = await self.client.quote(pools, mint_in, mint_out, amount)
         priced: list[PoolQuote] = []
         refusals: list[RejectedError] = []

@@ -25,7 +25,7 @@ from adapters.chain.spl import (
     unwrap_sol,
     wrap_sol,
 )
-from adapters.pools import PoolBook
+from adapters.pools import PoolBook, parse_address
 from adapters.raydium_cpmm.client import PoolSnapshot, RaydiumCpmmClient
 from adapters.raydium_cpmm.config import DEX_NAME, MAX_POOLS_PER_QUOTE, RaydiumCpmmConfig
 from adapters.raydium_cpmm.instructions import sort_mints, swap_pool
@@ -50,13 +50,6 @@ class PricedPool:
     @property
     def address(self) -> Pubkey:
         return self.snapshot.address
-
-
-def _pubkey(text: str, what: str) -> Pubkey:
-    try:
-        return Pubkey.from_string(text)
-    except ValueError as exc:
-        raise FatalError(f"{what} {text!r} is not a Solana address") from exc
 
 
 class RaydiumCpmmAdapter:
@@ -125,7 +118,7 @@ class RaydiumCpmmAdapter:
         route = ticket.route
         if route.dex != self.name:
             raise FatalError(f"a {route.dex} route was given to the {self.name} adapter")
-        address = _pubkey(route.pool, "pool")
+        address = parse_address(route.pool, "pool")
         state = (await self._known([address]))[address]
         self._check_pair(address, state, ticket.token_in, ticket.token_out)
         best = await self._price({address: state}, ticket.token_in, ticket.token_out, route.amount_in)
@@ -176,14 +169,14 @@ class RaydiumCpmmAdapter:
         """The pools to price for a pair: the configured ones, else the discovered ones."""
         configured = self._book.find(self.name, token_in.mint, token_out.mint)
         if configured:
-            addresses = [_pubkey(p.address, "configured pool") for p in configured][:MAX_POOLS_PER_QUOTE]
+            addresses = [parse_address(p.address, "configured pool") for p in configured][:MAX_POOLS_PER_QUOTE]
             pools = await self._known(addresses)
             for address, state in pools.items():
                 self._check_pair(address, state, token_in, token_out)
             return pools
         if not self.config.discover:
             raise UnsupportedPair(f"no {self.name} pool is configured for {token_in.symbol}/{token_out.symbol}")
-        found = await self._discover(_pubkey(token_in.mint, "mint"), _pubkey(token_out.mint, "mint"))
+        found = await self._discover(parse_address(token_in.mint, "mint"), parse_address(token_out.mint, "mint"))
         if not found:
             raise UnsupportedPair(f"no {self.name} CPMM pool trades {token_in.symbol}/{token_out.symbol}")
         return {a: self._states[a] for a in found}
