@@ -53,14 +53,23 @@ async def test_best_output_wins_and_reason_names_both() -> None:
 
 
 async def test_quotes_are_requested_concurrently() -> None:
-    slow = [FixedDex("raydium", 1, delay=0.2), FixedDex("meteora", 2, delay=0.2)]
-    router = Router(slow, 5.0)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    await router.route(REQUEST)
-    # Both answered; sequential calls would have needed twice the delay.
-    assert all(d.calls == 1 for d in slow)
-    assert loop.time() - started < 0.4
+    in_flight = 0
+    peak = 0
+
+    class CountingDex(FixedDex):
+        async def quote(self, request: QuoteRequest) -> Quote:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            try:
+                return await super().quote(request)
+            finally:
+                in_flight -= 1
+
+    dexes = [CountingDex("raydium", 1, delay=0.05), CountingDex("meteora", 2, delay=0.05)]
+    await Router(dexes, 5.0).route(REQUEST)
+    assert all(d.calls == 1 for d in dexes)
+    assert peak == 2  # both requests were in flight at once
 
 
 async def test_a_timed_out_dex_is_skipped_and_recorded() -> None:
