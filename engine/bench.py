@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=6000, help="burst size for acceptance and execution")
     parser.add_argument("--rate", type=float, default=20_000, help="burst submission rate cap, orders/s")
-    parser.add_argument("--concurrency", type=int, default=100, help="WORKER_CONCURRENCY at latency 0")
+    parser.add_argument("--concurrency", type=int, default=200, help="WORKER_CONCURRENCY at latency 0")
     parser.add_argument("--api-processes", type=int, default=1)
     parser.add_argument("--worker-processes", type=int, default=2, help="worker processes at latency 0")
     parser.add_argument("--steady-rate", type=float, default=250, help="arrival rate of the steady-load run")
