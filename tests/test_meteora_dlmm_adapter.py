@@ -47,8 +47,8 @@ from tests.contract.meteora_dlmm import (
     SOL_PER_BIN,
     USDC,
     USDC_PER_BIN,
-    AccountFiles,
     LocalPair,
+    PairFiles,
     book_with,
     build_pair,
     build_sol_usdc,
@@ -111,7 +111,7 @@ class Net:
 
 @pytest.fixture(scope="module")
 async def net(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Net]:
-    files = AccountFiles(Path(tmp_path_factory.mktemp("dlmm")))
+    files = PairFiles(Path(tmp_path_factory.mktemp("dlmm")))
     pools = Net(
         url="",
         sol_usdc=files.pool(build_sol_usdc()),

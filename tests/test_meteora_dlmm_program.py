@@ -45,7 +45,7 @@ from engine.errors import SlippageExceeded
 from engine.localnet import running_localnet
 from engine.settings import Network
 from engine.tokens import Token, TokenRegistry
-from tests.contract.meteora_dlmm import PROGRAM_ID, AccountFiles, chain_config, token_account_data
+from tests.contract.meteora_dlmm import PROGRAM_ID, PairFiles, chain_config, token_account_data
 
 SO = os.environ.get("OEE_DLMM_SO")
 FIXTURES = os.environ.get("OEE_DLMM_FIXTURES")
@@ -88,7 +88,7 @@ def _token(mint: Pubkey, data: bytes | None) -> Token:
     return Token(f"T{str(mint)[:4]}", f"Token {mint}", data[44], str(mint))
 
 
-def _load(files: AccountFiles, folder: Path) -> FixturePair:
+def _load(files: PairFiles, folder: Path) -> FixturePair:
     address = Pubkey.from_string(folder.name)
     raw = (folder / "lb_pair.bin").read_bytes()
     pair = decode_lb_pair(raw)
@@ -125,7 +125,7 @@ def _load(files: AccountFiles, folder: Path) -> FixturePair:
 
 @pytest.fixture(scope="module")
 async def net(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Net]:
-    files = AccountFiles(Path(tmp_path_factory.mktemp("dlmm-program")))
+    files = PairFiles(Path(tmp_path_factory.mktemp("dlmm-program")))
     pairs = [_load(files, folder) for folder in _folders()]
     assert pairs, f"no pair dumps under {FIXTURES}"
     extra = [t for p in pairs for t in (p.x, p.y) if not t.native]

@@ -2,20 +2,18 @@
 and the adapter's tests.
 
 :func:`adapter_under_test` yields a :class:`MeteoraDlmmAdapter` quoting a SOL/USDC pair loaded into a fresh
-localnet. :func:`build_pair` lays out any pair (LbPair, bin arrays, reserves) in memory; :class:`AccountFiles`
+localnet. :func:`build_pair` lays out any pair (LbPair, bin arrays, reserves) in memory; :class:`PairFiles`
 writes it as solana CLI account files, which ``running_localnet(accounts=...)`` loads.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
-import json
 import struct
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from adapters.pools import METEORA_DLMM, PoolBook
 from engine.localnet import running_localnet
 from engine.settings import Network
 from engine.tokens import Token, TokenRegistry
+from tests.contract.accounts import AccountFiles
 
 PROGRAM_ID = Pubkey.from_string(PoolBook.load(Network.LOCALNET).program(METEORA_DLMM))
 TOKENS = TokenRegistry.for_network(Network.LOCALNET)
@@ -57,10 +56,6 @@ SOL_PER_BIN = 500_000_000  # 0.5 SOL in each bin above the active one
 USDC_PER_BIN = 300_000_000  # 300 USDC in each bin below it
 
 
-def rent_exempt(size: int) -> int:
-    return (size + 128) * 6960
-
-
 def pubkey_for(label: str) -> Pubkey:
     """A stable address for a test account."""
     return Pubkey(hashlib.sha256(f"oee-test-dlmm:{label}".encode()).digest())
@@ -75,28 +70,8 @@ def token_account_data(mint: Pubkey, owner: Pubkey, amount: int, *, native_reser
 
 
 @dataclass
-class AccountFiles:
-    """Writes accounts as solana CLI account JSON files into ``folder``; ``accounts`` lists them for the
-    localnet's ``accounts`` option."""
-
-    folder: Path
-    accounts: list[tuple[str, Path]] = field(default_factory=list)
-
-    def write(self, address: Pubkey, owner: Pubkey, data: bytes, lamports: int | None = None) -> None:
-        doc = {
-            "pubkey": str(address),
-            "account": {
-                "lamports": rent_exempt(len(data)) if lamports is None else lamports,
-                "data": [base64.b64encode(data).decode(), "base64"],
-                "owner": str(owner),
-                "executable": False,
-                "rentEpoch": 0,
-                "space": len(data),
-            },
-        }
-        path = self.folder / f"{address}.json"
-        path.write_text(json.dumps(doc), encoding="utf-8")
-        self.accounts.append((str(address), path))
+class PairFiles(AccountFiles):
+    """Account files, plus the accounts of a DLMM pair."""
 
     def pool(self, pool: LocalPair) -> LocalPair:
         """Write ``pool``'s LbPair, bin arrays and both reserves."""
@@ -212,7 +187,7 @@ def chain_config(url: str, **overrides: Any) -> ChainConfig:
 async def adapter_under_test() -> AsyncIterator[tuple[MeteoraDlmmAdapter, Token, Token, int]]:
     """A DLMM adapter over a fresh localnet holding one SOL/USDC pair: ``(adapter, SOL, USDC, 1.5 SOL)``."""
     with tempfile.TemporaryDirectory(prefix="oee-dlmm-") as folder:
-        files = AccountFiles(Path(folder))
+        files = PairFiles(Path(folder))
         pool = files.pool(build_sol_usdc())
         async with running_localnet(slot_ms=50, accounts=files.accounts) as net:
             adapter = MeteoraDlmmAdapter(ChainRpc(chain_config(net.url)), book_with([pool]), TOKENS)

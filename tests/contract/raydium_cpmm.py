@@ -8,12 +8,10 @@ which ``running_localnet(accounts=...)`` loads.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import tempfile
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +41,7 @@ from adapters.raydium_cpmm.layouts import (
 from engine.localnet import running_localnet
 from engine.settings import Network
 from engine.tokens import Token, TokenRegistry
+from tests.contract.accounts import AccountFiles
 
 PROGRAM_ID = Pubkey.from_string(PoolBook.load(Network.LOCALNET).program(RAYDIUM_CPMM))
 TOKENS = TokenRegistry.for_network(Network.LOCALNET)
@@ -63,33 +62,9 @@ SOL_RESERVE, USDC_RESERVE = 1_000 * 10**9, 150_000 * 10**6
 SOL_USDC_FEES = {"protocol": (1_200_000, 30_000), "fund": (400_000, 10_000)}
 
 
-def rent_exempt(size: int) -> int:
-    return (size + 128) * 6960
-
-
 @dataclass
-class PoolFiles:
-    """Writes accounts as solana CLI account JSON files into ``folder``; ``accounts`` lists them for the
-    localnet's ``accounts`` option."""
-
-    folder: Path
-    accounts: list[tuple[str, Path]] = field(default_factory=list)
-
-    def write(self, address: Pubkey, owner: Pubkey, data: bytes, lamports: int | None = None) -> None:
-        doc = {
-            "pubkey": str(address),
-            "account": {
-                "lamports": rent_exempt(len(data)) if lamports is None else lamports,
-                "data": [base64.b64encode(data).decode(), "base64"],
-                "owner": str(owner),
-                "executable": False,
-                "rentEpoch": 0,
-                "space": len(data),
-            },
-        }
-        path = self.folder / f"{address}.json"
-        path.write_text(json.dumps(doc), encoding="utf-8")
-        self.accounts.append((str(address), path))
+class PoolFiles(AccountFiles):
+    """Account files, plus the AmmConfig a CPMM pool points at."""
 
     def amm_config(self, config: AmmConfig = CONFIG_0, program_id: Pubkey = PROGRAM_ID) -> Pubkey:
         address = config_address(program_id, config.index)

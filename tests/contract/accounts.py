@@ -1,0 +1,39 @@
+"""Accounts written as solana CLI account JSON files, for ``oee localnet --account`` (its ``accounts`` option)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from solders.pubkey import Pubkey
+
+
+def rent_exempt(size: int) -> int:
+    """The rent-exempt minimum for ``size`` bytes of data."""
+    return (size + 128) * 6960
+
+
+@dataclass
+class AccountFiles:
+    """Writes accounts into ``folder``; ``accounts`` lists them, as the localnet's ``accounts`` option takes."""
+
+    folder: Path
+    accounts: list[tuple[str, Path]] = field(default_factory=list)
+
+    def write(self, address: Pubkey, owner: Pubkey, data: bytes, lamports: int | None = None) -> None:
+        doc = {
+            "pubkey": str(address),
+            "account": {
+                "lamports": rent_exempt(len(data)) if lamports is None else lamports,
+                "data": [base64.b64encode(data).decode(), "base64"],
+                "owner": str(owner),
+                "executable": False,
+                "rentEpoch": 0,
+                "space": len(data),
+            },
+        }
+        path = self.folder / f"{address}.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        self.accounts.append((str(address), path))
