@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -166,6 +167,11 @@ def create_app(settings: Settings) -> FastAPI:
             body, status_code = await accept(parse_body(raw), key)
         except InvalidOrder as exc:
             return 422, validation_body(exc.errors)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # The order could not be committed: nothing was accepted, and the client may safely retry.
+            log.error("order store unavailable: %s", exc)
+            detail = "the order store is unavailable; nothing was accepted, retry later"
+            return 503, orjson.dumps({"error": "unavailable", "detail": detail})
         return status_code, orjson.dumps(body)
 
     app.state.submit = submit
