@@ -19,12 +19,13 @@ from solders.pubkey import Pubkey
 
 from engine.errors import FatalError
 from engine.settings import Network
+from engine.tokens import NATIVE_MINT
 
 RAYDIUM_CPMM = "raydium_cpmm"
 METEORA_DLMM = "meteora_dlmm"
 DEX_OF_PROGRAM = {RAYDIUM_CPMM: "raydium", METEORA_DLMM: "meteora"}
 
-SOL = "So11111111111111111111111111111111111111112"
+SOL = NATIVE_MINT
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 
 _PROGRAMS: dict[Network, dict[str, str]] = {

@@ -12,12 +12,14 @@ import struct
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
+from engine import tokens
+
 TOKEN_PROGRAM_ID = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 TOKEN_2022_PROGRAM_ID = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
 TOKEN_PROGRAMS = (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
 ASSOCIATED_TOKEN_PROGRAM_ID = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
 SYSTEM_PROGRAM_ID = Pubkey.from_string("11111111111111111111111111111111")
-NATIVE_MINT = Pubkey.from_string("So11111111111111111111111111111111111111112")
+NATIVE_MINT = Pubkey.from_string(tokens.NATIVE_MINT)
 
 # Instruction tags: the associated token program's CreateIdempotent, the token program's CloseAccount and
 # SyncNative, the system program's Transfer (a u32).

@@ -24,10 +24,10 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from adapters.base import SwapTicket
+from adapters.chain.spl import NATIVE_MINT
 
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 COMPUTE_BUDGET_PROGRAM_ID = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
-NATIVE_MINT = Pubkey.from_string("So11111111111111111111111111111111111111112")
 LAMPORTS_PER_SIGNATURE = 5_000
 MICRO_LAMPORTS_PER_LAMPORT = 1_000_000
 # A memo longer than this no longer fits a transaction that also carries a swap.
