@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 import redis.asyncio as aioredis
 
 from engine.db.urls import asyncpg_dsn
 from engine.logs import setup_logging
+from engine.processes import stop_processes, wait_for_api
 from engine.settings import LatencyRange, Settings, load_settings
 
 BODY = orjson.dumps({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.5", "slippageBps": 100})
@@ -65,25 +65,15 @@ class Engine:
 
     def start_api(self) -> None:
         self.procs.append(subprocess.Popen([sys.executable, "-m", "engine.cli", "api"], env=self.env))
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2)
-                return
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the API did not start") from None
-                time.sleep(0.1)
+        # No worker runs yet, so health answers 503: any answer means the API is up.
+        wait_for_api(f"http://127.0.0.1:{self.port}", self.procs, healthy=False)
 
     def start_workers(self) -> None:
         for _ in range(self.worker_processes):
             self.procs.append(subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=self.env))
 
     def stop(self) -> None:
-        for p in self.procs:
-            p.terminate()
-        for p in self.procs:
-            p.wait(timeout=30)
+        stop_processes(self.procs)
         self.procs = []
 
 

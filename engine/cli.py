@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 from engine.logs import setup_logging
+from engine.processes import stop_processes
 from engine.runtime import ResolvedServices, resolve_services, run_migrations
 from engine.settings import Settings, load_settings
 
@@ -133,14 +134,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
         while not stopping and all(c.poll() is None for c in children):
             time.sleep(0.2)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_processes(children)
         services.stop()
     return 0 if stopping else 1
 

@@ -119,6 +119,7 @@ def summarize(rows: list[Row], elapsed: float, console: Console) -> None:
 
 def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
     from engine.cli import _prepare, child_env, spawn
+    from engine.processes import stop_processes, wait_for_api
     from engine.runtime import free_port
 
     console = Console()
@@ -132,28 +133,16 @@ def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
     children = [spawn(["api"], env), spawn(["worker"], env)]
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or any(c.poll() is not None for c in children):
-                console.print("[red]the engine did not become healthy[/]")
-                return 1
-            time.sleep(0.1)
+        try:
+            wait_for_api(base, children, healthy=True)
+        except (RuntimeError, TimeoutError) as exc:
+            console.print(f"[red]the engine did not become healthy: {exc}[/]")
+            return 1
         console.print(f"engine up at {base} (docs at {base}/docs); submitting {orders} orders at once\n")
         started = time.monotonic()
         rows = asyncio.run(watch(base, orders, console))
         summarize(rows, time.monotonic() - started, console)
         return 0 if all(r.status == "confirmed" for r in rows) else 1
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except Exception:
-                child.kill()
+        stop_processes(children)
         services.stop()

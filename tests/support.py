@@ -11,10 +11,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import httpx
-
+from engine.processes import stop_processes, wait_for_api
 from engine.runtime import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,20 +74,9 @@ class EngineProcesses:
         return self
 
     def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            if self.api is not None and self.api.poll() is not None:
-                raise RuntimeError(f"API exited with {self.api.returncode}")
-            try:
-                r = httpx.get(self.base_url + "/health", timeout=2)
-                last = r.text
-                if r.status_code == 200:
-                    return
-            except httpx.HTTPError as exc:
-                last = exc
-            time.sleep(0.1)
-        raise TimeoutError(f"engine not healthy: {last}")
+        wait_for_api(
+            self.base_url, [p for p in [self.api, *self.workers] if p is not None], healthy=True, timeout=timeout
+        )
 
     def kill_workers(self, sig: int = signal.SIGKILL) -> None:
         for proc in self.workers:
@@ -99,16 +87,7 @@ class EngineProcesses:
         self.workers = []
 
     def stop(self) -> None:
-        procs = [p for p in [self.api, *self.workers] if p is not None]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes([p for p in [self.api, *self.workers] if p is not None])
         self.api = None
         self.workers = []
 
