@@ -28,9 +28,12 @@ WORKDIR /app
 # What `pip install .` needs (README.md is the project's readme; the wildcard keeps a missing one from
 # failing the COPY), plus alembic.ini and migrations/ for `oee migrate`.
 COPY pyproject.toml README.md* ./
-COPY engine ./engine
+COPY kernel ./kernel
 COPY adapters ./adapters
 COPY wallets ./wallets
+COPY engine ./engine
+COPY localnet ./localnet
+COPY tools ./tools
 COPY alembic.ini ./alembic.ini
 COPY migrations ./migrations
 
@@ -41,7 +44,7 @@ RUN pip install --no-cache-dir . \
     && site_packages="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
     && ln -s /app/alembic.ini "${site_packages}/alembic.ini" \
     && ln -s /app/migrations "${site_packages}/migrations" \
-    && rm -rf /app/engine /app/adapters /app/wallets /app/build /app/*.egg-info \
+    && rm -rf /app/kernel /app/adapters /app/wallets /app/engine /app/localnet /app/tools /app/build /app/*.egg-info \
     && python -c 'import engine.runtime as r; assert (r.PROJECT_ROOT / "alembic.ini").is_file(); assert (r.PROJECT_ROOT / "migrations" / "env.py").is_file()'
 
 USER 10001:10001

@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python -m engine.bench
+	$(BIN)/python -m tools.bench
 
 clean:
 	rm -rf $(VENV) node_modules .oee .pytest_cache .mypy_cache .ruff_cache

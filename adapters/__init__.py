@@ -1,1 +1,1 @@
-"""DEX and settlement adapters. The engine sees only :mod:`adapters.base` and :mod:`adapters.registry`."""
+"""DEX and settlement adapters. The engine sees only :mod:`kernel.venues` and :mod:`adapters.registry`."""

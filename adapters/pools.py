@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 from solders.pubkey import Pubkey
 
-from engine.errors import FatalError
-from engine.settings import Network
-from engine.tokens import NATIVE_MINT
+from kernel.errors import FatalError
+from kernel.settings import Network
+from kernel.tokens import NATIVE_MINT
 
 RAYDIUM_CPMM = "raydium_cpmm"
 METEORA_DLMM = "meteora_dlmm"

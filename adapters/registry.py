@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from solders.keypair import Keypair
 
-from adapters.base import DexAdapter, SettlementVenue
-from engine.settings import Network, Settings
-from engine.tokens import TokenRegistry
+from kernel.settings import Network, Settings
+from kernel.tokens import TokenRegistry
+from kernel.venues import DexAdapter, SettlementVenue
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Venues:
 
 def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | None = None) -> Venues:
     """The venues for ``settings``. ``signer`` is the wallet; a network other than ``mock`` needs one."""
-    from adapters.sim import build_sim
+    from adapters.simulated import build_sim
 
     tokens = TokenRegistry.for_network(settings.solana_network)
     if settings.routing not in ("simulated", "onchain"):
@@ -70,11 +70,11 @@ def _onchain(settings: Settings, signer: Keypair, tokens: TokenRegistry) -> Venu
     """Raydium CPMM and Meteora DLMM pools quote; the chosen one's instructions land in the transaction."""
     from solders.instruction import Instruction
 
-    from adapters.base import OnChainDex, SwapTicket
     from adapters.chain import ChainConfig, ChainRpc, SolanaSettlement
     from adapters.meteora_dlmm import MeteoraDlmmAdapter
     from adapters.pools import PoolBook
     from adapters.raydium_cpmm import RaydiumCpmmAdapter
+    from kernel.venues import OnChainDex, SwapTicket
 
     config = ChainConfig.from_settings(settings)
     book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)

@@ -1,3 +1,3 @@
-"""Order execution engine: accepts swap orders, routes them across DEXes, settles and streams them."""
+"""The service: HTTP and WebSocket API, intake, queue, worker, execution, routing, recorder, events, storage."""
 
 __version__ = "0.1.0"

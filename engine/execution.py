@@ -18,21 +18,21 @@ from typing import Any
 
 import asyncpg
 
-from adapters.base import PreparedTx, QuoteRequest, SettlementVenue, SwapTicket, TxState
 from engine.db import repository
-from engine.domain import TERMINAL_STATUSES, EventKind, OrderStatus
-from engine.errors import (
+from engine.recorder import OrderRecorder, StepStore
+from engine.routing import QuoteFailure, Router, RoutingDecision
+from kernel.domain import TERMINAL_STATUSES, EventKind, OrderStatus
+from kernel.errors import (
     EngineError,
     RejectedError,
     RetryableError,
     SlippageExceeded,
     TransactionExpired,
 )
-from engine.money import format_amount, price
-from engine.recorder import OrderRecorder, StepStore
-from engine.routing import QuoteFailure, Router, RoutingDecision
-from engine.settings import Settings
-from engine.tokens import Token, TokenRegistry
+from kernel.money import format_amount, price
+from kernel.settings import Settings
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import PreparedTx, QuoteRequest, SettlementVenue, SwapTicket, TxState
 
 log = logging.getLogger("oee.execution")
 

@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from engine.batching import GroupCommitter
 from engine.db import repository
 from engine.db.repository import StepWrite
-from engine.domain import EventKind, OrderStatus
 from engine.events import event_message, publish
+from kernel.domain import EventKind, OrderStatus
 
 
 class StepStore:

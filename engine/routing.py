@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from adapters.base import DexAdapter, Quote, QuoteRequest
-from engine.errors import EngineError, NoRoute, QuoteUnavailable, RejectedError, UnsupportedPair
-from engine.money import format_amount
+from kernel.errors import EngineError, NoRoute, QuoteUnavailable, RejectedError, UnsupportedPair
+from kernel.money import format_amount
+from kernel.venues import DexAdapter, Quote, QuoteRequest
 
 log = logging.getLogger("oee.routing")
 

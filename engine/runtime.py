@@ -12,7 +12,7 @@ from arq.connections import RedisSettings
 
 from engine.db.urls import asyncpg_dsn, sqlalchemy_url
 from engine.embedded import EmbeddedServices
-from engine.settings import Settings
+from kernel.settings import Settings
 
 log = logging.getLogger("oee")
 

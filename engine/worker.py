@@ -18,7 +18,7 @@ from engine.queue_worker import BatchClaimWorker
 from engine.recorder import StepStore
 from engine.routing import Router
 from engine.runtime import arq_redis_settings, create_db_pool, create_redis
-from engine.settings import Settings
+from kernel.settings import Settings
 
 log = logging.getLogger("oee.worker")
 

@@ -17,7 +17,7 @@ target_metadata = Base.metadata
 def _url() -> str:
     url = context.config.attributes.get("database_url") or context.config.get_main_option("sqlalchemy.url")
     if not url:
-        from engine.settings import load_settings
+        from kernel.settings import load_settings
 
         url = load_settings().database_url
     if not url:

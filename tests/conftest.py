@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from engine.db.urls import asyncpg_dsn
 from engine.embedded import EmbeddedServices
 from engine.runtime import run_migrations
-from engine.settings import Settings
+from kernel.settings import Settings
 from tests.support import EngineProcesses, base_env
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from engine.processes import stop_processes, wait_for_api
 from engine.runtime import free_port
+from tools.processes import stop_processes, wait_for_api
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -54,7 +54,7 @@ class EngineProcesses:
             out = (self.log_dir / f"{argv[0]}.log").open("ab")
         try:
             return subprocess.Popen(
-                [sys.executable, "-m", "engine.cli", *argv], env=env, cwd=ROOT, stdout=out, stderr=out
+                [sys.executable, "-m", "tools.cli", *argv], env=env, cwd=ROOT, stdout=out, stderr=out
             )
         finally:
             if out is not None:

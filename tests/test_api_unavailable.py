@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from engine.api.app import create_app
-from engine.settings import Settings
+from kernel.settings import Settings
 
 
 async def test_submission_answers_503_when_the_store_is_down(settings: Settings) -> None:

@@ -21,7 +21,7 @@ import orjson
 import pytest
 from solders.keypair import Keypair
 
-from engine.localnet import LocalnetHandle, start_localnet
+from localnet import LocalnetHandle, start_localnet
 from tests.support import EngineProcesses, base_env, eventually
 
 ORDER = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.25", "slippageBps": 100}
@@ -239,7 +239,7 @@ async def test_the_secret_key_appears_in_no_log_or_response(
 def test_a_malformed_key_stops_the_worker_with_a_clear_error(chain_env: dict[str, str]) -> None:
     env = {**chain_env, "SOLANA_PRIVATE_KEY": "5" * 40}
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "worker", "--burst"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tools.cli", "worker", "--burst"], env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode != 0
     assert "SOLANA_PRIVATE_KEY" in result.stderr
@@ -250,7 +250,7 @@ def test_wallet_setup_command_reports_a_rate_limited_faucet(tmp_path: Path) -> N
     net = start_localnet(slot_ms=50, max_requests_global=0)
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "engine.cli", "wallet", "setup", "--network", "localnet", "--rpc-url", net.url,
+            [sys.executable, "-m", "tools.cli", "wallet", "setup", "--network", "localnet", "--rpc-url", net.url,
              "--keypair", str(tmp_path / "id.json"), "--env-file", str(tmp_path / ".env")],
             capture_output=True, text=True, timeout=120, cwd=tmp_path,
         )  # fmt: skip

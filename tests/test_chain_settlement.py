@@ -1,4 +1,4 @@
-"""Chain settlement against the local Solana network (`engine.localnet`), driven over JSON-RPC like devnet.
+"""Chain settlement against the local Solana network (`localnet`), driven over JSON-RPC like devnet.
 
 Three localnets serve these tests: one with a fast running clock, one whose clock moves only on
 ``localnet_advanceSlots`` (expiry and dropped sends, step by step), and one with a faucet that refuses
@@ -32,9 +32,10 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction, VersionedTransaction
 
-from adapters.base import PreparedTx, Quote, QuoteRequest, SwapTicket, TxState, TxStatus
 from adapters.chain import ChainConfig, ChainRpc, FundedOrSimulated, SolanaSettlement
-from adapters.chain.errors import (
+from adapters.chain.settlement import SIMULATED_ROUTE_NOTE
+from adapters.simulated import build_sim
+from adapters.solana.errors import (
     AirdropRateLimited,
     AirdropRefused,
     BlockhashNotFound,
@@ -44,14 +45,13 @@ from adapters.chain.errors import (
     WalletUnfunded,
     classify,
 )
-from adapters.chain.settlement import SIMULATED_ROUTE_NOTE
-from adapters.chain.transactions import MEMO_PROGRAM_ID, decode_memo, memo_of
-from adapters.sim import build_sim
-from engine.errors import FatalError, RetryableError
-from engine.localnet import LocalnetHandle, running_localnet
+from adapters.solana.transactions import MEMO_PROGRAM_ID, decode_memo, memo_of
 from engine.runtime import free_port
-from engine.settings import Network, Settings
-from engine.tokens import Token, TokenRegistry
+from kernel.errors import FatalError, RetryableError
+from kernel.settings import Network, Settings
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import PreparedTx, Quote, QuoteRequest, SwapTicket, TxState, TxStatus
+from localnet import LocalnetHandle, running_localnet
 
 SOL_LAMPORTS = 1_000_000_000
 T = TypeVar("T")

@@ -16,7 +16,7 @@ from solders.transaction import Transaction
 from spl.token import instructions as spl
 
 from adapters.chain import ChainConfig, ChainRpc
-from adapters.chain.spl import (
+from adapters.solana.spl import (
     ASSOCIATED_TOKEN_PROGRAM_ID,
     NATIVE_MINT,
     SYSTEM_PROGRAM_ID,
@@ -31,8 +31,8 @@ from adapters.chain.spl import (
     wrap_sol,
     wrapped_sol_account,
 )
-from engine.localnet import running_localnet
-from engine.settings import Network
+from kernel.settings import Network
+from localnet import running_localnet
 
 OWNER = Pubkey.from_string("9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM")
 USDC = Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")

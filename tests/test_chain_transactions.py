@@ -20,9 +20,8 @@ from solders.transaction_status import (
     TransactionErrorInstructionError,
 )
 
-from adapters.base import Quote, SwapTicket
-from adapters.chain.config import ChainConfig, sol_to_lamports
-from adapters.chain.errors import (
+from adapters.solana.config import ChainConfig, sol_to_lamports
+from adapters.solana.errors import (
     METEORA_DLMM_PROGRAM,
     BlockhashNotFound,
     SimulationFailed,
@@ -30,7 +29,7 @@ from adapters.chain.errors import (
     failure_of,
     transaction_error,
 )
-from adapters.chain.transactions import (
+from adapters.solana.transactions import (
     COMPUTE_BUDGET_PROGRAM_ID,
     MEMO_MAX_BYTES,
     MEMO_PROGRAM_ID,
@@ -51,9 +50,10 @@ from adapters.chain.transactions import (
     transaction_fee_lamports,
     writable_accounts,
 )
-from engine.errors import SlippageExceeded
-from engine.settings import Network, Settings
-from engine.tokens import NATIVE_MINT, Token, TokenRegistry
+from kernel.errors import SlippageExceeded
+from kernel.settings import Network, Settings
+from kernel.tokens import NATIVE_MINT, Token, TokenRegistry
+from kernel.venues import Quote, SwapTicket
 
 
 def _token(symbol: str) -> Token:

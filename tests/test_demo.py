@@ -10,7 +10,7 @@ def test_demo_runs_orders_to_confirmation(database_url: str, redis_url: str) -> 
     env = base_env(database_url, redis_url, QUEUE_NAME="oee:demo-test", COLUMNS="160")
     env.pop("OEE_SKIP_MIGRATIONS")
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "demo", "--orders", "8", "--fast"],
+        [sys.executable, "-m", "tools.cli", "demo", "--orders", "8", "--fast"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from adapters.base import DexAdapter, Quote, QuoteRequest
-from engine.errors import UnsupportedPair
-from engine.money import price
-from engine.tokens import Token
+from kernel.errors import UnsupportedPair
+from kernel.money import price
+from kernel.tokens import Token
+from kernel.venues import DexAdapter, Quote, QuoteRequest
 
 Subject = tuple[DexAdapter, Token, Token, int]
 

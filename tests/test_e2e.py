@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 import websockets
 
 from adapters.registry import build_venues
-from engine.settings import Settings
+from kernel.settings import Settings
 from tests.support import EngineProcesses, base_env, eventually
 
 ORDER = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5", "slippageBps": 50}

@@ -12,15 +12,15 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from adapters.base import DexAdapter, PreparedTx, Quote, QuoteRequest, SettlementVenue, SwapTicket, TxStatus
 from adapters.registry import Venues, build_venues
 from engine.db import repository
 from engine.db.repository import NewOrder
-from engine.errors import RetryableError
 from engine.execution import OrderExecutor, RetryPolicy
 from engine.recorder import StepStore
 from engine.routing import Router
-from engine.settings import Settings
+from kernel.errors import RetryableError
+from kernel.settings import Settings
+from kernel.venues import DexAdapter, PreparedTx, Quote, QuoteRequest, SettlementVenue, SwapTicket, TxStatus
 
 STATUS_PATH = ["pending", "routing", "building", "submitted", "confirmed"]
 

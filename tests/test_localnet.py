@@ -35,9 +35,9 @@ from solders.transaction import Transaction
 from solders.transaction_status import TransactionConfirmationStatus, TransactionErrorFieldless
 from spl.token.instructions import get_associated_token_address
 
-from engine.localnet import LocalnetHandle, running_localnet
-from engine.localnet.accounts import b58decode, b58encode
-from engine.localnet.faucet import DEVNET_LIMIT_MESSAGE
+from localnet import LocalnetHandle, running_localnet
+from localnet.accounts import b58decode, b58encode
+from localnet.faucet import DEVNET_LIMIT_MESSAGE
 
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 USDC = Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
@@ -439,7 +439,7 @@ async def test_loads_accounts_and_programs(tmp_path: Path, manual_client: AsyncC
 
 
 def test_cli_prints_the_url_and_serves() -> None:
-    cmd = [sys.executable, "-m", "engine.localnet", "--port", "0", "--quiet", "--slot-ms", "50"]
+    cmd = [sys.executable, "-m", "localnet", "--port", "0", "--quiet", "--slot-ms", "50"]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None

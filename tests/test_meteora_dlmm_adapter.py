@@ -19,10 +19,13 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-import engine.localnet
-from adapters.base import DexAdapter, OnChainDex, Quote, QuoteRequest, SwapTicket
+import localnet
 from adapters.chain import ChainRpc
-from adapters.chain.spl import (
+from adapters.meteora_dlmm import MeteoraDlmmAdapter, PairRefused
+from adapters.meteora_dlmm.instructions import bin_array_address, swap2
+from adapters.meteora_dlmm.layouts import CLOCK_SYSVAR, StaticParameters, decode_clock
+from adapters.meteora_dlmm.math import quote_exact_in
+from adapters.solana.spl import (
     NATIVE_MINT,
     TOKEN_PROGRAM_ID,
     associated_token_address,
@@ -30,17 +33,14 @@ from adapters.chain.spl import (
     unwrap_sol,
     wrap_sol,
 )
-from adapters.meteora_dlmm import MeteoraDlmmAdapter, PairRefused
-from adapters.meteora_dlmm.instructions import bin_array_address, swap2
-from adapters.meteora_dlmm.layouts import CLOCK_SYSVAR, StaticParameters, decode_clock
-from adapters.meteora_dlmm.math import quote_exact_in
-from engine import money
-from engine.errors import InsufficientLiquidity, QuoteUnavailable, RejectedError, SlippageExceeded, UnsupportedPair
-from engine.localnet import Localnet, LocalnetConfig, running_localnet
-from engine.localnet.accounts import b58decode, encode_account
-from engine.localnet.methods import config_at, pubkey_param
-from engine.settings import Network
-from engine.tokens import Token, TokenRegistry
+from kernel import money
+from kernel.errors import InsufficientLiquidity, QuoteUnavailable, RejectedError, SlippageExceeded, UnsupportedPair
+from kernel.settings import Network
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import DexAdapter, OnChainDex, Quote, QuoteRequest, SwapTicket
+from localnet import Localnet, LocalnetConfig, running_localnet
+from localnet.accounts import b58decode, encode_account
+from localnet.methods import config_at, pubkey_param
 from tests.contract.meteora_dlmm import (
     PROGRAM_ID,
     SOL,
@@ -130,7 +130,7 @@ async def net(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Net]:
         ),
     )  # fmt: skip
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine.localnet, "Localnet", LocalnetWithProgramAccounts)
+        patch.setattr(localnet, "Localnet", LocalnetWithProgramAccounts)
         async with running_localnet(slot_ms=50, accounts=files.accounts) as handle:
             pools.url = handle.url
             yield pools

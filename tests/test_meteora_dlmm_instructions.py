@@ -8,7 +8,6 @@ import struct
 from solders.instruction import AccountMeta
 from solders.pubkey import Pubkey
 
-from adapters.chain.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from adapters.meteora_dlmm.config import MAINNET_PROGRAM_ID
 from adapters.meteora_dlmm.instructions import (
     MEMO_PROGRAM_ID,
@@ -23,6 +22,7 @@ from adapters.meteora_dlmm.instructions import (
     token_programs,
 )
 from adapters.meteora_dlmm.layouts import LbPair
+from adapters.solana.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from tests.contract.meteora_dlmm import pubkey_for
 
 P = Pubkey.from_string

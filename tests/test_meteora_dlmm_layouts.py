@@ -39,8 +39,8 @@ from adapters.meteora_dlmm.layouts import (
     pool_state,
     transfer_fee_at,
 )
-from engine.errors import FatalError
-from engine.localnet.accounts import mint_data
+from kernel.errors import FatalError
+from localnet.accounts import mint_data
 
 package_decode_lb_pair: Any = package_decode.decode_lb_pair
 

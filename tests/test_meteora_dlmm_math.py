@@ -31,7 +31,7 @@ from adapters.meteora_dlmm.math import (
     price_from_id,
     quote_exact_in,
 )
-from engine.errors import InsufficientLiquidity
+from kernel.errors import InsufficientLiquidity
 from tests.contract.meteora_dlmm import (
     SOL,
     SOL_PER_BIN,

@@ -33,18 +33,18 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 
-from adapters.base import QuoteRequest, SwapTicket
 from adapters.chain import ChainRpc
-from adapters.chain.errors import custom_error, failure_of
-from adapters.chain.spl import NATIVE_MINT, associated_token_address
 from adapters.meteora_dlmm import MeteoraDlmmAdapter, PoolQuote
 from adapters.meteora_dlmm.instructions import bin_array_address, token_programs
 from adapters.meteora_dlmm.layouts import decode_bin_array, decode_lb_pair, encode_bin_array, encode_lb_pair
 from adapters.pools import PoolBook
-from engine.errors import SlippageExceeded
-from engine.localnet import running_localnet
-from engine.settings import Network
-from engine.tokens import Token, TokenRegistry
+from adapters.solana.errors import custom_error, failure_of
+from adapters.solana.spl import NATIVE_MINT, associated_token_address
+from kernel.errors import SlippageExceeded
+from kernel.settings import Network
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import QuoteRequest, SwapTicket
+from localnet import running_localnet
 from tests.contract.meteora_dlmm import PROGRAM_ID, PairFiles, chain_config, token_account_data
 
 SO = os.environ.get("OEE_DLMM_SO")

@@ -21,7 +21,7 @@ import orjson
 import pytest
 from solders.keypair import Keypair
 
-from engine.localnet import LocalnetHandle, start_localnet
+from localnet import LocalnetHandle, start_localnet
 from tests.contract.raydium_cpmm import PROGRAM_ID, PoolFiles, build_sol_usdc_pool
 from tests.support import EngineProcesses, base_env, eventually
 from tests.test_raydium_cpmm_program import _config_dump

@@ -22,9 +22,14 @@ import respx
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from adapters.base import DexAdapter, OnChainDex, Quote, QuoteRequest, SwapTicket
 from adapters.chain import ChainRpc
-from adapters.chain.spl import (
+from adapters.pools import PoolRef
+from adapters.raydium_cpmm import MalformedAccount, PoolNotTradable, RaydiumCpmmAdapter
+from adapters.raydium_cpmm.client import CLOCK_SYSVAR
+from adapters.raydium_cpmm.instructions import swap_pool
+from adapters.raydium_cpmm.layouts import TransferFee, TransferFeeConfig, decode_clock, encode_mint
+from adapters.raydium_cpmm.math import quote_exact_in
+from adapters.solana.spl import (
     NATIVE_MINT,
     TOKEN_2022_PROGRAM_ID,
     TOKEN_PROGRAM_ID,
@@ -33,17 +38,12 @@ from adapters.chain.spl import (
     unwrap_sol,
     wrap_sol,
 )
-from adapters.pools import PoolRef
-from adapters.raydium_cpmm import MalformedAccount, PoolNotTradable, RaydiumCpmmAdapter
-from adapters.raydium_cpmm.client import CLOCK_SYSVAR
-from adapters.raydium_cpmm.instructions import swap_pool
-from adapters.raydium_cpmm.layouts import TransferFee, TransferFeeConfig, decode_clock, encode_mint
-from adapters.raydium_cpmm.math import quote_exact_in
-from engine import money
-from engine.errors import FatalError, QuoteUnavailable, RejectedError, SlippageExceeded, UnsupportedPair
-from engine.localnet import running_localnet
-from engine.settings import Network
-from engine.tokens import Token, TokenRegistry
+from kernel import money
+from kernel.errors import FatalError, QuoteUnavailable, RejectedError, SlippageExceeded, UnsupportedPair
+from kernel.settings import Network
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import DexAdapter, OnChainDex, Quote, QuoteRequest, SwapTicket
+from localnet import running_localnet
 from tests.contract.raydium_cpmm import (
     PROGRAM_ID,
     SOL,

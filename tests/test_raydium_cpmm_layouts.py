@@ -13,7 +13,6 @@ import pytest
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from adapters.chain.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from adapters.raydium_cpmm.layouts import (
     AMM_CONFIG_LEN,
     OBSERVATION_STATE_LEN,
@@ -36,8 +35,9 @@ from adapters.raydium_cpmm.layouts import (
     encode_pool_state,
     encode_token_account,
 )
-from engine.errors import FatalError
-from engine.localnet.accounts import mint_data, parse_mint, parse_token_account
+from adapters.solana.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
+from kernel.errors import FatalError
+from localnet.accounts import mint_data, parse_mint, parse_token_account
 
 
 def _key(n: int) -> Pubkey:

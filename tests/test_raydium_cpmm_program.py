@@ -24,16 +24,16 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 
-from adapters.base import QuoteRequest, SwapTicket
 from adapters.chain import ChainRpc
-from adapters.chain.errors import RAYDIUM_EXCEEDED_SLIPPAGE, custom_error
-from adapters.chain.spl import associated_token_address
 from adapters.raydium_cpmm import RaydiumCpmmAdapter
 from adapters.raydium_cpmm.layouts import AmmConfig, decode_amm_config
 from adapters.raydium_cpmm.math import quote_exact_in
-from engine.errors import SlippageExceeded
-from engine.localnet import running_localnet
-from engine.tokens import Token
+from adapters.solana.errors import RAYDIUM_EXCEEDED_SLIPPAGE, custom_error
+from adapters.solana.spl import associated_token_address
+from kernel.errors import SlippageExceeded
+from kernel.tokens import Token
+from kernel.venues import QuoteRequest, SwapTicket
+from localnet import running_localnet
 from tests.contract.raydium_cpmm import (
     PROGRAM_ID,
     SOL,

@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.base import Quote, QuoteRequest
-from engine.errors import NoRoute, QuoteUnavailable, UnsupportedPair
 from engine.routing import Router
-from engine.settings import Network
-from engine.tokens import TokenRegistry
+from kernel.errors import NoRoute, QuoteUnavailable, UnsupportedPair
+from kernel.settings import Network
+from kernel.tokens import TokenRegistry
+from kernel.venues import Quote, QuoteRequest
 
 TOKENS = TokenRegistry.for_network(Network.MOCK)
 SOL = TOKENS.resolve("SOL")

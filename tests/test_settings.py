@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from engine.settings import LatencyRange, Settings
+from kernel.settings import LatencyRange, Settings
 from tests.support import ROOT
 
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.sim.curves import Q64, BinPool, ConstantProductPool, bin_price_q64, bin_step_log, ceil_div
-from engine.errors import InsufficientLiquidity
+from adapters.simulated.curves import Q64, BinPool, ConstantProductPool, bin_price_q64, bin_step_log, ceil_div
+from kernel.errors import InsufficientLiquidity
 
 
 def test_ceil_div() -> None:

@@ -6,14 +6,14 @@ import pytest
 import redis.asyncio as aioredis
 from solders.keypair import Keypair
 
-from adapters.base import DexAdapter, QuoteRequest
-from adapters.sim import build_sim
-from adapters.sim.config import LatencySpan, SimConfig
-from adapters.sim.dex import SimDex
-from adapters.sim.market import SimMarket
-from engine.errors import QuoteUnavailable, UnsupportedPair
-from engine.settings import LatencyRange, Network, Settings
-from engine.tokens import Token, TokenRegistry
+from adapters.simulated import build_sim
+from adapters.simulated.config import LatencySpan, SimConfig
+from adapters.simulated.dex import SimDex
+from adapters.simulated.market import SimMarket
+from kernel.errors import QuoteUnavailable, UnsupportedPair
+from kernel.settings import LatencyRange, Network, Settings
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import DexAdapter, QuoteRequest
 
 T0 = 1_700_000_000.0
 TOKENS = TokenRegistry.for_network(Network.MOCK)

@@ -17,13 +17,13 @@ import pytest
 import redis.asyncio as aioredis
 from solders.keypair import Keypair
 
-from adapters.base import PreparedTx, SettlementVenue, SwapTicket, TxState
-from adapters.sim.config import LatencySpan, SimConfig
-from adapters.sim.ledger import SimLedger, SwapMessage, is_dropped
-from adapters.sim.market import SimMarket
-from engine.errors import FatalError, RetryableError
-from engine.settings import Network
-from engine.tokens import Token, TokenRegistry
+from adapters.simulated.config import LatencySpan, SimConfig
+from adapters.simulated.ledger import SimLedger, SwapMessage, is_dropped
+from adapters.simulated.market import SimMarket
+from kernel.errors import FatalError, RetryableError
+from kernel.settings import Network
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import PreparedTx, SettlementVenue, SwapTicket, TxState
 
 T0 = 1_700_000_000.0
 TOKENS = TokenRegistry.for_network(Network.MOCK)

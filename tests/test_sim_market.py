@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.sim.config import SimConfig
-from adapters.sim.market import REFERENCE_USD, SimMarket, dex_skew, drift_factor, pool_address
-from engine import money
-from engine.errors import InsufficientLiquidity, RejectedError, UnsupportedPair
-from engine.settings import Network
-from engine.tokens import Token, TokenRegistry
+from adapters.simulated.config import SimConfig
+from adapters.simulated.market import REFERENCE_USD, SimMarket, dex_skew, drift_factor, pool_address
+from kernel import money
+from kernel.errors import InsufficientLiquidity, RejectedError, UnsupportedPair
+from kernel.settings import Network
+from kernel.tokens import Token, TokenRegistry
 
 T0 = 1_700_000_000.0
 TOKENS = TokenRegistry.for_network(Network.MOCK)

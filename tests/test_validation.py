@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 
 from engine.api.validation import InvalidOrder, parse_body, validate_order
-from engine.money import AmountError, format_amount, to_raw
-from engine.settings import Network
-from engine.tokens import NATIVE_MINT, TokenRegistry
+from kernel.money import AmountError, format_amount, to_raw
+from kernel.settings import Network
+from kernel.tokens import NATIVE_MINT, TokenRegistry
 
 TOKENS = TokenRegistry.for_network(Network.MOCK)
 

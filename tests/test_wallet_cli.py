@@ -12,10 +12,10 @@ import based58
 import pytest
 from solders.keypair import Keypair
 
-from engine.localnet import LocalnetHandle, start_localnet
-from engine.settings import Settings
+from kernel.settings import Settings
+from localnet import LocalnetHandle, start_localnet
+from tools.wallet import EXIT_FAILED, EXIT_OK, EXIT_RATE_LIMITED, main
 from wallets import load_keypair
-from wallets.cli import EXIT_FAILED, EXIT_OK, EXIT_RATE_LIMITED, main
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import based58
 import pytest
 from solders.keypair import Keypair
 
-from engine.settings import Settings
-from wallets import InvalidKey, load_keypair
+from kernel.settings import Settings
+from wallets.keys import InvalidKey, load_keypair
 
 
 def settings(**kw: object) -> Settings:

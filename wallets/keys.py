@@ -12,7 +12,7 @@ from pathlib import Path
 import based58
 from solders.keypair import Keypair
 
-from engine.settings import Settings
+from kernel.settings import Settings
 
 
 class InvalidKey(ValueError):

@@ -20,10 +20,10 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from adapters.chain.config import ChainConfig
-from adapters.chain.rpc import ChainRpc
-from engine.errors import RetryableError
-from engine.settings import DEFAULT_RPC_URLS, Network, Settings
+from adapters.solana.config import ChainConfig
+from adapters.solana.rpc import ChainRpc
+from kernel.errors import RetryableError
+from kernel.settings import DEFAULT_RPC_URLS, Network, Settings
 from wallets.keys import parse_secret
 
 KEYPAIR_MODE = 0o600

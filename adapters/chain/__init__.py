@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from solders.keypair import Keypair
 
-from adapters.base import SettlementVenue
-from adapters.chain.config import ChainConfig
-from adapters.chain.errors import AirdropRateLimited, WalletUnfunded
 from adapters.chain.funding import FundedOrSimulated
-from adapters.chain.rpc import ChainRpc
 from adapters.chain.settlement import SolanaSettlement, SwapInstructions, simulated_route
-from engine.settings import Settings
+from adapters.solana.config import ChainConfig
+from adapters.solana.errors import AirdropRateLimited, WalletUnfunded
+from adapters.solana.rpc import ChainRpc
+from kernel.settings import Settings
+from kernel.venues import SettlementVenue
 
 __all__ = [
     "AirdropRateLimited",

@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from adapters.base import PreparedTx, SettlementVenue, SwapTicket, TxStatus
-from adapters.chain.config import LAMPORTS_PER_SOL
-from adapters.chain.errors import AirdropRateLimited, WalletUnfunded
 from adapters.chain.settlement import SolanaSettlement
-from engine.errors import EngineError, RetryableError
+from adapters.solana.config import LAMPORTS_PER_SOL
+from adapters.solana.errors import AirdropRateLimited, WalletUnfunded
+from kernel.errors import EngineError, RetryableError
+from kernel.venues import PreparedTx, SettlementVenue, SwapTicket, TxStatus
 
 log = logging.getLogger("oee.chain.funding")
 

@@ -21,11 +21,10 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType, UiTransactionTokenBalance
 
-from adapters.base import PreparedTx, SwapTicket, TxState, TxStatus
-from adapters.chain.config import MAX_COMPUTE_UNITS, ChainConfig
-from adapters.chain.errors import failure_of
-from adapters.chain.rpc import ChainRpc
-from adapters.chain.transactions import (
+from adapters.solana.config import MAX_COMPUTE_UNITS, ChainConfig
+from adapters.solana.errors import failure_of
+from adapters.solana.rpc import ChainRpc
+from adapters.solana.transactions import (
     SwapMemo,
     TokenBalance,
     amount_received,
@@ -37,7 +36,8 @@ from adapters.chain.transactions import (
     program_at,
     writable_accounts,
 )
-from engine.errors import FatalError
+from kernel.errors import FatalError
+from kernel.venues import PreparedTx, SwapTicket, TxState, TxStatus
 
 log = logging.getLogger("oee.chain.settlement")
 

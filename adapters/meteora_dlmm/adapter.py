@@ -1,6 +1,6 @@
 """``MeteoraDlmmAdapter``: quotes Meteora DLMM pairs read from a Solana cluster and builds their swaps.
 
-It answers in the same :class:`~adapters.base.Quote` shape as the simulated adapters. Pairs come from the
+It answers in the same :class:`~kernel.venues.Quote` shape as the simulated adapters. Pairs come from the
 :class:`PoolBook` when it configures any for the tokens, else from discovery (remembered for a while).
 :class:`~adapters.meteora_dlmm.client.MeteoraDlmmClient` reads every candidate pair in shared rounds of
 ``getMultipleAccounts`` and prices it with :func:`~adapters.meteora_dlmm.math.quote_exact_in`; the best
@@ -18,23 +18,23 @@ from decimal import Decimal
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from adapters.base import Quote, QuoteRequest, SwapTicket
-from adapters.chain.rpc import ChainRpc
-from adapters.chain.spl import (
+from adapters.meteora_dlmm.client import DiscoveryRefused, MeteoraDlmmClient, PoolQuote
+from adapters.meteora_dlmm.config import DEX_NAME, MeteoraDlmmConfig
+from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, swap2, token_programs
+from adapters.meteora_dlmm.math import Bitmap
+from adapters.pools import PoolBook, parse_address
+from adapters.solana.rpc import ChainRpc
+from adapters.solana.spl import (
     NATIVE_MINT,
     associated_token_address,
     create_associated_token_account_idempotent,
     unwrap_sol,
     wrap_sol,
 )
-from adapters.meteora_dlmm.client import DiscoveryRefused, MeteoraDlmmClient, PoolQuote
-from adapters.meteora_dlmm.config import DEX_NAME, MeteoraDlmmConfig
-from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, swap2, token_programs
-from adapters.meteora_dlmm.math import Bitmap
-from adapters.pools import PoolBook, parse_address
-from engine import money
-from engine.errors import FatalError, QuoteUnavailable, RejectedError, RetryableError, SlippageExceeded, UnsupportedPair
-from engine.tokens import Token, TokenRegistry
+from kernel import money
+from kernel.errors import FatalError, QuoteUnavailable, RejectedError, RetryableError, SlippageExceeded, UnsupportedPair
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import Quote, QuoteRequest, SwapTicket
 
 log = logging.getLogger("oee.meteora_dlmm")
 
@@ -43,7 +43,7 @@ _IMPACT_QUANTUM = Decimal("0.000001")
 
 
 class MeteoraDlmmAdapter:
-    """Meteora DLMM on one cluster. Implements :class:`adapters.base.OnChainDex`.
+    """Meteora DLMM on one cluster. Implements :class:`kernel.venues.OnChainDex`.
 
     ``rpc`` is this adapter's own (closed by :meth:`aclose` unless ``owns_rpc`` is false). ``clock`` measures
     how long discovered pairs are remembered.

@@ -7,7 +7,7 @@ past the arrays read names the next ones with liquidity (:class:`NeedBinArrays`)
 reads them for every pair at once.
 
 Every call goes through :class:`ChainRpc`'s classification and retries; what fails leaves
-as an :mod:`engine.errors` type. Accounts are checked against what their address promises (owner, size,
+as an :mod:`kernel.errors` type. Accounts are checked against what their address promises (owner, size,
 discriminator) and a mismatch raises :class:`~adapters.meteora_dlmm.layouts.LayoutError`.
 """
 
@@ -27,9 +27,6 @@ from solana.rpc.types import MemcmpOpts
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from adapters.chain.errors import RpcErrorCode
-from adapters.chain.rpc import ChainRpc
-from adapters.chain.spl import TOKEN_PROGRAMS
 from adapters.meteora_dlmm.config import MAX_ACCOUNTS_PER_CALL, MeteoraDlmmConfig
 from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, token_programs
 from adapters.meteora_dlmm.layouts import (
@@ -44,7 +41,10 @@ from adapters.meteora_dlmm.layouts import (
     transfer_fee_at,
 )
 from adapters.meteora_dlmm.math import ExactInQuote, NeedBinArrays, PairAccounts, PairNotTradable, quote_exact_in
-from engine.errors import FatalError, QuoteUnavailable, RejectedError
+from adapters.solana.errors import RpcErrorCode
+from adapters.solana.rpc import ChainRpc
+from adapters.solana.spl import TOKEN_PROGRAMS
+from kernel.errors import FatalError, QuoteUnavailable, RejectedError
 
 log = logging.getLogger("oee.meteora_dlmm")
 

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
-from adapters.chain.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from adapters.meteora_dlmm.config import MAINNET_PROGRAM_ID
 from adapters.meteora_dlmm.layouts import LbPair
+from adapters.solana.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 SWAP2_DISCRIMINATOR = bytes([65, 75, 63, 76, 235, 91, 91, 136])
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")

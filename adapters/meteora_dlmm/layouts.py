@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from meteora_dlmm import DecodeError, PoolState, TransferFee
 from solders.pubkey import Pubkey
 
-from engine.errors import FatalError
+from kernel.errors import FatalError
 
 LB_PAIR_DISCRIMINATOR = bytes([33, 11, 49, 98, 181, 101, 177, 13])
 BIN_ARRAY_DISCRIMINATOR = bytes([92, 142, 92, 220, 5, 148, 70, 181])

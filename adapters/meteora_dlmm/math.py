@@ -39,7 +39,7 @@ from adapters.meteora_dlmm.layouts import (
     decode_lb_pair,
     pool_state,
 )
-from engine.errors import FatalError, InsufficientLiquidity
+from kernel.errors import FatalError, InsufficientLiquidity
 
 Q64 = 1 << 64
 FEE_PRECISION = 1_000_000_000

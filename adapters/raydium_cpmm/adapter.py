@@ -1,6 +1,6 @@
 """``RaydiumCpmmAdapter``: quotes Raydium CPMM pools read from a Solana cluster and builds their swaps.
 
-It answers in the same :class:`~adapters.base.Quote` shape as the simulated adapters. Pools come from the
+It answers in the same :class:`~kernel.venues.Quote` shape as the simulated adapters. Pools come from the
 :class:`PoolBook` when it configures any for the pair, else from discovery (remembered for a while). Each
 quote reads every pool it considers in one ``getMultipleAccounts`` and prices them with
 :func:`~adapters.raydium_cpmm.math.quote_exact_in`; the best output wins.
@@ -16,24 +16,24 @@ from dataclasses import dataclass
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from adapters.base import Quote, QuoteRequest, SwapTicket
-from adapters.chain.rpc import ChainRpc
-from adapters.chain.spl import (
-    NATIVE_MINT,
-    associated_token_address,
-    create_associated_token_account_idempotent,
-    unwrap_sol,
-    wrap_sol,
-)
 from adapters.pools import PoolBook, parse_address
 from adapters.raydium_cpmm.client import PoolSnapshot, RaydiumCpmmClient
 from adapters.raydium_cpmm.config import DEX_NAME, MAX_POOLS_PER_QUOTE, RaydiumCpmmConfig
 from adapters.raydium_cpmm.instructions import sort_mints, swap_pool
 from adapters.raydium_cpmm.layouts import PoolState
 from adapters.raydium_cpmm.math import CpmmQuote, quote_exact_in
-from engine import money
-from engine.errors import FatalError, QuoteUnavailable, RejectedError, RetryableError, SlippageExceeded, UnsupportedPair
-from engine.tokens import Token, TokenRegistry
+from adapters.solana.rpc import ChainRpc
+from adapters.solana.spl import (
+    NATIVE_MINT,
+    associated_token_address,
+    create_associated_token_account_idempotent,
+    unwrap_sol,
+    wrap_sol,
+)
+from kernel import money
+from kernel.errors import FatalError, QuoteUnavailable, RejectedError, RetryableError, SlippageExceeded, UnsupportedPair
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import Quote, QuoteRequest, SwapTicket
 
 log = logging.getLogger("oee.raydium_cpmm")
 
@@ -53,7 +53,7 @@ class PricedPool:
 
 
 class RaydiumCpmmAdapter:
-    """Raydium CPMM on one cluster. Implements :class:`adapters.base.OnChainDex`.
+    """Raydium CPMM on one cluster. Implements :class:`kernel.venues.OnChainDex`.
 
     ``rpc`` is this adapter's own (closed by :meth:`aclose` unless ``owns_rpc`` is false). ``clock`` measures
     how long discovered pools are remembered.

@@ -1,7 +1,7 @@
 """The CPMM adapter's reads: pool states, one consistent snapshot per quote, and pool discovery.
 
 Every call goes through :class:`ChainRpc`'s classification and retries; what fails leaves as
-an :mod:`engine.errors` type. Accounts are checked against what their address promises (owner, size,
+an :mod:`kernel.errors` type. Accounts are checked against what their address promises (owner, size,
 discriminator, mint) and a mismatch raises :class:`~adapters.raydium_cpmm.layouts.MalformedAccount`.
 """
 
@@ -17,9 +17,6 @@ from solana.rpc.types import MemcmpOpts
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from adapters.chain.errors import RpcErrorCode
-from adapters.chain.rpc import ChainRpc
-from adapters.chain.spl import TOKEN_PROGRAMS
 from adapters.raydium_cpmm.config import MAX_POOLS_PER_QUOTE, RaydiumCpmmConfig
 from adapters.raydium_cpmm.instructions import config_address, pool_address, sort_mints
 from adapters.raydium_cpmm.layouts import (
@@ -37,7 +34,10 @@ from adapters.raydium_cpmm.layouts import (
     decode_pool_state,
     decode_token_account,
 )
-from engine.errors import FatalError
+from adapters.solana.errors import RpcErrorCode
+from adapters.solana.rpc import ChainRpc
+from adapters.solana.spl import TOKEN_PROGRAMS
+from kernel.errors import FatalError
 
 log = logging.getLogger("oee.raydium_cpmm")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
 
-from engine.errors import FatalError
+from kernel.errors import FatalError
 
 POOL_STATE_DISCRIMINATOR = bytes([247, 237, 227, 245, 215, 195, 222, 70])
 AMM_CONFIG_DISCRIMINATOR = bytes([218, 244, 33, 104, 203, 203, 43, 111])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from adapters.raydium_cpmm.layouts import AmmConfig, PoolState, TransferFeeConfig
-from engine.errors import InsufficientLiquidity, RejectedError
+from kernel.errors import InsufficientLiquidity, RejectedError
 
 FEE_RATE_DENOMINATOR = 1_000_000
 U64_MAX = 2**64 - 1

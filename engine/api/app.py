@@ -31,13 +31,13 @@ from engine.api.validation import (
 )
 from engine.db import repository
 from engine.db.repository import NewOrder
-from engine.domain import OrderStatus
 from engine.events import EventHub
 from engine.queue import OrderQueue
 from engine.runtime import create_db_pool, create_redis
-from engine.settings import Settings
-from engine.tokens import TokenRegistry
 from engine.worker import health_check_key
+from kernel.domain import OrderStatus
+from kernel.settings import Settings
+from kernel.tokens import TokenRegistry
 
 log = logging.getLogger("oee.api")
 
@@ -255,8 +255,8 @@ def create_asgi_app(settings: Settings) -> ASGIApp:
 
 def create_app_from_env() -> ASGIApp:
     """Factory for ``uvicorn --factory``: each API process reads its settings from the environment."""
-    from engine.logs import setup_logging
-    from engine.settings import load_settings
+    from kernel.logs import setup_logging
+    from kernel.settings import load_settings
 
     settings = load_settings()
     setup_logging(settings.log_level)

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from engine.money import format_amount
+from kernel.money import format_amount
 
 
 def _iso(value: Any) -> str | None:

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from engine.api.present import event_wire, order_document
 from engine.db import repository
-from engine.domain import TERMINAL_STATUSES, EventKind
+from kernel.domain import TERMINAL_STATUSES, EventKind
 
 IDLE_RECHECK_S = 2.0
 NOT_FOUND = 4404

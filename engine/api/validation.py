@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from engine.domain import OrderType
-from engine.money import AmountError, to_raw
-from engine.tokens import Token, TokenRegistry
+from kernel.domain import OrderType
+from kernel.money import AmountError, to_raw
+from kernel.tokens import Token, TokenRegistry
 
 MAX_SLIPPAGE_BPS = 5000
 MAX_BODY_BYTES = 16 * 1024

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from engine.domain import TERMINAL_STATUSES
+from kernel.domain import TERMINAL_STATUSES
 
 
 @dataclass(frozen=True, slots=True)

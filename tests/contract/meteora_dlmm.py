@@ -21,7 +21,6 @@ import orjson
 from solders.pubkey import Pubkey
 
 from adapters.chain import ChainConfig, ChainRpc
-from adapters.chain.spl import NATIVE_MINT, TOKEN_PROGRAM_ID
 from adapters.meteora_dlmm import MeteoraDlmmAdapter, PairAccounts
 from adapters.meteora_dlmm.instructions import bin_array_address, oracle_address, reserve_address
 from adapters.meteora_dlmm.layouts import (
@@ -35,9 +34,10 @@ from adapters.meteora_dlmm.layouts import (
 )
 from adapters.meteora_dlmm.math import price_from_id
 from adapters.pools import METEORA_DLMM, PoolBook
-from engine.localnet import running_localnet
-from engine.settings import Network
-from engine.tokens import Token, TokenRegistry
+from adapters.solana.spl import NATIVE_MINT, TOKEN_PROGRAM_ID
+from kernel.settings import Network
+from kernel.tokens import Token, TokenRegistry
+from localnet import running_localnet
 from tests.contract.accounts import AccountFiles
 
 PROGRAM_ID = Pubkey.from_string(PoolBook.load(Network.LOCALNET).program(METEORA_DLMM))

@@ -19,7 +19,6 @@ import orjson
 from solders.pubkey import Pubkey
 
 from adapters.chain import ChainConfig, ChainRpc
-from adapters.chain.spl import NATIVE_MINT, TOKEN_PROGRAM_ID
 from adapters.pools import RAYDIUM_CPMM, PoolBook
 from adapters.raydium_cpmm import RaydiumCpmmAdapter
 from adapters.raydium_cpmm.instructions import (
@@ -38,9 +37,10 @@ from adapters.raydium_cpmm.layouts import (
     encode_pool_state,
     encode_token_account,
 )
-from engine.localnet import running_localnet
-from engine.settings import Network
-from engine.tokens import Token, TokenRegistry
+from adapters.solana.spl import NATIVE_MINT, TOKEN_PROGRAM_ID
+from kernel.settings import Network
+from kernel.tokens import Token, TokenRegistry
+from localnet import running_localnet
 from tests.contract.accounts import AccountFiles
 
 PROGRAM_ID = Pubkey.from_string(PoolBook.load(Network.LOCALNET).program(RAYDIUM_CPMM))

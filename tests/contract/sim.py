@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from solders.keypair import Keypair
 
-from adapters.base import DexAdapter
-from adapters.sim import build_sim
-from engine.settings import Settings
-from engine.tokens import Token, TokenRegistry
+from adapters.simulated import build_sim
+from kernel.settings import Settings
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import DexAdapter
 
 
 @contextlib.asynccontextmanager

@@ -31,8 +31,8 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
 from solders.transaction_status import TransactionErrorFieldless
 
-from engine.localnet.accounts import parse_mint, parse_token_account, ui_token_amount
-from engine.localnet.records import (
+from localnet.accounts import parse_mint, parse_token_account, ui_token_amount
+from localnet.records import (
     LAMPORTS_PER_SIGNATURE,
     BlockhashEntry,
     Commitment,

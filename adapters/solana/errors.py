@@ -1,4 +1,4 @@
-"""The one place that reads solana-py and RPC errors and turns them into :mod:`engine.errors` types.
+"""The one place that reads solana-py and RPC errors and turns them into :mod:`kernel.errors` types.
 
 What solana-py 0.36 raises, and what it becomes here:
 
@@ -39,7 +39,7 @@ from solders.transaction_status import (
     TransactionErrorType,
 )
 
-from engine.errors import EngineError, FatalError, RejectedError, RetryableError, SlippageExceeded
+from kernel.errors import EngineError, FatalError, RejectedError, RetryableError, SlippageExceeded
 
 # --- the error types this adapter raises ------------------------------------------------------------
 

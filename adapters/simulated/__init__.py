@@ -10,12 +10,12 @@ import time
 import redis.asyncio as aioredis
 from solders.keypair import Keypair
 
-from adapters.sim.config import SimConfig
-from adapters.sim.dex import SimDex
-from adapters.sim.ledger import SimLedger
-from adapters.sim.market import Clock, SimMarket
-from engine.settings import Settings
-from engine.tokens import TokenRegistry
+from adapters.simulated.config import SimConfig
+from adapters.simulated.dex import SimDex
+from adapters.simulated.ledger import SimLedger
+from adapters.simulated.market import Clock, SimMarket
+from kernel.settings import Settings
+from kernel.tokens import TokenRegistry
 
 __all__ = ["SimConfig", "SimDex", "SimLedger", "SimMarket", "build_sim"]
 

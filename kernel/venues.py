@@ -1,7 +1,7 @@
 """The shape every adapter has: a DEX quotes, a settlement venue lands signed transactions.
 
 Every DEX answers in the same response shape (:class:`Quote`), so routing and API clients never see
-which adapter, simulated or on-chain, produced it. Adapters raise only :mod:`engine.errors` types:
+which adapter, simulated or on-chain, produced it. Adapters raise only :mod:`kernel.errors` types:
 they classify what they catch at their boundary.
 """
 
@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from engine.tokens import Token
+from kernel.tokens import Token
 
 
 @dataclass(frozen=True, slots=True)

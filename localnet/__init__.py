@@ -5,7 +5,7 @@ Library use::
     async with running_localnet(slot_ms=50, finality_depth=4) as net:
         client = AsyncClient(net.url)
 
-:func:`serve` runs the server in the current event loop (the CLI's path, ``python -m engine.localnet``);
+:func:`serve` runs the server in the current event loop (the CLI's path, ``python -m localnet``);
 :func:`running_localnet` and :func:`start_localnet` run it in a background thread on a free port.
 """
 
@@ -22,11 +22,11 @@ from typing import Any
 import uvicorn
 from pydantic import BaseModel
 
-from engine.localnet.chain import Chain, ChainConfig
-from engine.localnet.faucet import DEVNET_LIMIT_MESSAGE, Faucet, FaucetConfig, TokenMinter
-from engine.localnet.faults import FaultConfig, FaultInjector
-from engine.localnet.records import Commitment
-from engine.localnet.rpc import Localnet, LocalnetConfig, create_app
+from localnet.chain import Chain, ChainConfig
+from localnet.faucet import DEVNET_LIMIT_MESSAGE, Faucet, FaucetConfig, TokenMinter
+from localnet.faults import FaultConfig, FaultInjector
+from localnet.records import Commitment
+from localnet.rpc import Localnet, LocalnetConfig, create_app
 
 __all__ = [
     "DEVNET_LIMIT_MESSAGE",

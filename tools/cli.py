@@ -11,10 +11,10 @@ import sys
 import time
 from collections.abc import Sequence
 
-from engine.logs import setup_logging
-from engine.processes import stop_processes
 from engine.runtime import ResolvedServices, resolve_services, run_migrations
-from engine.settings import Settings, load_settings
+from kernel.logs import setup_logging
+from kernel.settings import Settings, load_settings
+from tools.processes import stop_processes
 
 log = logging.getLogger("oee")
 
@@ -81,7 +81,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
     from engine.worker import build_worker
-    from wallets import InvalidKey, load_keypair
+    from wallets.keys import InvalidKey, load_keypair
 
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
@@ -112,7 +112,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def spawn(argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", *argv], env=env)
+    return subprocess.Popen([sys.executable, "-m", "tools.cli", *argv], env=env)
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
@@ -140,19 +140,19 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from engine.demo import run_demo
+    from tools.demo import run_demo
 
     return run_demo(settings, orders=args.orders, fast=args.fast)
 
 
 def cmd_localnet(settings: Settings, args: argparse.Namespace) -> int:
-    from engine.localnet.__main__ import main as localnet_main
+    from localnet.__main__ import main as localnet_main
 
     return localnet_main(args.localnet_args)
 
 
 def cmd_wallet(settings: Settings, args: argparse.Namespace) -> int:
-    from wallets.cli import main as wallet_main
+    from tools.wallet import main as wallet_main
 
     return wallet_main(args.wallet_args, settings)
 

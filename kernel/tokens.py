@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from engine.settings import Network
+from kernel.settings import Network
 
 NATIVE_MINT = "So11111111111111111111111111111111111111112"
 

@@ -12,7 +12,7 @@ import struct
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
-from engine import tokens
+from kernel import tokens
 
 TOKEN_PROGRAM_ID = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 TOKEN_2022_PROGRAM_ID = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")

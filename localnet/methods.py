@@ -17,8 +17,8 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from engine.localnet.accounts import TOKEN_PROGRAMS, b58decode, encode_account, parse_token_account, ui_token_amount
-from engine.localnet.encoding import (
+from localnet.accounts import TOKEN_PROGRAMS, b58decode, encode_account, parse_token_account, ui_token_amount
+from localnet.encoding import (
     decode_transaction,
     error_json,
     error_message,
@@ -26,11 +26,11 @@ from engine.localnet.encoding import (
     status_json,
     transaction_json,
 )
-from engine.localnet.faucet import AirdropLimited, AirdropRefused
-from engine.localnet.records import LAMPORTS_PER_SIGNATURE, Commitment, SimulationResult
+from localnet.faucet import AirdropLimited, AirdropRefused
+from localnet.records import LAMPORTS_PER_SIGNATURE, Commitment, SimulationResult
 
 if TYPE_CHECKING:
-    from engine.localnet.rpc import Localnet
+    from localnet.rpc import Localnet
 
 API_VERSION = "2.2.0"
 GENESIS_HASH = Hash.hash(b"oee-localnet-genesis")

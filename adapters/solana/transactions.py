@@ -23,8 +23,8 @@ from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from adapters.base import SwapTicket
-from adapters.chain.spl import NATIVE_MINT
+from adapters.solana.spl import NATIVE_MINT
+from kernel.venues import SwapTicket
 
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 COMPUTE_BUDGET_PROGRAM_ID = Pubkey.from_string("ComputeBudget111111111111111111111111111111")

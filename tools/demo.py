@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from engine.settings import Settings
+from kernel.settings import Settings
 
 PAIRS = [
     ("SOL", "USDC", "1.5"), ("USDC", "SOL", "250"), ("SOL", "USDT", "0.75"), ("JUP", "USDC", "400"),
@@ -118,9 +118,9 @@ def summarize(rows: list[Row], elapsed: float, console: Console) -> None:
 
 
 def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
-    from engine.cli import _prepare, child_env, spawn
-    from engine.processes import stop_processes, wait_for_api
     from engine.runtime import free_port
+    from tools.cli import _prepare, child_env, spawn
+    from tools.processes import stop_processes, wait_for_api
 
     console = Console()
     console.print("[bold]order-execution-engine demo[/]: starting PostgreSQL, Redis, the API and a worker…")

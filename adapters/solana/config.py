@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.settings import Network, Settings
+from kernel.settings import Network, Settings
 
 LAMPORTS_PER_SOL = 1_000_000_000
 COMMITMENTS = ("processed", "confirmed", "finalized")

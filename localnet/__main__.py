@@ -1,4 +1,4 @@
-"""``python -m engine.localnet`` / ``oee localnet``: serve Solana JSON-RPC over LiteSVM on 127.0.0.1:8899."""
+"""``python -m localnet`` / ``oee localnet``: serve Solana JSON-RPC over LiteSVM on 127.0.0.1:8899."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from engine.localnet import build_config, serve
-from engine.localnet.accounts import AccountFileError
-from engine.localnet.faucet import LAMPORTS_PER_SOL, MintError
-from engine.localnet.rpc import LocalnetConfig
-from engine.logs import setup_logging
+from kernel.logs import setup_logging
+from localnet import build_config, serve
+from localnet.accounts import AccountFileError
+from localnet.faucet import LAMPORTS_PER_SOL, MintError
+from localnet.rpc import LocalnetConfig
 
 
 def _sol(text: str) -> int:

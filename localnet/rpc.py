@@ -2,7 +2,7 @@
 
 Single and batch requests are served on ``POST /``; ``GET /health`` answers ``ok``. Errors are shaped as a
 validator's (``-32602`` invalid params, ``-32601`` unknown method, ``-32002`` preflight failure with the
-simulation in ``data``). Faults (:mod:`engine.localnet.faults`) apply to every call except the
+simulation in ``data``). Faults (:mod:`localnet.faults`) apply to every call except the
 non-standard ``localnet_*`` methods, so tests can always turn them off again.
 """
 
@@ -24,13 +24,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from engine.localnet.accounts import AccountFileError, load_account_file, read_program_file
-from engine.localnet.chain import Chain, ChainConfig
-from engine.localnet.faucet import LAMPORTS_PER_SOL, Faucet, FaucetConfig, MintError, TokenMinter
-from engine.localnet.faults import SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS, FaultConfig, FaultInjector
-from engine.localnet.methods import RpcError, config_at, invalid, pubkey_param, register_methods
-from engine.settings import Network
-from engine.tokens import TokenRegistry
+from kernel.settings import Network
+from kernel.tokens import TokenRegistry
+from localnet.accounts import AccountFileError, load_account_file, read_program_file
+from localnet.chain import Chain, ChainConfig
+from localnet.faucet import LAMPORTS_PER_SOL, Faucet, FaucetConfig, MintError, TokenMinter
+from localnet.faults import SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS, FaultConfig, FaultInjector
+from localnet.methods import RpcError, config_at, invalid, pubkey_param, register_methods
 
 log = logging.getLogger("oee.localnet")
 

@@ -1,8 +1,8 @@
 """``ChainRpc``: the Solana JSON-RPC calls the settlement venue makes, each classified and retried here.
 
 Every call runs under tenacity: exponential back-off with jitter, ``rpc_max_attempts`` tries, retrying
-only :class:`~engine.errors.RetryableError` (a faucet's rate limit excepted: retrying it at once cannot
-help). What still fails leaves as an :mod:`engine.errors` type, converted by :mod:`adapters.chain.errors`.
+only :class:`~kernel.errors.RetryableError` (a faucet's rate limit excepted: retrying it at once cannot
+help). What still fails leaves as an :mod:`kernel.errors` type, converted by :mod:`adapters.solana.errors`.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from solders.transaction_status import (
 )
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from adapters.chain.config import ChainConfig
-from adapters.chain.errors import AirdropRateLimited, RpcErrorCode, classify, error_code, is_panic, transaction_error
-from adapters.chain.transactions import percentile
-from engine.errors import FatalError, RetryableError
+from adapters.solana.config import ChainConfig
+from adapters.solana.errors import AirdropRateLimited, RpcErrorCode, classify, error_code, is_panic, transaction_error
+from adapters.solana.transactions import percentile
+from kernel.errors import FatalError, RetryableError
 
 log = logging.getLogger("oee.chain.rpc")
 

@@ -1,11 +1,11 @@
-"""Knobs of the simulated venue, taken once from :class:`engine.settings.Settings`."""
+"""Knobs of the simulated venue, taken once from :class:`kernel.settings.Settings`."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 
-from engine.settings import Settings
+from kernel.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,11 +30,11 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from adapters.base import PreparedTx, SwapTicket, TxState, TxStatus
-from adapters.sim.config import SimConfig
-from adapters.sim.market import SimMarket
-from engine.errors import EngineError, FatalError, RetryableError, SlippageExceeded, UnsupportedPair
-from engine.tokens import Token
+from adapters.simulated.config import SimConfig
+from adapters.simulated.market import SimMarket
+from kernel.errors import EngineError, FatalError, RetryableError, SlippageExceeded, UnsupportedPair
+from kernel.tokens import Token
+from kernel.venues import PreparedTx, SwapTicket, TxState, TxStatus
 
 log = logging.getLogger("oee.sim.ledger")
 
@@ -151,7 +151,7 @@ def _now_ms() -> int:
 
 
 class SimLedger:
-    """The simulated settlement venue (``kind = "mock"``). Implements :class:`adapters.base.SettlementVenue`.
+    """The simulated settlement venue (``kind = "mock"``). Implements :class:`kernel.venues.SettlementVenue`.
 
     ``send`` executes at once and the result becomes visible ``config.execution_latency`` later (its
     ``land_at_ms``). Transactions past ``config.tx_ttl_ms`` never land; a ``config.drop_rate`` share of

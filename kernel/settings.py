@@ -1,6 +1,6 @@
 """The one typed settings root, read once at start-up and passed down.
 
-Nothing below the composition roots (``engine.cli``, ``engine.api.app``, ``engine.worker``) reads the
+Nothing below the composition roots (``tools.cli``, ``engine.api.app``, ``engine.worker``) reads the
 environment: they build a :class:`Settings` and hand it on.
 """
 

@@ -30,9 +30,9 @@ import orjson
 import redis.asyncio as aioredis
 
 from engine.db.urls import asyncpg_dsn
-from engine.logs import setup_logging
-from engine.processes import stop_processes, wait_for_api
-from engine.settings import LatencyRange, Settings, load_settings
+from kernel.logs import setup_logging
+from kernel.settings import LatencyRange, Settings, load_settings
+from tools.processes import stop_processes, wait_for_api
 
 BODY = orjson.dumps({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.5", "slippageBps": 100})
 
@@ -52,8 +52,8 @@ class Engine:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from engine.cli import child_env
         from engine.runtime import free_port
+        from tools.cli import child_env
 
         self.port = free_port()
         self.env = child_env(
@@ -64,13 +64,13 @@ class Engine:
         )  # fmt: skip
 
     def start_api(self) -> None:
-        self.procs.append(subprocess.Popen([sys.executable, "-m", "engine.cli", "api"], env=self.env))
+        self.procs.append(subprocess.Popen([sys.executable, "-m", "tools.cli", "api"], env=self.env))
         # No worker runs yet, so health answers 503: any answer means the API is up.
         wait_for_api(f"http://127.0.0.1:{self.port}", self.procs, healthy=False)
 
     def start_workers(self) -> None:
         for _ in range(self.worker_processes):
-            self.procs.append(subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=self.env))
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "tools.cli", "worker"], env=self.env))
 
     def stop(self) -> None:
         stop_processes(self.procs)
@@ -258,7 +258,7 @@ def default_latency(settings: Settings, concurrency: int, orders_per_slot: int) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=6000, help="burst size for acceptance and execution")
     parser.add_argument("--rate", type=float, default=20_000, help="burst submission rate cap, orders/s")
     parser.add_argument("--concurrency", type=int, default=200, help="WORKER_CONCURRENCY at latency 0")

@@ -29,9 +29,9 @@ from spl.token.instructions import (
     mint_to,
 )
 
-from engine.localnet.accounts import MINT_LEN, NATIVE_MINT, TOKEN_PROGRAM_ID, mint_data, parse_mint
-from engine.localnet.chain import Chain
-from engine.tokens import Token
+from kernel.tokens import Token
+from localnet.accounts import MINT_LEN, NATIVE_MINT, TOKEN_PROGRAM_ID, mint_data, parse_mint
+from localnet.chain import Chain
 
 LAMPORTS_PER_SOL = 1_000_000_000
 

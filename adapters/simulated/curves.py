@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
-from engine.errors import InsufficientLiquidity
+from kernel.errors import InsufficientLiquidity
 
 PPM = 1_000_000
 Q64 = 1 << 64

@@ -18,12 +18,12 @@ from typing import TextIO
 
 from solders.keypair import Keypair
 
-from adapters.chain.config import sol_to_lamports
-from adapters.chain.errors import AirdropRateLimited
-from adapters.chain.rpc import ChainRpc
-from engine.errors import EngineError
-from engine.money import format_amount
-from engine.settings import Network, Settings
+from adapters.solana.config import sol_to_lamports
+from adapters.solana.errors import AirdropRateLimited
+from adapters.solana.rpc import ChainRpc
+from kernel.errors import EngineError
+from kernel.money import format_amount
+from kernel.settings import Network, Settings
 from wallets.keys import InvalidKey, load_keypair, parse_secret
 from wallets.setup import (
     AirdropNotReceived,

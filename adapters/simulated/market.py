@@ -26,12 +26,12 @@ from decimal import Decimal, localcontext
 
 from solders.pubkey import Pubkey
 
-from adapters.base import Quote
-from adapters.sim.config import SimConfig
-from adapters.sim.curves import BinPool, ConstantProductPool, SwapResult
-from engine import money
-from engine.errors import RejectedError, UnsupportedPair
-from engine.tokens import Token, TokenRegistry
+from adapters.simulated.config import SimConfig
+from adapters.simulated.curves import BinPool, ConstantProductPool, SwapResult
+from kernel import money
+from kernel.errors import RejectedError, UnsupportedPair
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import Quote
 
 Clock = Callable[[], float]
 

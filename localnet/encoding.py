@@ -19,8 +19,8 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import InnerInstruction
 from solders.transaction_status import TransactionErrorType
 
-from engine.localnet.accounts import b58decode, b58encode
-from engine.localnet.records import MEMO_PROGRAM_IDS, SignatureStatus, SimulationResult, TxRecord, is_writable
+from localnet.accounts import b58decode, b58encode
+from localnet.records import MEMO_PROGRAM_IDS, SignatureStatus, SimulationResult, TxRecord, is_writable
 
 PACKET_DATA_SIZE = 1232  # the largest transaction a validator accepts
 _TX_ERRORS = {

@@ -7,10 +7,10 @@ import dataclasses
 import random
 from collections.abc import Awaitable, Callable
 
-from adapters.base import Quote, QuoteRequest
-from adapters.sim.config import SimConfig
-from adapters.sim.market import DEX_CURVES, SimMarket
-from engine.errors import QuoteUnavailable, UnsupportedPair
+from adapters.simulated.config import SimConfig
+from adapters.simulated.market import DEX_CURVES, SimMarket
+from kernel.errors import QuoteUnavailable, UnsupportedPair
+from kernel.venues import Quote, QuoteRequest
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -18,7 +18,7 @@ Sleep = Callable[[float], Awaitable[None]]
 class SimDex:
     """One simulated DEX (``"raydium"``: constant-product pools, ``"meteora"``: bin pools).
 
-    Implements :class:`adapters.base.DexAdapter`. Each quote waits a latency drawn from
+    Implements :class:`kernel.venues.DexAdapter`. Each quote waits a latency drawn from
     ``config.quote_latency`` (no wait at all when it is 0), then fails with ``QuoteUnavailable`` with
     probability ``config.failure_rate``, else prices the request on the market as it stands then.
     """
