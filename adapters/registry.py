@@ -33,21 +33,21 @@ class Venues:
 
 
 def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | None = None) -> Venues:
-    """The venues for ``settings``. ``signer`` is the wallet; a network other than ``mock`` needs one."""
-    from adapters.simulated import build_sim
+    """The venues for ``settings``. ``signer`` is the wallet; a network other than ``simulated`` needs one."""
+    from adapters.simulated import build_simulated
 
     tokens = TokenRegistry.for_network(settings.solana_network)
     if settings.routing not in ("simulated", "onchain"):
         raise ValueError(f"ROUTING must be simulated or onchain, not {settings.routing!r}")
-    if settings.routing == "onchain" and settings.solana_network is Network.MOCK:
+    if settings.routing == "onchain" and settings.solana_network is Network.SIMULATED:
         raise ValueError("ROUTING=onchain needs a Solana network: set SOLANA_NETWORK=localnet, devnet or mainnet-beta")
     # Routing is simulated on every network until on-chain pool adapters are configured; the simulated
     # ledger also settles what the chain cannot (an unfunded wallet and a rate-limited faucet).
-    dexes, ledger = build_sim(settings, redis, signer or Keypair())
+    dexes, ledger = build_simulated(settings, redis, signer or Keypair())
     enabled = [d for d in dexes if d.name in settings.enabled_dexes]
     if not enabled:
         raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
-    if settings.solana_network is Network.MOCK:
+    if settings.solana_network is Network.SIMULATED:
         return Venues(enabled, ledger, tokens, note="simulated DEXes and a simulated ledger")
     if signer is None:
         raise ValueError(

@@ -87,7 +87,7 @@ class OrderState:
                 row["tx_signature"],
                 bytes(row["tx_bytes"]),
                 int(row["tx_last_valid"] or 0),
-                kind=row["settlement_kind"] or "mock",
+                kind=row["settlement_kind"] or "simulated",
                 note=row["settlement_note"],
             )
         return cls(
@@ -235,7 +235,7 @@ class OrderExecutor:
         )
         ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out)
         tx = await self._venue.prepare(ticket)
-        explorer = self._venue.explorer_url(tx.signature) if tx.kind != "mock" else None
+        explorer = self._venue.explorer_url(tx.signature) if tx.kind != "simulated" else None
         rec.step(
             status=OrderStatus.SUBMITTED,
             data={"attempt": attempt, "txHash": tx.signature, "settlement": tx.kind, "note": tx.note,
@@ -294,7 +294,7 @@ class OrderExecutor:
             status=OrderStatus.CONFIRMED,
             data={"txHash": tx.signature, "amountOut": format_amount(amount_out, order.token_out.decimals),
                   "executedPrice": str(executed), "settlement": tx.kind, "note": tx.note,
-                  "explorerUrl": self._venue.explorer_url(tx.signature) if tx.kind != "mock" else None},
+                  "explorerUrl": self._venue.explorer_url(tx.signature) if tx.kind != "simulated" else None},
             fields={"amount_out": amount_out, "executed_price": executed, "finished_at": datetime.now(UTC)},
             attempt_finish=(attempt, "confirmed", None, None, None),
         )  # fmt: skip

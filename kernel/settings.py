@@ -10,15 +10,21 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Network(StrEnum):
-    MOCK = "mock"
+    """Where orders settle. ``simulated`` is the simulated ledger; ``mock``, its earlier name, still reads."""
+
+    SIMULATED = "simulated"
     LOCALNET = "localnet"
     DEVNET = "devnet"
     MAINNET = "mainnet-beta"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Network | None:
+        return cls.SIMULATED if isinstance(value, str) and value.lower() == "mock" else None
 
 
 DEFAULT_RPC_URLS: dict[Network, str] = {
@@ -109,29 +115,52 @@ class Settings(BaseSettings):
     )
 
     # --- simulated venues -----------------------------------------------------------------------
-    mock_quote_latency_ms: Annotated[LatencyRange, NoDecode] = Field(
-        default=LatencyRange(low_ms=200, high_ms=200), description="Simulated quote latency (ms or low-high)."
+    simulated_quote_latency_ms: Annotated[LatencyRange, NoDecode] = Field(
+        validation_alias=AliasChoices("simulated_quote_latency_ms", "mock_quote_latency_ms"),
+        default=LatencyRange(low_ms=200, high_ms=200),
+        description="Simulated quote latency (ms or low-high).",
     )
-    mock_execution_latency_ms: Annotated[LatencyRange, NoDecode] = Field(
+    simulated_execution_latency_ms: Annotated[LatencyRange, NoDecode] = Field(
+        validation_alias=AliasChoices("simulated_execution_latency_ms", "mock_execution_latency_ms"),
         default=LatencyRange(low_ms=2000, high_ms=3000),
         description="Simulated time from send to confirmation (ms or low-high).",
     )
-    mock_failure_rate: float = Field(
-        default=0.0, ge=0, le=1, description="Share of simulated quotes that fail with a transient error."
+    simulated_failure_rate: float = Field(
+        validation_alias=AliasChoices("simulated_failure_rate", "mock_failure_rate"),
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of simulated quotes that fail with a transient error.",
     )
-    mock_drop_rate: float = Field(
-        default=0.0, ge=0, le=1, description="Share of simulated transactions the venue drops (never land)."
+    simulated_drop_rate: float = Field(
+        validation_alias=AliasChoices("simulated_drop_rate", "mock_drop_rate"),
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of simulated transactions the venue drops (never land).",
     )
-    mock_tx_ttl_ms: int = Field(
-        default=10_000, ge=1, description="How long a simulated transaction stays valid (its blockhash life)."
+    simulated_tx_ttl_ms: int = Field(
+        validation_alias=AliasChoices("simulated_tx_ttl_ms", "mock_tx_ttl_ms"),
+        default=10_000,
+        ge=1,
+        description="How long a simulated transaction stays valid (its blockhash life).",
     )
-    mock_pool_depth_usd: int = Field(
-        default=5_000_000, ge=1000, description="Liquidity of each simulated pool, in US dollars per side."
+    simulated_pool_depth_usd: int = Field(
+        validation_alias=AliasChoices("simulated_pool_depth_usd", "mock_pool_depth_usd"),
+        default=5_000_000,
+        ge=1000,
+        description="Liquidity of each simulated pool, in US dollars per side.",
     )
-    mock_seed: int = Field(default=7, description="Seed of the simulated market's price path.")
+    simulated_seed: int = Field(
+        validation_alias=AliasChoices("simulated_seed", "mock_seed"),
+        default=7,
+        description="Seed of the simulated market's price path.",
+    )
 
     # --- Solana ---------------------------------------------------------------------------------
-    solana_network: Network = Field(default=Network.MOCK, description="mock, localnet, devnet or mainnet-beta.")
+    solana_network: Network = Field(
+        default=Network.SIMULATED, description="simulated (mock), localnet, devnet or mainnet-beta."
+    )
     solana_rpc_url: str | None = Field(default=None, description="Overrides the network's RPC endpoint.")
     solana_private_key: SecretStr | None = Field(
         default=None, description="Base58 secret key or the JSON byte array of a keypair file."
@@ -169,14 +198,14 @@ class Settings(BaseSettings):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("mock_quote_latency_ms", "mock_execution_latency_ms", mode="before")
+    @field_validator("simulated_quote_latency_ms", "simulated_execution_latency_ms", mode="before")
     @classmethod
     def _latency(cls, value: Any) -> LatencyRange:
         return LatencyRange.parse(value)
 
     @property
     def rpc_url(self) -> str | None:
-        """The RPC endpoint: ``SOLANA_RPC_URL``, or the network's public one (none for ``mock``)."""
+        """The RPC endpoint: ``SOLANA_RPC_URL``, or the network's public one (none for ``simulated``)."""
         if self.solana_rpc_url:
             return self.solana_rpc_url
         return DEFAULT_RPC_URLS.get(self.solana_network)

@@ -90,14 +90,14 @@ class PreparedTx:
     """A signed transaction, not yet sent. Recorded durably before the first send.
 
     ``last_valid`` is the last block height (or, for the simulated ledger, the last millisecond) at
-    which it can land. ``kind`` names the venue that built it (``mock`` or ``chain``), so a re-run
+    which it can land. ``kind`` names the venue that built it (``simulated`` or ``chain``), so a re-run
     confirms it on that same venue; ``note`` says why, when that is not the configured one.
     """
 
     signature: str
     raw: bytes
     last_valid: int
-    kind: str = "mock"
+    kind: str = "simulated"
     note: str | None = None
 
 

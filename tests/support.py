@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 FAST_ENV = {
-    "MOCK_QUOTE_LATENCY_MS": "0",
-    "MOCK_EXECUTION_LATENCY_MS": "0",
-    "MOCK_FAILURE_RATE": "0",
-    "MOCK_DROP_RATE": "0",
+    "SIMULATED_QUOTE_LATENCY_MS": "0",
+    "SIMULATED_EXECUTION_LATENCY_MS": "0",
+    "SIMULATED_FAILURE_RATE": "0",
+    "SIMULATED_DROP_RATE": "0",
     "ORDER_RETRY_BASE_MS": "20",
     "LOG_LEVEL": "WARNING",
 }

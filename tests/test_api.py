@@ -76,7 +76,7 @@ async def test_submit_then_read_the_whole_order(client: httpx.AsyncClient) -> No
     assert Decimal(order["minAmountOut"]) <= Decimal(order["route"]["amountOut"])
     assert order["amountOut"] and order["executedPrice"]
     assert 80 <= len(order["txHash"]) <= 90
-    assert order["settlement"]["kind"] == "mock"
+    assert order["settlement"]["kind"] == "simulated"
     assert [a["outcome"] for a in order["attempts"]] == ["confirmed"]
     statuses = [e["status"] for e in order["events"] if e["kind"] == "status"]
     assert statuses == STATUS_PATH

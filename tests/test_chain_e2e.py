@@ -192,7 +192,7 @@ async def test_an_expired_transaction_is_rebuilt_and_lands_once(
     assert_landed_once(localnet, wallet, [finished])
 
 
-async def test_an_unfunded_wallet_with_a_limited_faucet_settles_as_mock_and_says_why(
+async def test_an_unfunded_wallet_with_a_limited_faucet_settles_as_simulated_and_says_why(
     database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     poor = Keypair()
@@ -212,7 +212,7 @@ async def test_an_unfunded_wallet_with_a_limited_faucet_settles_as_mock_and_says
         net.stop()
     assert [o["status"] for o in finished] == ["confirmed"] * 3
     for order in finished:
-        assert order["settlement"]["kind"] == "mock"
+        assert order["settlement"]["kind"] == "simulated"
         assert "rate-limited" in order["settlement"]["note"]
         assert str(poor.pubkey())[:4] in order["settlement"]["note"]
         assert any(e["data"].get("note") == order["settlement"]["note"] for e in order["events"])

@@ -34,7 +34,7 @@ from solders.transaction import Transaction, VersionedTransaction
 
 from adapters.chain import ChainConfig, ChainRpc, FundedOrSimulated, SolanaSettlement
 from adapters.chain.settlement import SIMULATED_ROUTE_NOTE
-from adapters.simulated import build_sim
+from adapters.simulated import build_simulated
 from adapters.solana.errors import (
     AirdropRateLimited,
     AirdropRefused,
@@ -188,8 +188,8 @@ def sim_settings(redis_url: str) -> Settings:
         _env_file=None,
         solana_network=Network.LOCALNET,
         redis_url=redis_url,
-        mock_quote_latency_ms="0",  # type: ignore[arg-type]
-        mock_execution_latency_ms="0",  # type: ignore[arg-type]
+        simulated_quote_latency_ms="0",  # type: ignore[arg-type]
+        simulated_execution_latency_ms="0",  # type: ignore[arg-type]
     )
 
 
@@ -450,21 +450,21 @@ async def test_falls_back_to_the_ledger_while_the_faucet_is_limited_then_settles
     wallet = Keypair()
     config = chain_config(dry.url, Network.DEVNET, min_fee_balance_lamports=10_000_000)
     chain = SolanaSettlement(config, ChainRpc(config), wallet)
-    dexes, ledger = build_sim(sim_settings(redis_url), redis, wallet)
+    dexes, ledger = build_simulated(sim_settings(redis_url), redis, wallet)
     venue = FundedOrSimulated(chain, ledger, balance_ttl_s=0, airdrop_cooldown_s=0)
     try:
         route = await dexes[0].quote(QuoteRequest(SOL, USDC, SOL_LAMPORTS))  # a fill the simulated pool honours
         t = SwapTicket(str(uuid.uuid4()), route, SOL, USDC, route.min_amount_out(100))
-        mock_tx = await venue.prepare(t)
-        assert mock_tx.kind == "mock" and mock_tx.note is not None
-        assert mock_tx.note == (
+        simulated_tx = await venue.prepare(t)
+        assert simulated_tx.kind == "simulated" and simulated_tx.note is not None
+        assert simulated_tx.note == (
             f"wallet {str(wallet.pubkey())[:4]}… cannot pay fees (0 lamports) and the devnet faucet is "
             "rate-limited: settled on the simulated ledger"
         )
-        assert not any(secret in mock_tx.note for secret in secrets_of(wallet))
-        await venue.send(mock_tx)
-        mock_status = await landed(venue, mock_tx)
-        assert mock_status.state is TxState.LANDED and mock_status.amount_out
+        assert not any(secret in simulated_tx.note for secret in secrets_of(wallet))
+        await venue.send(simulated_tx)
+        simulated_status = await landed(venue, simulated_tx)
+        assert simulated_status.state is TxState.LANDED and simulated_status.amount_out
 
         await transfer_lamports(chain.rpc, FUNDER, wallet.pubkey(), SOL_LAMPORTS)
 
@@ -480,7 +480,7 @@ async def test_falls_back_to_the_ledger_while_the_faucet_is_limited_then_settles
         decoded = memo_of(VersionedTransaction.from_bytes(chain_tx.raw))
         assert decoded is not None and decoded.order_id == t.order_id
         # Each transaction is still confirmed on the venue that built it.
-        assert await venue.wait(mock_tx, 0) == mock_status
+        assert await venue.wait(simulated_tx, 0) == simulated_status
         assert not await venue.expired(chain_tx)
         assert venue.explorer_url(chain_tx.signature) == (
             f"https://explorer.solana.com/tx/{chain_tx.signature}?cluster=devnet"
@@ -495,7 +495,7 @@ async def test_an_empty_wallet_is_funded_by_the_faucet(
     wallet = Keypair()
     config = chain_config(ticking.url, airdrop_lamports=SOL_LAMPORTS // 2)
     chain = SolanaSettlement(config, ChainRpc(config), wallet)
-    _, ledger = build_sim(sim_settings(redis_url), redis, wallet)
+    _, ledger = build_simulated(sim_settings(redis_url), redis, wallet)
     venue = FundedOrSimulated(chain, ledger)
     try:
         tx = await venue.prepare(ticket())
@@ -509,12 +509,12 @@ async def test_without_a_faucet_or_when_the_chain_says_unfunded(
     ticking: LocalnetHandle, redis_url: str, redis: aioredis.Redis
 ) -> None:
     wallet = Keypair()
-    _, ledger = build_sim(sim_settings(redis_url), redis, wallet)
+    _, ledger = build_simulated(sim_settings(redis_url), redis, wallet)
     mainnet = chain_config(ticking.url, Network.MAINNET)
     venue = FundedOrSimulated(SolanaSettlement(mainnet, ChainRpc(mainnet), wallet), ledger)
     try:
         tx = await venue.prepare(ticket())
-        assert tx.kind == "mock" and tx.note is not None and "mainnet-beta has no faucet" in tx.note
+        assert tx.kind == "simulated" and tx.note is not None and "mainnet-beta has no faucet" in tx.note
         assert await venue.chain.rpc.balance(wallet.pubkey()) == 0  # no airdrop was asked for
     finally:
         await venue.chain.aclose()
@@ -524,7 +524,7 @@ async def test_without_a_faucet_or_when_the_chain_says_unfunded(
     venue = FundedOrSimulated(SolanaSettlement(lenient, ChainRpc(lenient), wallet), ledger)
     try:
         tx = await venue.prepare(ticket())
-        assert tx.kind == "mock" and tx.note == (
+        assert tx.kind == "simulated" and tx.note == (
             f"wallet {str(wallet.pubkey())[:4]}… cannot pay fees: the fee payer's account does not exist: "
             "settled on the simulated ledger"
         )

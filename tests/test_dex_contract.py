@@ -22,8 +22,8 @@ from kernel.venues import DexAdapter, Quote, QuoteRequest
 Subject = tuple[DexAdapter, Token, Token, int]
 
 
-def _sim(dex: str) -> Callable[[], contextlib.AbstractAsyncContextManager[Subject]]:
-    from tests.contract.sim import adapter_under_test
+def _simulated(dex: str) -> Callable[[], contextlib.AbstractAsyncContextManager[Subject]]:
+    from tests.contract.simulated import adapter_under_test
 
     return lambda: adapter_under_test(dex)
 
@@ -37,8 +37,8 @@ def _module(name: str) -> Callable[[], contextlib.AbstractAsyncContextManager[Su
 
 
 SUBJECTS = {
-    "sim-raydium": _sim("raydium"),
-    "sim-meteora": _sim("meteora"),
+    "simulated-raydium": _simulated("raydium"),
+    "simulated-meteora": _simulated("meteora"),
 }
 for _name in ("raydium_cpmm", "meteora_dlmm"):
     try:

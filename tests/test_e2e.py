@@ -83,7 +83,7 @@ async def test_200_orders_at_once_all_confirm_and_survive_restart(engine: Engine
 async def test_worker_killed_mid_batch_every_order_finishes_exactly_once(
     engine: EngineProcesses, settings: Settings, redis_url: str
 ) -> None:
-    slow = {"MOCK_EXECUTION_LATENCY_MS": "300-600", "WORKER_CONCURRENCY": "10", "JOB_TIMEOUT_S": "3"}
+    slow = {"SIMULATED_EXECUTION_LATENCY_MS": "300-600", "WORKER_CONCURRENCY": "10", "JOB_TIMEOUT_S": "3"}
     engine.env.update(slow)
     engine.start()
     engine.wait_healthy()
@@ -118,7 +118,7 @@ async def test_worker_killed_mid_batch_every_order_finishes_exactly_once(
 
 
 async def test_injected_failures_are_retried_then_streamed_as_failed(engine: EngineProcesses) -> None:
-    engine.env.update(MOCK_FAILURE_RATE="1", ORDER_RETRY_BASE_MS="50")
+    engine.env.update(SIMULATED_FAILURE_RATE="1", ORDER_RETRY_BASE_MS="50")
     engine.start()
     engine.wait_healthy()
     async with httpx.AsyncClient(base_url=engine.base_url, timeout=30) as client:

@@ -115,7 +115,7 @@ async def test_running_a_finished_order_again_changes_nothing(harness: Harness) 
 async def test_transient_failures_retry_with_growing_delays_then_fail(
     settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis
 ) -> None:
-    h = await make_harness(settings.model_copy(update={"mock_failure_rate": 1.0}), db, redis)
+    h = await make_harness(settings.model_copy(update={"simulated_failure_rate": 1.0}), db, redis)
     try:
         order_id = await new_order(db)
         assert await h.executor().execute(order_id) == "failed"
@@ -235,7 +235,7 @@ class DroppingVenue(CrashingVenue):
 async def test_an_expired_transaction_is_rebuilt_and_lands_once(
     settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis
 ) -> None:
-    h = await make_harness(settings.model_copy(update={"mock_tx_ttl_ms": 150}), db, redis)
+    h = await make_harness(settings.model_copy(update={"simulated_tx_ttl_ms": 150}), db, redis)
     try:
         order_id = await new_order(db)
         venue = DroppingVenue(h.venues.settlement)

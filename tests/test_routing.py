@@ -11,7 +11,7 @@ from kernel.settings import Network
 from kernel.tokens import TokenRegistry
 from kernel.venues import Quote, QuoteRequest
 
-TOKENS = TokenRegistry.for_network(Network.MOCK)
+TOKENS = TokenRegistry.for_network(Network.SIMULATED)
 SOL = TOKENS.resolve("SOL")
 USDC = TOKENS.resolve("USDC")
 assert SOL is not None and USDC is not None

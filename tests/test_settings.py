@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from kernel.settings import LatencyRange, Settings
+from kernel.settings import LatencyRange, Network, Settings
 from tests.support import ROOT
 
 
@@ -26,3 +26,15 @@ def test_the_network_picks_its_rpc_endpoint_unless_one_is_given() -> None:
     given = Settings(_env_file=None, solana_network="devnet", solana_rpc_url="http://x:1")  # type: ignore[call-arg]
     assert given.rpc_url == "http://x:1"
     assert Settings(_env_file=None).rpc_url is None  # type: ignore[call-arg]
+
+
+def test_the_earlier_names_of_the_simulated_venue_still_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOLANA_NETWORK", "mock")
+    monkeypatch.setenv("MOCK_FAILURE_RATE", "0.25")
+    monkeypatch.setenv("MOCK_EXECUTION_LATENCY_MS", "5-9")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.solana_network is Network.SIMULATED
+    assert settings.simulated_failure_rate == 0.25
+    assert settings.simulated_execution_latency_ms == LatencyRange(low_ms=5, high_ms=9)
+    monkeypatch.setenv("SIMULATED_FAILURE_RATE", "0.5")
+    assert Settings(_env_file=None).simulated_failure_rate == 0.5  # type: ignore[call-arg]

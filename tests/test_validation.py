@@ -9,7 +9,7 @@ from kernel.money import AmountError, format_amount, to_raw
 from kernel.settings import Network
 from kernel.tokens import NATIVE_MINT, TokenRegistry
 
-TOKENS = TokenRegistry.for_network(Network.MOCK)
+TOKENS = TokenRegistry.for_network(Network.SIMULATED)
 
 
 def fields(exc: pytest.ExceptionInfo[InvalidOrder]) -> dict[str, str]:

@@ -58,8 +58,8 @@ class Engine:
         self.port = free_port()
         self.env = child_env(
             self.settings, API_PORT=str(self.port), API_PROCESSES=str(self.api_processes), LOG_LEVEL="WARNING",
-            WORKER_CONCURRENCY=str(self.concurrency), MOCK_QUOTE_LATENCY_MS=self.quote_ms,
-            MOCK_EXECUTION_LATENCY_MS=self.execution_ms, QUEUE_NAME=f"oee:bench:{uuid.uuid4().hex[:6]}",
+            WORKER_CONCURRENCY=str(self.concurrency), SIMULATED_QUOTE_LATENCY_MS=self.quote_ms,
+            SIMULATED_EXECUTION_LATENCY_MS=self.execution_ms, QUEUE_NAME=f"oee:bench:{uuid.uuid4().hex[:6]}",
             DB_POOL_SIZE="20",
         )  # fmt: skip
 

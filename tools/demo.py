@@ -128,7 +128,7 @@ def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
     port = free_port()
     extra = {"API_PORT": str(port), "API_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING"}
     if fast:
-        extra.update(MOCK_QUOTE_LATENCY_MS="0", MOCK_EXECUTION_LATENCY_MS="0")
+        extra.update(SIMULATED_QUOTE_LATENCY_MS="0", SIMULATED_EXECUTION_LATENCY_MS="0")
     env = child_env(services.settings, **extra)
     children = [spawn(["api"], env), spawn(["worker"], env)]
     base = f"http://127.0.0.1:{port}"

@@ -113,8 +113,8 @@ async def _run(args: argparse.Namespace, settings: Settings, out: _Out, backoff_
         return EXIT_FAILED
     out.line(f"address: {keypair.pubkey()}")
     out.line(f"network: {network.value}")
-    if network is Network.MOCK:
-        out.line("balance: none (the mock network settles on the simulated ledger)")
+    if network is Network.SIMULATED:
+        out.line("balance: none (the simulated network settles on the simulated ledger)")
         return EXIT_OK if args.action == "show" else _no_faucet(out, network)
     rpc = ChainRpc(chain_config(settings, network, args.rpc_url))
     try:
@@ -206,7 +206,7 @@ def _configured_keypair(args: argparse.Namespace, settings: Settings, network: N
     configured = load_keypair(settings)
     if configured is not None:
         return configured
-    if network is Network.MOCK:
+    if network is Network.SIMULATED:
         return None
     default = default_keypair_path(settings, network)
     return parse_secret(default.read_text(), f"the keypair file {default}") if default.exists() else None

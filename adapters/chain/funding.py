@@ -24,7 +24,7 @@ from kernel.venues import PreparedTx, SettlementVenue, SwapTicket, TxStatus
 
 log = logging.getLogger("oee.chain.funding")
 
-MOCK_KIND = "mock"
+SIMULATED_KIND = "simulated"
 # How long to wait for an airdrop's lamports to show in the balance.
 _AIRDROP_ARRIVAL_POLLS = 50
 
@@ -77,7 +77,7 @@ class FundedOrSimulated:
                 reason = self._note(f"cannot pay fees: {exc}")
         prepared = await self.ledger.prepare(ticket)
         log.info("order %s: settling %s on the simulated ledger: %s", ticket.order_id, prepared.signature, reason)
-        return replace(prepared, kind=MOCK_KIND, note=reason)
+        return replace(prepared, kind=SIMULATED_KIND, note=reason)
 
     async def unfunded_reason(self) -> str | None:
         """None when the wallet can pay fees (asking the faucet first if it cannot and there is one); else a
@@ -138,7 +138,7 @@ class FundedOrSimulated:
         return balance
 
     def _venue(self, tx: PreparedTx) -> SettlementVenue:
-        return self.ledger if tx.kind == MOCK_KIND else self.chain
+        return self.ledger if tx.kind == SIMULATED_KIND else self.chain
 
     async def send(self, tx: PreparedTx) -> None:
         await self._venue(tx).send(tx)

@@ -27,7 +27,7 @@ class LatencySpan:
 
 
 @dataclass(frozen=True, slots=True)
-class SimConfig:
+class SimulatedConfig:
     """How the simulated DEXes and the simulated chain behave.
 
     ``pool_depth_usd`` is the liquidity of each pool per side; ``relax_time_s`` is how fast a pool
@@ -52,16 +52,16 @@ class SimConfig:
             raise ValueError("tx_ttl_ms, pool_depth_usd and relax_time_s must be positive")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SimConfig:
-        """The ``mock_*`` settings, as one immutable value."""
-        quote = settings.mock_quote_latency_ms
-        execution = settings.mock_execution_latency_ms
+    def from_settings(cls, settings: Settings) -> SimulatedConfig:
+        """The ``simulated_*`` settings, as one immutable value."""
+        quote = settings.simulated_quote_latency_ms
+        execution = settings.simulated_execution_latency_ms
         return cls(
             quote_latency=LatencySpan(quote.low_ms, quote.high_ms),
             execution_latency=LatencySpan(execution.low_ms, execution.high_ms),
-            failure_rate=settings.mock_failure_rate,
-            drop_rate=settings.mock_drop_rate,
-            tx_ttl_ms=settings.mock_tx_ttl_ms,
-            pool_depth_usd=settings.mock_pool_depth_usd,
-            seed=settings.mock_seed,
+            failure_rate=settings.simulated_failure_rate,
+            drop_rate=settings.simulated_drop_rate,
+            tx_ttl_ms=settings.simulated_tx_ttl_ms,
+            pool_depth_usd=settings.simulated_pool_depth_usd,
+            seed=settings.simulated_seed,
         )

@@ -1,4 +1,4 @@
-"""A simulated DEX: quotes from :class:`SimMarket` after a simulated network latency, sometimes failing."""
+"""A simulated DEX: quotes from :class:`SimulatedMarket` after a simulated network latency, sometimes failing."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import dataclasses
 import random
 from collections.abc import Awaitable, Callable
 
-from adapters.simulated.config import SimConfig
-from adapters.simulated.market import DEX_CURVES, SimMarket
+from adapters.simulated.config import SimulatedConfig
+from adapters.simulated.market import DEX_CURVES, SimulatedMarket
 from kernel.errors import QuoteUnavailable, UnsupportedPair
 from kernel.venues import Quote, QuoteRequest
 
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class SimDex:
+class SimulatedDex:
     """One simulated DEX (``"raydium"``: constant-product pools, ``"meteora"``: bin pools).
 
     Implements :class:`kernel.venues.DexAdapter`. Each quote waits a latency drawn from
@@ -26,8 +26,8 @@ class SimDex:
     def __init__(
         self,
         name: str,
-        market: SimMarket,
-        config: SimConfig,
+        market: SimulatedMarket,
+        config: SimulatedConfig,
         *,
         rng: random.Random | None = None,
         sleep: Sleep = asyncio.sleep,

@@ -6,7 +6,7 @@ signature, and only the send that created the record moves the in-memory pool. E
 same bytes (a retry, a restarted worker, another process) finds the record and does nothing.
 
 Redis plays the validators: its clock decides expiry. The record is written by a script that refuses a
-message past its ``valid_until_ms`` by Redis ``TIME``, and :meth:`SimLedger.expired` reads the same
+message past its ``valid_until_ms`` by Redis ``TIME``, and :meth:`SimulatedLedger.expired` reads the same
 clock, so once ``expired`` says yes no send of that message can ever land.
 """
 
@@ -30,13 +30,13 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from adapters.simulated.config import SimConfig
-from adapters.simulated.market import SimMarket
+from adapters.simulated.config import SimulatedConfig
+from adapters.simulated.market import SimulatedMarket
 from kernel.errors import EngineError, FatalError, RetryableError, SlippageExceeded, UnsupportedPair
 from kernel.tokens import Token
 from kernel.venues import PreparedTx, SwapTicket, TxState, TxStatus
 
-log = logging.getLogger("oee.sim.ledger")
+log = logging.getLogger("oee.simulated.ledger")
 
 RECORD_TTL_S = 86_400
 # How often ``wait`` looks again for a signature the ledger has not seen (sent elsewhere, or dropped).
@@ -93,7 +93,7 @@ class SwapMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class SimTxRecord:
+class SimulatedTxRecord:
     """A transaction the ledger executed. ``status`` is ``ok``, ``slippage`` or ``failed``."""
 
     signature: str
@@ -115,7 +115,7 @@ class SimTxRecord:
         return orjson.dumps(_fields(self), option=orjson.OPT_SORT_KEYS).decode()
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> SimTxRecord:
+    def from_json(cls, raw: bytes | str) -> SimulatedTxRecord:
         try:
             return cls(**orjson.loads(raw))
         except (ValueError, TypeError) as exc:
@@ -150,8 +150,8 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class SimLedger:
-    """The simulated settlement venue (``kind = "mock"``). Implements :class:`kernel.venues.SettlementVenue`.
+class SimulatedLedger:
+    """The simulated settlement venue (``kind = "simulated"``). Implements :class:`kernel.venues.SettlementVenue`.
 
     ``send`` executes at once and the result becomes visible ``config.execution_latency`` later (its
     ``land_at_ms``). Transactions past ``config.tx_ttl_ms`` never land; a ``config.drop_rate`` share of
@@ -159,16 +159,16 @@ class SimLedger:
     each order's signatures in the set ``{key_prefix}:order:<order_id>``, for a day.
     """
 
-    kind = "mock"
+    kind = "simulated"
 
     def __init__(
         self,
-        market: SimMarket,
+        market: SimulatedMarket,
         redis: aioredis.Redis,
-        config: SimConfig,
+        config: SimulatedConfig,
         signer: Keypair,
         *,
-        key_prefix: str = "oee:sim",
+        key_prefix: str = "oee:simulated",
         rng: random.Random | None = None,
     ) -> None:
         self._market = market
@@ -180,10 +180,10 @@ class SimLedger:
         self._land = redis.register_script(_LAND_SCRIPT)
         # Records this process created. A record never changes once written, so these answer ``wait``
         # without a round trip; anything else is read from Redis.
-        self._created: dict[str, SimTxRecord] = {}
+        self._created: dict[str, SimulatedTxRecord] = {}
 
     @property
-    def market(self) -> SimMarket:
+    def market(self) -> SimulatedMarket:
         """The market fills are priced on; share it with the DEXes of the same process."""
         return self._market
 
@@ -262,14 +262,14 @@ class SimLedger:
 
     # --- diagnostics ----------------------------------------------------------------------------
 
-    async def record(self, signature: str) -> SimTxRecord | None:
+    async def record(self, signature: str) -> SimulatedTxRecord | None:
         """The ledger's record of ``signature``, or None if it never executed."""
         known = self._created.get(signature)
         if known is not None:
             return known
         with _redis_boundary("reading a transaction"):
             raw = await self._redis.get(self._tx_key(signature))
-        return None if raw is None else SimTxRecord.from_json(raw)
+        return None if raw is None else SimulatedTxRecord.from_json(raw)
 
     async def landed_signatures(self, order_id: str) -> list[str]:
         """Every transaction the ledger executed for ``order_id`` (sorted), including those that landed with
@@ -279,14 +279,14 @@ class SimLedger:
             members = await cast("Awaitable[set[bytes | str]]", self._redis.smembers(self._order_key(order_id)))
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
-    async def records(self, order_id: str) -> list[SimTxRecord]:
+    async def records(self, order_id: str) -> list[SimulatedTxRecord]:
         """The records of :meth:`landed_signatures`, in the same order."""
         found = [await self.record(sig) for sig in await self.landed_signatures(order_id)]
         return [r for r in found if r is not None]
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _remember(self, record: SimTxRecord) -> None:
+    def _remember(self, record: SimulatedTxRecord) -> None:
         if len(self._created) >= _REMEMBERED_MAX:
             self._created.clear()
         self._created[record.signature] = record
@@ -297,7 +297,7 @@ class SimLedger:
     def _order_key(self, order_id: str) -> str:
         return f"{self._prefix}:order:{order_id}"
 
-    def _execute(self, signature: str, message: SwapMessage) -> SimTxRecord:
+    def _execute(self, signature: str, message: SwapMessage) -> SimulatedTxRecord:
         """Price the swap against the pool as it stands, without moving it (the record decides that)."""
         amount_out, status, code, error = 0, "ok", None, None
         try:
@@ -311,7 +311,7 @@ class SimLedger:
                 status, code = "slippage", SlippageExceeded.code
                 error = f"slippage exceeded: the fill pays {amount_out}, below the minimum {message.min_amount_out}"
         sent_at = _now_ms()
-        return SimTxRecord(
+        return SimulatedTxRecord(
             signature=signature,
             order_id=message.order_id,
             dex=message.dex,

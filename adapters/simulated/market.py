@@ -26,7 +26,7 @@ from decimal import Decimal, localcontext
 
 from solders.pubkey import Pubkey
 
-from adapters.simulated.config import SimConfig
+from adapters.simulated.config import SimulatedConfig
 from adapters.simulated.curves import BinPool, ConstantProductPool, SwapResult
 from kernel import money
 from kernel.errors import RejectedError, UnsupportedPair
@@ -115,7 +115,7 @@ class _Displacement:
 Pool = ConstantProductPool | BinPool
 
 
-class SimMarket:
+class SimulatedMarket:
     """Pools for every pair of known tokens on each simulated DEX, priced off a drifting reference.
 
     ``quote`` never changes anything; ``fill`` moves the pool it trades on. ``clock`` returns wall-clock
@@ -125,7 +125,7 @@ class SimMarket:
     def __init__(
         self,
         tokens: TokenRegistry,
-        config: SimConfig,
+        config: SimulatedConfig,
         *,
         clock: Clock = time.time,
         reference_usd: Mapping[str, Decimal] = REFERENCE_USD,

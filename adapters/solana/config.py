@@ -44,8 +44,8 @@ class ChainConfig:
     airdrop_lamports: int = 2 * LAMPORTS_PER_SOL
 
     def __post_init__(self) -> None:
-        if self.network is Network.MOCK:
-            raise ValueError("the mock network has no chain: use the simulated ledger")
+        if self.network is Network.SIMULATED:
+            raise ValueError("the simulated network has no chain: use the simulated ledger")
         if self.commitment not in COMMITMENTS:
             raise ValueError(f"SOLANA_COMMITMENT must be one of {', '.join(COMMITMENTS)}, not {self.commitment!r}")
         if self.compute_unit_price_min > self.compute_unit_price_max:

@@ -7,15 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.simulated.config import SimConfig
-from adapters.simulated.market import REFERENCE_USD, SimMarket, dex_skew, drift_factor, pool_address
+from adapters.simulated.config import SimulatedConfig
+from adapters.simulated.market import REFERENCE_USD, SimulatedMarket, dex_skew, drift_factor, pool_address
 from kernel import money
 from kernel.errors import InsufficientLiquidity, RejectedError, UnsupportedPair
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 
 T0 = 1_700_000_000.0
-TOKENS = TokenRegistry.for_network(Network.MOCK)
+TOKENS = TokenRegistry.for_network(Network.SIMULATED)
 
 
 def token(symbol: str) -> Token:
@@ -36,8 +36,8 @@ class FakeClock:
         return self.now
 
 
-def market(clock: FakeClock, **config: int) -> SimMarket:
-    return SimMarket(TOKENS, SimConfig(**config), clock=clock)  # type: ignore[arg-type]
+def market(clock: FakeClock, **config: int) -> SimulatedMarket:
+    return SimulatedMarket(TOKENS, SimulatedConfig(**config), clock=clock)  # type: ignore[arg-type]
 
 
 def sample_times(count: int, step_s: float = 3.7) -> list[float]:
@@ -94,7 +94,7 @@ def test_reference_prices_drift_smoothly_within_two_percent() -> None:
         assert max(abs(a - b) for a, b in itertools.pairwise(factors)) < 0.002
 
 
-def _dex_gap_pct(m: SimMarket, token_in: Token, token_out: Token, amount_in: int) -> tuple[Decimal, str]:
+def _dex_gap_pct(m: SimulatedMarket, token_in: Token, token_out: Token, amount_in: int) -> tuple[Decimal, str]:
     ray = m.quote("raydium", token_in, token_out, amount_in).amount_out
     met = m.quote("meteora", token_in, token_out, amount_in).amount_out
     gap = Decimal(abs(ray - met)) * 100 / min(ray, met)

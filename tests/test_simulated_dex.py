@@ -6,17 +6,17 @@ import pytest
 import redis.asyncio as aioredis
 from solders.keypair import Keypair
 
-from adapters.simulated import build_sim
-from adapters.simulated.config import LatencySpan, SimConfig
-from adapters.simulated.dex import SimDex
-from adapters.simulated.market import SimMarket
+from adapters.simulated import build_simulated
+from adapters.simulated.config import LatencySpan, SimulatedConfig
+from adapters.simulated.dex import SimulatedDex
+from adapters.simulated.market import SimulatedMarket
 from kernel.errors import QuoteUnavailable, UnsupportedPair
 from kernel.settings import LatencyRange, Network, Settings
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import DexAdapter, QuoteRequest
 
 T0 = 1_700_000_000.0
-TOKENS = TokenRegistry.for_network(Network.MOCK)
+TOKENS = TokenRegistry.for_network(Network.SIMULATED)
 
 
 def token(symbol: str) -> Token:
@@ -37,11 +37,11 @@ class RecordingSleep:
         self.calls.append(seconds)
 
 
-def make_dex(name: str = "raydium", **config: object) -> tuple[SimDex, SimMarket, RecordingSleep]:
-    cfg = SimConfig(**config)  # type: ignore[arg-type]
-    market = SimMarket(TOKENS, cfg, clock=lambda: T0)
+def make_dex(name: str = "raydium", **config: object) -> tuple[SimulatedDex, SimulatedMarket, RecordingSleep]:
+    cfg = SimulatedConfig(**config)  # type: ignore[arg-type]
+    market = SimulatedMarket(TOKENS, cfg, clock=lambda: T0)
     sleep = RecordingSleep()
-    return SimDex(name, market, cfg, sleep=sleep), market, sleep
+    return SimulatedDex(name, market, cfg, sleep=sleep), market, sleep
 
 
 def test_is_a_dex_adapter() -> None:
@@ -111,15 +111,15 @@ async def test_failure_rate_is_a_share_and_seeded() -> None:
 async def test_build_sim_shares_one_market() -> None:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
-        mock_quote_latency_ms=LatencyRange(low_ms=0, high_ms=0),
-        mock_failure_rate=0.0,
-        mock_pool_depth_usd=2_000_000,
+        simulated_quote_latency_ms=LatencyRange(low_ms=0, high_ms=0),
+        simulated_failure_rate=0.0,
+        simulated_pool_depth_usd=2_000_000,
     )
     client = aioredis.Redis.from_url("redis://127.0.0.1:1")  # never connected: building touches nothing
     try:
-        dexes, ledger = build_sim(settings, client, Keypair(), clock=lambda: T0)
+        dexes, ledger = build_simulated(settings, client, Keypair(), clock=lambda: T0)
         assert [d.name for d in dexes] == ["raydium", "meteora"]
-        assert ledger.kind == "mock"
+        assert ledger.kind == "simulated"
         before = await dexes[0].quote(REQUEST)
         ledger.market.fill("raydium", SOL, USDC, 10**13)  # the ledger's fills move what the DEXes quote
         after = await dexes[0].quote(REQUEST)

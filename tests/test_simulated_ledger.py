@@ -17,16 +17,16 @@ import pytest
 import redis.asyncio as aioredis
 from solders.keypair import Keypair
 
-from adapters.simulated.config import LatencySpan, SimConfig
-from adapters.simulated.ledger import SimLedger, SwapMessage, is_dropped
-from adapters.simulated.market import SimMarket
+from adapters.simulated.config import LatencySpan, SimulatedConfig
+from adapters.simulated.ledger import SimulatedLedger, SwapMessage, is_dropped
+from adapters.simulated.market import SimulatedMarket
 from kernel.errors import FatalError, RetryableError
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import PreparedTx, SettlementVenue, SwapTicket, TxState
 
 T0 = 1_700_000_000.0
-TOKENS = TokenRegistry.for_network(Network.MOCK)
+TOKENS = TokenRegistry.for_network(Network.SIMULATED)
 SOL, USDC = TOKENS.resolve("SOL"), TOKENS.resolve("USDC")
 assert SOL is not None and USDC is not None
 AMOUNT = 1_500_000_000
@@ -41,12 +41,12 @@ class Env:
     prefix: str
     signer: Keypair
 
-    def ledger(self, **config: object) -> SimLedger:
+    def ledger(self, **config: object) -> SimulatedLedger:
         """A ledger on a fresh market (a freshly started worker) with a frozen market clock."""
         settings = {"execution_latency": INSTANT, **config}
-        cfg = SimConfig(**settings)  # type: ignore[arg-type]
-        market = SimMarket(TOKENS, cfg, clock=lambda: T0)
-        return SimLedger(market, self.client, cfg, self.signer, key_prefix=self.prefix)
+        cfg = SimulatedConfig(**settings)  # type: ignore[arg-type]
+        market = SimulatedMarket(TOKENS, cfg, clock=lambda: T0)
+        return SimulatedLedger(market, self.client, cfg, self.signer, key_prefix=self.prefix)
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ async def env(redis_url: str) -> AsyncIterator[Env]:
 
 
 def ticket(
-    ledger: SimLedger, *, order_id: str | None = None, min_out: Callable[[int], int] | None = None
+    ledger: SimulatedLedger, *, order_id: str | None = None, min_out: Callable[[int], int] | None = None
 ) -> SwapTicket:
     token_in, token_out = _tokens()
     quote = ledger.market.quote("raydium", token_in, token_out, AMOUNT)
@@ -85,14 +85,14 @@ async def eventually(condition: Callable[[], Awaitable[bool]], timeout_s: float 
         await asyncio.sleep(0.01)
 
 
-def pool_quote(ledger: SimLedger) -> int:
+def pool_quote(ledger: SimulatedLedger) -> int:
     return ledger.market.quote("raydium", SOL, USDC, AMOUNT).amount_out  # type: ignore[arg-type]
 
 
 async def test_is_a_settlement_venue(env: Env) -> None:
     ledger = env.ledger()
     assert isinstance(ledger, SettlementVenue)
-    assert ledger.kind == "mock"
+    assert ledger.kind == "simulated"
     assert ledger.explorer_url("x") is None
     await ledger.aclose()
 
@@ -268,8 +268,8 @@ async def test_redis_unreachable_is_retryable() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again at once: nothing listens there
     client = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1)
-    cfg = SimConfig(execution_latency=INSTANT)
-    ledger = SimLedger(SimMarket(TOKENS, cfg, clock=lambda: T0), client, cfg, Keypair())
+    cfg = SimulatedConfig(execution_latency=INSTANT)
+    ledger = SimulatedLedger(SimulatedMarket(TOKENS, cfg, clock=lambda: T0), client, cfg, Keypair())
     try:
         tx = await ledger.prepare(ticket(ledger))  # no I/O
         for call in (ledger.send(tx), ledger.wait(tx, 0), ledger.expired(tx), ledger.landed_signatures("o")):
