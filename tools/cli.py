@@ -8,13 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 
 from engine.runtime import ResolvedServices, resolve_services, run_migrations
 from kernel.logs import setup_logging
 from kernel.settings import Settings, load_settings
-from tools.processes import stop_processes
+from tools.supervisor import Child, Supervisor
 
 log = logging.getLogger("oee")
 
@@ -22,9 +21,15 @@ SKIP_MIGRATIONS_ENV = "OEE_SKIP_MIGRATIONS"
 
 
 def _prepare(settings: Settings) -> ResolvedServices:
+    """The services ``settings`` name (embedded ones started when unnamed), migrated. A failed start
+    stops whatever it had started."""
     services = resolve_services(settings)
-    if os.environ.get(SKIP_MIGRATIONS_ENV) != "1":
-        run_migrations(services.settings)
+    try:
+        if os.environ.get(SKIP_MIGRATIONS_ENV) != "1":
+            run_migrations(services.settings)
+    except BaseException:
+        services.stop()
+        raise
     return services
 
 
@@ -47,6 +52,10 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -57,6 +66,9 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     services = _prepare(settings)
     s = services.settings
     processes = args.processes or s.api_processes
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default SIGTERM
+    # action that would end the process before the embedded servers it started are stopped.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         if processes > 1:
             os.environ.update(child_env(s))
@@ -119,24 +131,17 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     services = _prepare(settings)
     s = services.settings
     env = child_env(s)
-    children = [spawn(["api", "--processes", str(s.api_processes)], env)]
-    children += [spawn(["worker"], env) for _ in range(s.worker_processes)]
-    print(f"oee up: API on http://{s.api_host}:{s.api_port} (docs at /docs), {s.worker_processes} worker(s)")
-    stopping = False
-
-    def _stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    children = [Child("api", ("api", "--processes", str(s.api_processes)))]
+    children += [Child(f"worker-{n + 1}", ("worker",)) for n in range(s.worker_processes)]
+    supervisor = Supervisor(lambda argv: spawn(argv, env), children)
+    supervisor.install_signal_handlers()
     try:
-        while not stopping and all(c.poll() is None for c in children):
-            time.sleep(0.2)
+        supervisor.start()
+        print(f"oee up: API on http://{s.api_host}:{s.api_port} (docs at /docs), {s.worker_processes} worker(s)")
+        supervisor.run()
     finally:
-        stop_processes(children)
         services.stop()
-    return 0 if stopping else 1
+    return 0
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
