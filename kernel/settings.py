@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     api_processes: int = Field(default=1, ge=1, description="API processes started by `oee up`.")
     write_batch_max: int = Field(default=512, ge=1, description="Most orders committed in one batch.")
 
+    # --- API keys -------------------------------------------------------------------------------
+    rate_limit_per_s: float = Field(
+        default=1000.0, gt=0, description="Requests a second one API key may make, unless the key sets its own."
+    )
+    rate_limit_burst: int = Field(
+        default=2000, ge=1, description="Requests one API key may make at once, unless the key sets its own."
+    )
+    api_key_cache_s: float = Field(
+        default=5.0, ge=0, description="How long an API process trusts a looked-up key (a revoke takes this long)."
+    )
+
     # --- worker -------------------------------------------------------------------------------
     worker_concurrency: int = Field(default=10, ge=1, description="Orders one worker process runs at once.")
     worker_processes: int = Field(default=1, ge=1, description="Worker processes started by `oee up`.")

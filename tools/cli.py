@@ -156,6 +156,16 @@ def cmd_localnet(settings: Settings, args: argparse.Namespace) -> int:
     return localnet_main(args.localnet_args)
 
 
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from tools.keys import main as keys_main
+
+    services = _prepare(settings)
+    try:
+        return keys_main(args.keys_args, services.settings)
+    finally:
+        services.stop()
+
+
 def cmd_wallet(settings: Settings, args: argparse.Namespace) -> int:
     from tools.wallet import main as wallet_main
 
@@ -190,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     localnet.add_argument("localnet_args", nargs=argparse.REMAINDER)
     localnet.set_defaults(run=cmd_localnet)
+    keys = sub.add_parser(
+        "keys", help="manage API keys: create [--name N --rate R --burst B], list, revoke ID", add_help=False,
+        prefix_chars="\0",
+    )  # fmt: skip
+    keys.add_argument("keys_args", nargs=argparse.REMAINDER)
+    keys.set_defaults(run=cmd_keys)
     wallet = sub.add_parser(
         "wallet",
         help="set up, show and fund the Solana wallet: setup --network devnet|localnet, show, airdrop AMOUNT",

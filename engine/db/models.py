@@ -175,3 +175,18 @@ class OrderAttempt(Base):
     retry_delay_ms: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (UniqueConstraint("order_id", "attempt", name="uq_order_attempts_order_id_attempt"),)
+
+
+class ApiKeyRow(Base):
+    """A client's API key: its public id, a SHA-256 digest of the whole key, and its own rate limit."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    digest: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    rate_per_s: Mapped[Decimal | None] = mapped_column(Numeric(12, 3))
+    burst: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _now()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
