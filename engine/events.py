@@ -21,6 +21,9 @@ import redis.asyncio as aioredis
 log = logging.getLogger("oee.events")
 
 CHANNEL = "oee:events"
+# Put in every listener's queue when the subscription is (re)established: events published while it
+# was down never arrive, so each stream reads what it missed from PostgreSQL once.
+RESYNC: dict[str, Any] = {"type": "resync"}
 
 
 def event_message(order_id: str, seq: int, status: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +85,8 @@ class EventHub:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(CHANNEL)
+                if self._ready.is_set():
+                    self._resync_all()
                 self._ready.set()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
@@ -98,6 +103,16 @@ class EventHub:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(0.5)
+
+    def _resync_all(self) -> None:
+        for listeners in self._listeners.values():
+            for queue in listeners:
+                queue.put_nowait(RESYNC)
+
+    @property
+    def listeners(self) -> int:
+        """How many streams listen in this process."""
+        return sum(len(queues) for queues in self._listeners.values())
 
     def _dispatch(self, payload: bytes) -> None:
         event = orjson.loads(payload)

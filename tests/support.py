@@ -78,6 +78,12 @@ class EngineProcesses:
             self.base_url, [p for p in [self.api, *self.workers] if p is not None], healthy=True, timeout=timeout
         )
 
+    def wait_answering(self, timeout: float = 60) -> None:
+        """Until ``/health`` answers at all (an API without workers reports itself degraded)."""
+        wait_for_api(
+            self.base_url, [p for p in [self.api, *self.workers] if p is not None], healthy=False, timeout=timeout
+        )
+
     def kill_workers(self, sig: int = signal.SIGKILL) -> None:
         for proc in self.workers:
             if proc.poll() is None:

@@ -1,8 +1,9 @@
 """An order's live stream over a WebSocket: snapshot, replay from ``after``, then live events in order.
 
-Events arrive over Redis pub/sub, but PostgreSQL decides: any gap in ``seq`` (a missed message, a lost
-subscription) is filled from the ``order_events`` table, and an idle stream re-checks the table, so a
-client sees every event exactly once and in order whatever happens to pub/sub.
+Live events are pushed: they arrive over Redis pub/sub and nothing polls. PostgreSQL is read when a
+socket connects, when a gap in ``seq`` shows a message was missed, and once after the process's
+subscription comes back from a Redis outage (the hub's resync marker), so a client sees every event
+exactly once and in order whatever happens to pub/sub, and an idle socket costs no query at all.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from engine.api.present import event_wire, order_document
 from engine.db import repository
+from engine.events import RESYNC
 from kernel.domain import TERMINAL_STATUSES, EventKind
 
-IDLE_RECHECK_S = 2.0
 NOT_FOUND = 4404
 
 
@@ -51,14 +52,13 @@ async def stream_order(websocket: WebSocket, app: FastAPI, order_id: str, *, aft
             await _send(websocket, event_wire(order_id, event))
             last = event["seq"]
             done = _is_terminal(event)
-        while not done and not reader.done():
-            try:
-                live = await asyncio.wait_for(queue.get(), IDLE_RECHECK_S)
-            except TimeoutError:
-                live = None
-            if live is not None and live["seq"] <= last:
+        while not done:
+            live = await _next(queue, reader)
+            if live is None:
+                break  # the client went away
+            if live is not RESYNC and live["seq"] <= last:
                 continue
-            if live is not None and live["seq"] == last + 1:
+            if live is not RESYNC and live["seq"] == last + 1:
                 batch = [live]
             else:
                 async with app.state.db.acquire() as conn:
@@ -79,6 +79,18 @@ async def stream_order(websocket: WebSocket, app: FastAPI, order_id: str, *, aft
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
+
+
+async def _next(queue: asyncio.Queue[dict[str, Any]], reader: asyncio.Task[None]) -> dict[str, Any] | None:
+    """The next live event, or None once the client has disconnected."""
+    if reader.done():
+        return None
+    getter = asyncio.ensure_future(queue.get())
+    await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+    if getter.done():
+        return getter.result()
+    getter.cancel()
+    return None
 
 
 def _is_terminal(event: dict[str, Any]) -> bool:

