@@ -148,7 +148,8 @@ async def test_an_event_published_while_redis_was_down_reaches_the_socket(
         conn = await asyncpg.connect(asyncpg_dsn(own_database))
         try:
             await conn.execute(
-                "INSERT INTO order_events (order_id, seq, status, kind, data) VALUES ($1, 2, 'routing', 'status', '{}')",
+                "INSERT INTO order_events (order_id, seq, status, kind, data) "
+                "VALUES ($1, 2, 'routing', 'status', '{}')",
                 uuid.UUID(order_id),
             )
             await conn.execute("UPDATE orders SET status = 'routing', last_seq = 2 WHERE id = $1", uuid.UUID(order_id))
