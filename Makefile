@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo up test lint format bench clean
+.PHONY: install demo up test lint format bench bench-streams clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench
+	$(BIN)/python -m tools.bench_streams
+
+bench-streams: $(STAMP)
+	$(BIN)/python -m tools.bench_streams
 
 clean:
 	rm -rf $(VENV) node_modules .oee .pytest_cache .mypy_cache .ruff_cache
