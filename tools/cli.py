@@ -10,6 +10,9 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
+from engine import __version__
 from engine.runtime import ResolvedServices, resolve_services, run_migrations
 from kernel.logs import setup_logging
 from kernel.settings import Settings, load_settings
@@ -174,6 +177,7 @@ def cmd_wallet(settings: Settings, args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oee", description="Order execution engine for Solana swaps.")
+    parser.add_argument("--version", action="version", version=f"oee {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(run=cmd_migrate)
     api = sub.add_parser("api", help="run the HTTP and WebSocket API")
@@ -217,9 +221,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def settings_or_exit() -> Settings:
+    """The settings, or one line per bad variable (its name, what it accepts) and exit status 2."""
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            given = error.get("input")
+            secret = any(word in name for word in ("KEY", "SECRET", "PASSWORD", "URL"))
+            short = isinstance(given, str | int | float) and len(str(given)) < 80
+            shown = f" (got {given!r})" if short and not secret else ""
+            print(f"oee: {name}: {error['msg']}{shown}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = load_settings()
+    settings = settings_or_exit()
     setup_logging(settings.log_level)
     return int(args.run(settings, args))
 
