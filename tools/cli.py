@@ -239,7 +239,7 @@ def settings_or_exit() -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_or_exit()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     return int(args.run(settings, args))
 
 
