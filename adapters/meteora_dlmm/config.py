@@ -7,10 +7,16 @@ from dataclasses import dataclass
 from solders.pubkey import Pubkey
 
 from adapters.pools import METEORA_DLMM, PoolBook
+from kernel.venues import SlippageCode
 
 DEX_NAME = "meteora"
 PROGRAM_NAME = METEORA_DLMM
+# lb_clmm has one deployment, the same on mainnet and devnet.
 MAINNET_PROGRAM_ID = Pubkey.from_string("LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo")
+PROGRAM_IDS = frozenset((MAINNET_PROGRAM_ID,))
+# lb_clmm fails with ExceededAmountSlippageTolerance (Anchor numbers custom errors from 6000) below min_amount_out.
+EXCEEDED_SLIPPAGE = 6003
+SLIPPAGE = SlippageCode(PROGRAM_IDS, EXCEEDED_SLIPPAGE)
 # getMultipleAccounts takes at most 100 keys.
 MAX_ACCOUNTS_PER_CALL = 100
 

@@ -7,9 +7,22 @@ from dataclasses import dataclass
 from solders.pubkey import Pubkey
 
 from adapters.pools import RAYDIUM_CPMM, PoolBook
+from kernel.venues import SlippageCode
 
 DEX_NAME = "raydium"
 PROGRAM_NAME = RAYDIUM_CPMM
+# Every deployment of cp-swap: mainnet, then the devnet ones.
+PROGRAM_IDS = frozenset(
+    Pubkey.from_string(p)
+    for p in (
+        "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C",
+        "DRaycpLY18LhpbydsBWbVJtxpNv9oXPgjRSfpF2bWpYb",
+        "CPMDWBwJDtYax9qW7AyRuVC19Cc4L4Vcy4n2BHAbHkCW",
+    )
+)
+# cp-swap fails with ExceededSlippage (Anchor numbers custom errors from 6000) below minimum_amount_out.
+EXCEEDED_SLIPPAGE = 6005
+SLIPPAGE = SlippageCode(PROGRAM_IDS, EXCEEDED_SLIPPAGE)
 
 # AmmConfig accounts are PDAs of ("amm_config", index as u16 big-endian). Index 0 is the 0.25% tier on
 # mainnet (trade 2500, protocol 120000, fund 40000 ppm); ``instructions.config_address`` derives any index.
