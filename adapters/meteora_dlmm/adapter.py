@@ -8,26 +8,24 @@ is ``swap2`` with the bin arrays the quote walks.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
-import time
 from collections.abc import Mapping, Sequence
 
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from adapters.meteora_dlmm.client import MeteoraDlmmClient, PoolQuote
-from adapters.meteora_dlmm.config import DEX_NAME, SLIPPAGE, MeteoraDlmmConfig
+from adapters.meteora_dlmm.config import DEX_NAME, PROGRAM_NAME, SLIPPAGE, MeteoraDlmmConfig
 from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, swap2, token_programs
 from adapters.meteora_dlmm.math import Bitmap, PairAccounts
-from adapters.onchain import OnChainAdapter, check_decimals
-from adapters.onchain.discovery import Monotonic
+from adapters.onchain import OnChainAdapter, Priced, check_decimals
 from adapters.pools import PoolBook, parse_address
 from adapters.solana.errors import DiscoveryRefused
-from adapters.solana.rpc import ChainRpc
 from adapters.solana.spl import TokenSide, around_swap
 from kernel.errors import RejectedError
-from kernel.tokens import Token, TokenRegistry
+from kernel.tokens import Token
 
 log = logging.getLogger("oee.meteora_dlmm")
 
@@ -39,18 +37,13 @@ class MeteoraDlmmAdapter(OnChainAdapter[MeteoraDlmmConfig, PairAccounts, PoolQuo
     label = "Meteora DLMM"
     slippage = SLIPPAGE
 
-    def __init__(
-        self,
-        rpc: ChainRpc,
-        book: PoolBook,
-        tokens: TokenRegistry,
-        *,
-        config: MeteoraDlmmConfig | None = None,
-        owns_rpc: bool = True,
-        clock: Monotonic = time.monotonic,
-    ) -> None:
-        super().__init__(rpc, book, tokens, config or MeteoraDlmmConfig.from_book(book), owns_rpc=owns_rpc, clock=clock)
-        self.client = MeteoraDlmmClient(rpc, self.config)
+    @staticmethod
+    def default_config(book: PoolBook) -> MeteoraDlmmConfig:
+        return MeteoraDlmmConfig(program_id=book.program_id(PROGRAM_NAME))
+
+    @functools.cached_property
+    def client(self) -> MeteoraDlmmClient:
+        return MeteoraDlmmClient(self._rpc, self.config)
 
     @property
     def max_pools_per_quote(self) -> int:
@@ -69,18 +62,19 @@ class MeteoraDlmmAdapter(OnChainAdapter[MeteoraDlmmConfig, PairAccounts, PoolQuo
         return {address: pool for address, pool in found.items() if pool.pair.status == 0}
 
     def _remember(self, address: Pubkey, pool: PairAccounts) -> None:
+        super()._remember(address, pool)
         self.client.remember(pool)
 
     # --- pricing ---------------------------------------------------------------------------------------
 
     async def _price_each(
         self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token, amount: int
-    ) -> list[PoolQuote | RejectedError]:
+    ) -> list[Priced[PoolQuote] | RejectedError]:
         """Quote every pair, read together."""
         if amount <= 0:
             raise RejectedError(f"amount_in must be positive, got {amount}", code="invalid_amount")
         mint_in, mint_out = parse_address(token_in.mint, "mint"), parse_address(token_out.mint, "mint")
-        results: list[PoolQuote | RejectedError] = []
+        results: list[Priced[PoolQuote] | RejectedError] = []
         for result in (await self.client.quote(addresses, mint_in, mint_out, amount)).values():
             if isinstance(result, RejectedError):
                 results.append(result)
@@ -94,7 +88,10 @@ class MeteoraDlmmAdapter(OnChainAdapter[MeteoraDlmmConfig, PairAccounts, PoolQuo
                     )
                 )
                 continue
-            results.append(result)
+            q = result.quote
+            results.append(
+                Priced(result.address, amount, q.amount_out, q.fee, q.fee_on_input, q.price_impact_pct, result)
+            )
         return results
 
     # --- the swap --------------------------------------------------------------------------------------

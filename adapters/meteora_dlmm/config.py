@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
 
-from adapters.pools import METEORA_DLMM, PoolBook
+from adapters.pools import METEORA_DLMM
 from kernel.venues import SlippageCode
 
 DEX_NAME = "meteora"
@@ -50,9 +50,3 @@ class MeteoraDlmmConfig:
             raise ValueError("max_fetch_rounds must be at least 2, max_pools_per_quote 1, spare_arrays 0")
         if self.discovery_ttl_s < 0 or self.miss_ttl_s < 0:
             raise ValueError("discovery TTLs cannot be negative")
-
-    @classmethod
-    def from_book(cls, book: PoolBook) -> MeteoraDlmmConfig:
-        """The program ID the pool book names for its network (raises ``LookupError`` when it names none);
-        the rest at their defaults (``dataclasses.replace`` changes them)."""
-        return cls(program_id=Pubkey.from_string(book.program(PROGRAM_NAME)))

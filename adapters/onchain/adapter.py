@@ -16,6 +16,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, Protocol, TypeVar
 
@@ -48,27 +49,23 @@ class OnChainConfig(Protocol):
     def miss_ttl_s(self) -> float: ...
 
 
-class Priced(Protocol):
-    """One pool's exact-in answer, in what every DEX reports. ``fee`` is in the input mint when
-    ``fee_on_input``, else in the output mint."""
-
-    @property
-    def address(self) -> Pubkey: ...
-    @property
-    def amount_in(self) -> int: ...
-    @property
-    def amount_out(self) -> int: ...
-    @property
-    def fee(self) -> int: ...
-    @property
-    def fee_on_input(self) -> bool: ...
-    @property
-    def price_impact_pct(self) -> Decimal: ...
-
-
 P = TypeVar("P")  # what discovery reads of a pool
-D = TypeVar("D", bound=Priced)  # a priced pool, with what its swap instruction needs
+D = TypeVar("D")  # a DEX's own quote of a pool: what its swap instruction needs
 C = TypeVar("C", bound=OnChainConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class Priced(Generic[D]):
+    """One pool's exact-in answer in what every DEX reports, with the DEX's own quote (``detail``).
+    ``fee`` is in the input mint when ``fee_on_input``, else in the output mint."""
+
+    address: Pubkey
+    amount_in: int
+    amount_out: int
+    fee: int
+    fee_on_input: bool
+    price_impact_pct: Decimal
+    detail: D
 
 
 def check_decimals(token_in: Token, decimals_in: int, token_out: Token, decimals_out: int) -> None:
@@ -90,14 +87,22 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
     slippage: SlippageCode
 
     def __init__(
-        self, rpc: ChainRpc, book: PoolBook, tokens: TokenRegistry, config: C, *, owns_rpc: bool, clock: Monotonic
+        self,
+        rpc: ChainRpc,
+        book: PoolBook,
+        tokens: TokenRegistry,
+        *,
+        config: C | None = None,
+        owns_rpc: bool = True,
+        clock: Monotonic = time.monotonic,
     ) -> None:
-        self.config = config
+        self.config = config if config is not None else self.default_config(book)
         self._rpc = rpc
         self._book = book
         self._tokens = tokens
         self._owns_rpc = owns_rpc
-        self._discovered = DiscoveryCache(clock, config.discovery_ttl_s, config.miss_ttl_s)
+        self._discovered = DiscoveryCache(clock, self.config.discovery_ttl_s, self.config.miss_ttl_s)
+        self._pools: dict[Pubkey, P] = {}  # what a pool was read as; what it points at never changes
 
     @property
     def program_id(self) -> Pubkey:
@@ -110,13 +115,19 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
 
     # --- what each DEX fills in ------------------------------------------------------------------------
 
+    @staticmethod
+    @abstractmethod
+    def default_config(book: PoolBook) -> C:
+        """The DEX's config with the program ID the pool book names for its network (``LookupError`` when it
+        names none), the rest at their defaults (``dataclasses.replace`` changes them)."""
+
     @abstractmethod
     async def _find(self, mint_0: Pubkey, mint_1: Pubkey) -> Mapping[Pubkey, P]:
         """Every tradable pool of the pair the node can find (none where it refuses to search)."""
 
-    @abstractmethod
     def _remember(self, address: Pubkey, pool: P) -> None:
         """Keep what discovery read of a pool that quotes will price."""
+        self._pools[address] = pool
 
     async def _prepare(self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token) -> None:
         """Read and check, before pricing, what the configured or routed pools need (nothing by default)."""
@@ -125,7 +136,7 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
     @abstractmethod
     async def _price_each(
         self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token, amount: int
-    ) -> list[D | RejectedError]:
+    ) -> list[Priced[D] | RejectedError]:
         """Price every pool (read together); a pool that cannot take the swap maps to its refusal."""
 
     @abstractmethod
@@ -178,7 +189,7 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
                 f"order's minimum {ticket.min_amount_out}",
                 context={"quoted": fresh.amount_out, "min_amount_out": ticket.min_amount_out, "pool": str(address)},
             )
-        return self.instructions(fresh, ticket.min_amount_out, owner)
+        return self.instructions(fresh.detail, ticket.min_amount_out, owner)
 
     # --- pools -----------------------------------------------------------------------------------------
 
@@ -226,9 +237,9 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
 
     # --- pricing ---------------------------------------------------------------------------------------
 
-    async def _best(self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token, amount: int) -> D:
+    async def _best(self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token, amount: int) -> Priced[D]:
         """The pool paying the most; when none can take the swap, the first refusal is raised."""
-        priced: list[D] = []
+        priced: list[Priced[D]] = []
         refusals: list[RejectedError] = []
         for result in await self._price_each(addresses, token_in, token_out, amount):
             if isinstance(result, RejectedError):
@@ -239,7 +250,7 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
             raise refusals[0]
         return max(priced, key=lambda p: (p.amount_out, -p.price_impact_pct, str(p.address)))
 
-    def _as_quote(self, best: D, token_in: Token, token_out: Token, latency_ms: int) -> Quote:
+    def _as_quote(self, best: Priced[D], token_in: Token, token_out: Token, latency_ms: int) -> Quote:
         return Quote(
             dex=self.name,
             pool=str(best.address),

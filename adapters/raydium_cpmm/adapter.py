@@ -7,59 +7,31 @@ them with :func:`~adapters.raydium_cpmm.math.quote_exact_in`; the swap is ``swap
 
 from __future__ import annotations
 
-import time
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from adapters.onchain import OnChainAdapter, check_decimals
-from adapters.onchain.discovery import Monotonic
+from adapters.onchain import OnChainAdapter, Priced, check_decimals
 from adapters.pools import PoolBook
 from adapters.raydium_cpmm.client import PoolSnapshot, RaydiumCpmmClient
-from adapters.raydium_cpmm.config import DEX_NAME, MAX_POOLS_PER_QUOTE, SLIPPAGE, RaydiumCpmmConfig
+from adapters.raydium_cpmm.config import DEX_NAME, MAX_POOLS_PER_QUOTE, PROGRAM_NAME, SLIPPAGE, RaydiumCpmmConfig
 from adapters.raydium_cpmm.instructions import swap_pool
 from adapters.raydium_cpmm.layouts import PoolState
 from adapters.raydium_cpmm.math import CpmmQuote, quote_exact_in
-from adapters.solana.rpc import ChainRpc
 from adapters.solana.spl import TokenSide, around_swap
 from kernel.errors import FatalError, RejectedError
-from kernel.tokens import Token, TokenRegistry
+from kernel.tokens import Token
 
 
 @dataclass(frozen=True, slots=True)
 class PricedPool:
-    """A pool's fresh snapshot and its quote for one request. The fee reported is what the trader pays in
-    the input mint."""
+    """A pool's fresh snapshot and its quote for one request."""
 
     snapshot: PoolSnapshot
     quote: CpmmQuote
-
-    @property
-    def address(self) -> Pubkey:
-        return self.snapshot.address
-
-    @property
-    def amount_in(self) -> int:
-        return self.quote.amount_in
-
-    @property
-    def amount_out(self) -> int:
-        return self.quote.amount_out
-
-    @property
-    def fee(self) -> int:
-        return self.quote.fees.input_side
-
-    @property
-    def fee_on_input(self) -> bool:
-        return True
-
-    @property
-    def price_impact_pct(self) -> Decimal:
-        return self.quote.price_impact_pct
 
 
 class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool]):
@@ -69,19 +41,13 @@ class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool
     label = "Raydium CPMM"
     slippage = SLIPPAGE
 
-    def __init__(
-        self,
-        rpc: ChainRpc,
-        book: PoolBook,
-        tokens: TokenRegistry,
-        *,
-        config: RaydiumCpmmConfig | None = None,
-        owns_rpc: bool = True,
-        clock: Monotonic = time.monotonic,
-    ) -> None:
-        super().__init__(rpc, book, tokens, config or RaydiumCpmmConfig.from_book(book), owns_rpc=owns_rpc, clock=clock)
-        self.client = RaydiumCpmmClient(rpc, self.config)
-        self._states: dict[Pubkey, PoolState] = {}  # what a pool points at never changes: read it once
+    @staticmethod
+    def default_config(book: PoolBook) -> RaydiumCpmmConfig:
+        return RaydiumCpmmConfig(program_id=book.program_id(PROGRAM_NAME))
+
+    @functools.cached_property
+    def client(self) -> RaydiumCpmmClient:
+        return RaydiumCpmmClient(self._rpc, self.config)
 
     @property
     def max_pools_per_quote(self) -> int:
@@ -92,20 +58,17 @@ class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool
     async def _find(self, mint_0: Pubkey, mint_1: Pubkey) -> Mapping[Pubkey, PoolState]:
         return await self.client.discover(mint_0, mint_1)
 
-    def _remember(self, address: Pubkey, pool: PoolState) -> None:
-        self._states[address] = pool
-
     async def _prepare(self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token) -> None:
         """Read the state of each pool not seen before (a pool that does not exist is a configuration
         error) and check that it trades the pair."""
-        missing = [a for a in addresses if a not in self._states]
+        missing = [a for a in addresses if a not in self._pools]
         if missing:
             for address, state in (await self.client.pool_states(missing)).items():
                 if state is None:
                     raise FatalError(f"no Raydium CPMM pool exists at {address} on {self._book.network.value}")
-                self._states[address] = state
+                self._pools[address] = state
         for address in addresses:
-            mints = {str(self._states[address].token_0_mint), str(self._states[address].token_1_mint)}
+            mints = {str(self._pools[address].token_0_mint), str(self._pools[address].token_1_mint)}
             if mints != {token_in.mint, token_out.mint}:
                 raise FatalError(
                     f"pool {address} trades {' / '.join(sorted(mints))}, not {token_in.symbol}/{token_out.symbol}"
@@ -115,10 +78,11 @@ class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool
 
     async def _price_each(
         self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token, amount: int
-    ) -> list[PricedPool | RejectedError]:
-        """Read every pool in one call and quote each."""
-        clock, snapshots = await self.client.snapshots({a: self._states[a] for a in addresses})
-        results: list[PricedPool | RejectedError] = []
+    ) -> list[Priced[PricedPool] | RejectedError]:
+        """Read every pool in one call and quote each. The fee reported is all the trader pays in the input
+        mint."""
+        clock, snapshots = await self.client.snapshots({a: self._pools[a] for a in addresses})
+        results: list[Priced[PricedPool] | RejectedError] = []
         for snap in snapshots:
             zero_for_one = str(snap.state.token_0_mint) == token_in.mint
             mint_in, mint_out = (snap.mint_0, snap.mint_1) if zero_for_one else (snap.mint_1, snap.mint_0)
@@ -132,7 +96,9 @@ class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool
             except RejectedError as exc:
                 results.append(exc)
                 continue
-            results.append(PricedPool(snap, result))
+            fee, impact = result.fees.input_side, result.price_impact_pct
+            detail = PricedPool(snap, result)
+            results.append(Priced(snap.address, result.amount_in, result.amount_out, fee, True, impact, detail))
         return results
 
     # --- the swap --------------------------------------------------------------------------------------
@@ -145,7 +111,7 @@ class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool
         side_in, side_out = (side_0, side_1) if q.zero_for_one else (side_1, side_0)
         swap = swap_pool(
             self.program_id,
-            fresh.address,
+            fresh.snapshot.address,
             state,
             zero_for_one=q.zero_for_one,
             payer=owner,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
 
-from adapters.pools import RAYDIUM_CPMM, PoolBook
+from adapters.pools import RAYDIUM_CPMM
 from kernel.venues import SlippageCode
 
 DEX_NAME = "raydium"
@@ -52,9 +52,3 @@ class RaydiumCpmmConfig:
             raise ValueError("AmmConfig indexes are u16")
         if self.discovery_ttl_s < 0 or self.miss_ttl_s < 0:
             raise ValueError("discovery TTLs cannot be negative")
-
-    @classmethod
-    def from_book(cls, book: PoolBook) -> RaydiumCpmmConfig:
-        """The program ID the pool book names for its network (raises ``LookupError`` when it names none);
-        the rest at their defaults (``dataclasses.replace`` changes them)."""
-        return cls(Pubkey.from_string(book.program(PROGRAM_NAME)))
