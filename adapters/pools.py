@@ -72,6 +72,10 @@ class PoolBook:
         except KeyError:
             raise LookupError(f"no {name} program configured for {self.network.value}") from None
 
+    def program_id(self, name: str) -> Pubkey:
+        """:meth:`program` as an address; a malformed one is a fatal error."""
+        return parse_address(self.program(name), f"{name} program")
+
     def find(self, dex: str, mint_a: str, mint_b: str) -> list[PoolRef]:
         """Configured pools of ``dex`` trading the two mints."""
         wanted = frozenset((mint_a, mint_b))

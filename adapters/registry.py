@@ -67,14 +67,12 @@ def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | No
 
 
 def _onchain(settings: Settings, signer: Keypair, tokens: TokenRegistry) -> Venues:
-    """Raydium CPMM and Meteora DLMM pools quote; the chosen one's instructions land in the transaction."""
-    from solders.instruction import Instruction
-
+    """Raydium CPMM and Meteora DLMM pools quote; the chosen one builds the swap the transaction lands."""
     from adapters.chain import ChainConfig, ChainRpc, SolanaSettlement
     from adapters.meteora_dlmm import MeteoraDlmmAdapter
     from adapters.pools import PoolBook
     from adapters.raydium_cpmm import RaydiumCpmmAdapter
-    from kernel.venues import OnChainDex, SwapTicket
+    from kernel.venues import OnChainDex
 
     config = ChainConfig.from_settings(settings)
     book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
@@ -86,14 +84,10 @@ def _onchain(settings: Settings, signer: Keypair, tokens: TokenRegistry) -> Venu
     dexes = {d.name: d for d in candidates if d.name in settings.enabled_dexes}
     if not dexes:
         raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
-    owner = signer.pubkey()
-
-    async def instructions(ticket: SwapTicket) -> list[Instruction]:
-        return await dexes[ticket.route.dex].swap_instructions(ticket, owner)
-
-    chain = SolanaSettlement(config, ChainRpc(config), signer, instructions)
+    chain = SolanaSettlement(config, ChainRpc(config), signer, swaps=dexes)
     note = (
-        f"Raydium CPMM and Meteora DLMM pools on {settings.solana_network.value} at {settings.rpc_url}, wallet {owner}"
+        f"Raydium CPMM and Meteora DLMM pools on {settings.solana_network.value} at {settings.rpc_url}, "
+        f"wallet {signer.pubkey()}"
     )
     # No simulated fallback here: a real quote must not be "filled" on the simulated ledger. An unfunded
     # wallet fails the order, saying so.

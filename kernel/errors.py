@@ -80,3 +80,10 @@ class InsufficientLiquidity(RejectedError):
     """The pool cannot fill this size."""
 
     code = "insufficient_liquidity"
+
+
+class PoolNotTradable(RejectedError):
+    """The pool takes no swap now: swaps disabled, not open or activated yet, or a mint whose transfers
+    cannot be priced."""
+
+    code = "pool_not_tradable"

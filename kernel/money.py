@@ -56,3 +56,8 @@ def price(amount_in: int, decimals_in: int, amount_out: int, decimals_out: int) 
         return Decimal(0)
     value = to_decimal(amount_out, decimals_out) / to_decimal(amount_in, decimals_in)
     return value.quantize(Decimal(1).scaleb(value.adjusted() - 11)).normalize()
+
+
+def ceil_div(numerator: int, denominator: int) -> int:
+    """``ceil(numerator / denominator)`` in integers, as on-chain programs round fees up."""
+    return -(-numerator // denominator)

@@ -61,9 +61,28 @@ class DexAdapter(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SlippageCode:
+    """The custom error a DEX's program fails a swap with when the fill is below the swap's minimum out.
+
+    ``programs`` are every deployment of that program. Each DEX declares its own; settlement reads a
+    landed failure with them.
+    """
+
+    programs: frozenset[Pubkey]
+    code: int
+
+    def matches(self, program: Pubkey | None, code: int) -> bool:
+        """Whether custom error ``code`` from ``program`` is this one. With the program unknown, the code decides."""
+        return code == self.code and (program is None or program in self.programs)
+
+
 @runtime_checkable
-class OnChainDex(DexAdapter, Protocol):
-    """A DEX whose swaps are real program instructions (as opposed to a simulated route)."""
+class SwapBuilder(Protocol):
+    """What settlement on a chain asks of the DEX a route names: the swap's instructions, and which of its
+    program's errors means slippage. A chain settlement venue receives one per on-chain DEX, by name."""
+
+    slippage: SlippageCode
 
     async def swap_instructions(self, ticket: SwapTicket, owner: Pubkey) -> list[Instruction]:
         """Re-quote ``ticket``'s route and return the instructions that swap it for ``owner``.
@@ -72,6 +91,11 @@ class OnChainDex(DexAdapter, Protocol):
         the fresh quote is already below ``ticket.min_amount_out`` (nothing is sent then).
         """
         ...
+
+
+@runtime_checkable
+class OnChainDex(DexAdapter, SwapBuilder, Protocol):
+    """A DEX whose swaps are real program instructions (as opposed to a simulated route)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,8 @@ from adapters.solana.errors import (
     WalletUnfunded,
     classify,
 )
-from adapters.solana.transactions import MEMO_PROGRAM_ID, decode_memo, memo_of
+from adapters.solana.spl import MEMO_PROGRAM_ID
+from adapters.solana.transactions import decode_memo, memo_of
 from engine.runtime import free_port
 from kernel.errors import FatalError, RetryableError
 from kernel.settings import Network, Settings

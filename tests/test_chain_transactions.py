@@ -20,19 +20,20 @@ from solders.transaction_status import (
     TransactionErrorInstructionError,
 )
 
+from adapters import meteora_dlmm, raydium_cpmm
+from adapters.meteora_dlmm.config import MAINNET_PROGRAM_ID as METEORA_DLMM_PROGRAM
 from adapters.solana.config import ChainConfig, sol_to_lamports
 from adapters.solana.errors import (
-    METEORA_DLMM_PROGRAM,
     BlockhashNotFound,
     SimulationFailed,
     WalletUnfunded,
     failure_of,
     transaction_error,
 )
+from adapters.solana.spl import MEMO_PROGRAM_ID
 from adapters.solana.transactions import (
     COMPUTE_BUDGET_PROGRAM_ID,
     MEMO_MAX_BYTES,
-    MEMO_PROGRAM_ID,
     MemoError,
     SwapMemo,
     TokenBalance,
@@ -209,18 +210,26 @@ def test_amount_received_from_token_balances() -> None:
 # --- landed failures --------------------------------------------------------------------------------
 
 
+BOTH_DEXES = (raydium_cpmm.SLIPPAGE, meteora_dlmm.SLIPPAGE)
+
+
 def test_slippage_errors_are_recognised_per_program() -> None:
     cpmm_slip = TransactionErrorInstructionError(2, InstructionErrorCustom(6005))
     dlmm_slip = TransactionErrorInstructionError(1, InstructionErrorCustom(6003))
     programs: list[Pubkey | None] = [COMPUTE_BUDGET_PROGRAM_ID, METEORA_DLMM_PROGRAM, CPMM, MEMO_PROGRAM_ID]
-    assert failure_of(cpmm_slip, programs)[0] == "slippage_exceeded"
-    assert failure_of(dlmm_slip, programs)[0] == "slippage_exceeded"
+    assert failure_of(cpmm_slip, programs, BOTH_DEXES)[0] == "slippage_exceeded"
+    assert failure_of(dlmm_slip, programs, BOTH_DEXES)[0] == "slippage_exceeded"
     # The same codes from the other program, or another code, are plain failures.
-    assert failure_of(TransactionErrorInstructionError(1, InstructionErrorCustom(6005)), programs)[0] == "tx_failed"
-    assert failure_of(TransactionErrorInstructionError(2, InstructionErrorCustom(6003)), programs)[0] == "tx_failed"
-    code, message = failure_of(TransactionErrorInstructionError(2, InstructionErrorCustom(1)), programs)
+    other_program = [TransactionErrorInstructionError(1, InstructionErrorCustom(6005)),
+                     TransactionErrorInstructionError(2, InstructionErrorCustom(6003))]  # fmt: skip
+    for err in other_program:
+        assert failure_of(err, programs, BOTH_DEXES)[0] == "tx_failed"
+    code, message = failure_of(TransactionErrorInstructionError(2, InstructionErrorCustom(1)), programs, BOTH_DEXES)
     assert code == "tx_failed" and "custom program error 1" in message
-    assert failure_of(cpmm_slip, [])[0] == "slippage_exceeded"  # program unknown: the code decides
+    assert failure_of(cpmm_slip, [], BOTH_DEXES)[0] == "slippage_exceeded"  # program unknown: the code decides
+    # Only the DEXes settlement was given count: without Meteora, its code is a plain failure.
+    assert failure_of(dlmm_slip, programs, [raydium_cpmm.SLIPPAGE])[0] == "tx_failed"
+    assert failure_of(cpmm_slip, programs)[0] == "tx_failed"
 
 
 def test_pre_landing_transaction_errors() -> None:
@@ -228,8 +237,9 @@ def test_pre_landing_transaction_errors() -> None:
     for err in (TransactionErrorFieldless.AccountNotFound, TransactionErrorFieldless.InsufficientFundsForFee):
         assert isinstance(transaction_error(err, "simulating"), WalletUnfunded)
     slip = transaction_error(
-        TransactionErrorInstructionError(2, InstructionErrorCustom(6005)), "simulating", [None, None, CPMM]
-    )
+        TransactionErrorInstructionError(2, InstructionErrorCustom(6005)), "simulating", [None, None, CPMM],
+        slippage=BOTH_DEXES,
+    )  # fmt: skip
     assert isinstance(slip, SlippageExceeded)
     other = transaction_error(
         TransactionErrorInstructionError(0, InstructionErrorCustom(1)), "simulating", logs=["a", "b"]

@@ -21,10 +21,11 @@ from solders.pubkey import Pubkey
 
 import localnet
 from adapters.chain import ChainRpc
-from adapters.meteora_dlmm import MeteoraDlmmAdapter, PairRefused
+from adapters.meteora_dlmm import MeteoraDlmmAdapter
 from adapters.meteora_dlmm.instructions import bin_array_address, swap2
-from adapters.meteora_dlmm.layouts import CLOCK_SYSVAR, StaticParameters, decode_clock
+from adapters.meteora_dlmm.layouts import StaticParameters
 from adapters.meteora_dlmm.math import quote_exact_in
+from adapters.solana.accounts import CLOCK_SYSVAR, decode_clock
 from adapters.solana.spl import (
     NATIVE_MINT,
     TOKEN_PROGRAM_ID,
@@ -34,7 +35,14 @@ from adapters.solana.spl import (
     wrap_sol,
 )
 from kernel import money
-from kernel.errors import InsufficientLiquidity, QuoteUnavailable, RejectedError, SlippageExceeded, UnsupportedPair
+from kernel.errors import (
+    InsufficientLiquidity,
+    PoolNotTradable,
+    QuoteUnavailable,
+    RejectedError,
+    SlippageExceeded,
+    UnsupportedPair,
+)
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import DexAdapter, OnChainDex, Quote, QuoteRequest, SwapTicket
@@ -261,7 +269,7 @@ async def test_refusals(configured: MeteoraDlmmAdapter) -> None:
     with pytest.raises(RejectedError) as tiny:
         await configured.quote(QuoteRequest(USDC, SOL, 1))  # the fee takes the only unit
     assert tiny.value.code == "amount_too_small"
-    with pytest.raises(PairRefused, match="disabled"):
+    with pytest.raises(PoolNotTradable, match="disabled"):
         await configured.quote(QuoteRequest(SOL, BONK, 10**9))
 
 

@@ -10,7 +10,6 @@ from solders.pubkey import Pubkey
 
 from adapters.meteora_dlmm.config import MAINNET_PROGRAM_ID
 from adapters.meteora_dlmm.instructions import (
-    MEMO_PROGRAM_ID,
     SWAP2_DISCRIMINATOR,
     bin_array_address,
     bitmap_extension_address,
@@ -22,7 +21,7 @@ from adapters.meteora_dlmm.instructions import (
     token_programs,
 )
 from adapters.meteora_dlmm.layouts import LbPair
-from adapters.solana.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
+from adapters.solana.spl import MEMO_PROGRAM_ID, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from tests.contract.meteora_dlmm import pubkey_for
 
 P = Pubkey.from_string

@@ -22,7 +22,6 @@ from adapters.meteora_dlmm.layouts import (
     Bin,
     BinArray,
     BitmapExtension,
-    LayoutError,
     LbPair,
     RewardInfo,
     StaticParameters,
@@ -31,14 +30,14 @@ from adapters.meteora_dlmm.layouts import (
     check_bin_array,
     decode_bin_array,
     decode_bitmap_extension,
-    decode_clock,
     decode_lb_pair,
     encode_bin_array,
     encode_bitmap_extension,
     encode_lb_pair,
-    pool_state,
-    transfer_fee_at,
 )
+from adapters.meteora_dlmm.package import pool_state, transfer_fee_at
+from adapters.solana.accounts import decode_clock
+from adapters.solana.errors import MalformedAccount
 from kernel.errors import FatalError
 from localnet.accounts import mint_data
 
@@ -172,9 +171,9 @@ def test_bin_array_fields_sit_at_the_documented_offsets() -> None:
         assert struct.unpack_from("<QQQ", data, at + 112) == (i + 5, i + 6, i + 7)  # open, processing, processed
         assert data[at + 140] == i % 2
     check_bin_array(data, key(42), -28)
-    with pytest.raises(LayoutError):
+    with pytest.raises(MalformedAccount):
         check_bin_array(data, key(42), -27)
-    with pytest.raises(LayoutError):
+    with pytest.raises(MalformedAccount):
         check_bin_array(data, key(43), -28)
 
 
@@ -188,7 +187,7 @@ def test_the_package_reads_bins_from_the_encoded_bytes() -> None:
         b = state.bins[-1_960 + i]
         assert (b.amount_x, b.amount_y, b.price_x64) == (i, 1_000 + i, 2**64 + i)
         assert (b.open_order, b.processed_order, b.ask_side) == (i + 5, i + 7, i % 2)
-    with pytest.raises(LayoutError, match="do not belong"):
+    with pytest.raises(MalformedAccount, match="do not belong"):
         pool_state(encode_lb_pair(pair), [encode_bin_array(array)], key(43))
 
 
@@ -203,7 +202,7 @@ def test_bitmap_extension_round_trips() -> None:
     assert decode_bitmap_extension(data) == extension
 
 
-def test_wrong_accounts_are_layout_errors() -> None:
+def test_wrong_accounts_are_malformed() -> None:
     pair, array = encode_lb_pair(LbPair()), encode_bin_array(_full_array())
     cases: list[tuple[Callable[[bytes], object], bytes, str]] = [
         (decode_lb_pair, pair[:-1], "904 bytes"),
@@ -214,7 +213,7 @@ def test_wrong_accounts_are_layout_errors() -> None:
         (decode_bitmap_extension, pair, "1576 bytes"),
     ]
     for decode, data, message in cases:
-        with pytest.raises(LayoutError, match=message) as raised:
+        with pytest.raises(MalformedAccount, match=message) as raised:
             decode(data)
         assert isinstance(raised.value, FatalError)  # corrupt state: never retried
 

@@ -15,23 +15,16 @@ from meteora_dlmm import fees as package_fees
 from adapters.meteora_dlmm.layouts import (
     BinArray,
     BitmapExtension,
-    ChainClock,
     LbPair,
     RewardInfo,
     StaticParameters,
     encode_bin_array,
     encode_lb_pair,
-    pool_state,
 )
-from adapters.meteora_dlmm.math import (
-    Bitmap,
-    NeedBinArrays,
-    PairAccounts,
-    PairNotTradable,
-    price_from_id,
-    quote_exact_in,
-)
-from kernel.errors import InsufficientLiquidity
+from adapters.meteora_dlmm.math import Bitmap, NeedBinArrays, PairAccounts, price_from_id, quote_exact_in
+from adapters.meteora_dlmm.package import pool_state
+from adapters.solana.accounts import Clock
+from kernel.errors import InsufficientLiquidity, PoolNotTradable
 from tests.contract.meteora_dlmm import (
     SOL,
     SOL_PER_BIN,
@@ -44,7 +37,7 @@ from tests.contract.meteora_dlmm import (
     pubkey_for,
 )
 
-CLOCK = ChainClock(slot=1_000, unix_timestamp=1_700_000_000)
+CLOCK = Clock(slot=1_000, unix_timestamp=1_700_000_000)
 POOL = build_sol_usdc()
 package_quote: Any = meteora_dlmm.quote
 package_total_fee: Any = package_fees.total_fee
@@ -206,10 +199,10 @@ def test_more_than_the_pool_holds_is_insufficient_liquidity() -> None:
 
 
 def test_pairs_closed_to_swaps_are_refused() -> None:
-    with pytest.raises(PairNotTradable, match="disabled"):
+    with pytest.raises(PoolNotTradable, match="disabled"):
         quote(_variant(status=1))
     later = _variant(pair_type=1, activation_type=1, activation_point=CLOCK.unix_timestamp + 1)
-    with pytest.raises(PairNotTradable, match="activates"):
+    with pytest.raises(PoolNotTradable, match="activates"):
         quote(later)
     assert quote(_variant(pair_type=1, activation_type=0, activation_point=CLOCK.slot)).amount_out > 0
     assert quote(_variant(pair_type=0, activation_point=2**60)).amount_out > 0  # only permissioned pairs wait

@@ -34,7 +34,7 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 
 from adapters.chain import ChainRpc
-from adapters.meteora_dlmm import MeteoraDlmmAdapter, PoolQuote
+from adapters.meteora_dlmm import SLIPPAGE, MeteoraDlmmAdapter, PoolQuote
 from adapters.meteora_dlmm.instructions import bin_array_address, token_programs
 from adapters.meteora_dlmm.layouts import decode_bin_array, decode_lb_pair, encode_bin_array, encode_lb_pair
 from adapters.pools import PoolBook
@@ -210,4 +210,4 @@ async def test_one_unit_above_the_quote_fails_with_6003(net: Net, adapter: Meteo
     assert code == 6003
     programs: list[Pubkey | None] = [COMPUTE_LIMIT.program_id, *(ix.program_id for ix in steps)]
     assert index is not None and programs[index] == PROGRAM_ID
-    assert failure_of(err, programs)[0] == "slippage_exceeded"
+    assert failure_of(err, programs, [SLIPPAGE])[0] == "slippage_exceeded"

@@ -24,11 +24,11 @@ from solders.pubkey import Pubkey
 
 from adapters.chain import ChainRpc
 from adapters.pools import PoolRef
-from adapters.raydium_cpmm import MalformedAccount, PoolNotTradable, RaydiumCpmmAdapter
-from adapters.raydium_cpmm.client import CLOCK_SYSVAR
+from adapters.raydium_cpmm import RaydiumCpmmAdapter
 from adapters.raydium_cpmm.instructions import swap_pool
-from adapters.raydium_cpmm.layouts import TransferFee, TransferFeeConfig, decode_clock, encode_mint
 from adapters.raydium_cpmm.math import quote_exact_in
+from adapters.solana.accounts import CLOCK_SYSVAR, TransferFee, TransferFeeConfig, decode_clock, encode_mint
+from adapters.solana.errors import MalformedAccount
 from adapters.solana.spl import (
     NATIVE_MINT,
     TOKEN_2022_PROGRAM_ID,
@@ -39,7 +39,14 @@ from adapters.solana.spl import (
     wrap_sol,
 )
 from kernel import money
-from kernel.errors import FatalError, QuoteUnavailable, RejectedError, SlippageExceeded, UnsupportedPair
+from kernel.errors import (
+    FatalError,
+    PoolNotTradable,
+    QuoteUnavailable,
+    RejectedError,
+    SlippageExceeded,
+    UnsupportedPair,
+)
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import DexAdapter, OnChainDex, Quote, QuoteRequest, SwapTicket

@@ -18,23 +18,25 @@ from adapters.raydium_cpmm.layouts import (
     OBSERVATION_STATE_LEN,
     POOL_STATE_LEN,
     AmmConfig,
-    Clock,
-    MalformedAccount,
     PoolState,
-    TransferFee,
-    TransferFeeConfig,
     decode_amm_config,
-    decode_clock,
-    decode_mint,
     decode_pool_state,
-    decode_token_account,
     encode_amm_config,
-    encode_clock,
-    encode_mint,
     encode_observation_state,
     encode_pool_state,
+)
+from adapters.solana.accounts import (
+    Clock,
+    TransferFee,
+    TransferFeeConfig,
+    decode_clock,
+    decode_mint,
+    decode_token_account,
+    encode_clock,
+    encode_mint,
     encode_token_account,
 )
+from adapters.solana.errors import MalformedAccount
 from adapters.solana.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from kernel.errors import FatalError
 from localnet.accounts import mint_data, parse_mint, parse_token_account

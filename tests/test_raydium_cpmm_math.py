@@ -13,9 +13,10 @@ from decimal import Decimal
 import pytest
 from solders.pubkey import Pubkey
 
-from adapters.raydium_cpmm.layouts import AmmConfig, PoolState, TransferFee, TransferFeeConfig
-from adapters.raydium_cpmm.math import PoolNotTradable, is_creator_fee_on_input, quote_exact_in, swap_base_input
-from kernel.errors import InsufficientLiquidity, RejectedError
+from adapters.raydium_cpmm.layouts import AmmConfig, PoolState
+from adapters.raydium_cpmm.math import is_creator_fee_on_input, quote_exact_in, swap_base_input
+from adapters.solana.accounts import TransferFee, TransferFeeConfig
+from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
 
 X, Y = 1_000_000_000_000, 150_000_000_000
 PROTOCOL_0, FUND_0, PROTOCOL_1, FUND_1 = 1_200_000, 400_000, 30_000, 10_000

@@ -26,9 +26,10 @@ from solders.transaction_status import TransactionErrorType
 
 from adapters.chain import ChainRpc
 from adapters.raydium_cpmm import RaydiumCpmmAdapter
+from adapters.raydium_cpmm.config import EXCEEDED_SLIPPAGE
 from adapters.raydium_cpmm.layouts import AmmConfig, decode_amm_config
 from adapters.raydium_cpmm.math import quote_exact_in
-from adapters.solana.errors import RAYDIUM_EXCEEDED_SLIPPAGE, custom_error
+from adapters.solana.errors import custom_error
 from adapters.solana.spl import associated_token_address
 from kernel.errors import SlippageExceeded
 from kernel.tokens import Token
@@ -182,4 +183,4 @@ async def test_one_unit_above_the_quote_fails_with_6005(setup: Setup) -> None:
         await setup.rpc.simulate(VersionedTransaction.from_legacy(draft))
     # ... and sent anyway, it lands with the program's ExceededSlippage
     err = await _send(setup, ixs)
-    assert custom_error(err) == (index, RAYDIUM_EXCEEDED_SLIPPAGE)
+    assert custom_error(err) == (index, EXCEEDED_SLIPPAGE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from solders.keypair import Keypair
 
 from adapters.chain.funding import FundedOrSimulated
-from adapters.chain.settlement import SolanaSettlement, SwapInstructions, simulated_route
+from adapters.chain.settlement import SolanaSettlement
 from adapters.solana.config import ChainConfig
 from adapters.solana.errors import AirdropRateLimited, WalletUnfunded
 from adapters.solana.rpc import ChainRpc
@@ -23,22 +23,15 @@ __all__ = [
     "ChainRpc",
     "FundedOrSimulated",
     "SolanaSettlement",
-    "SwapInstructions",
     "WalletUnfunded",
     "build_chain_settlement",
-    "simulated_route",
 ]
 
 
-def build_chain_settlement(
-    settings: Settings,
-    keypair: Keypair,
-    ledger: SettlementVenue,
-    *,
-    instructions: SwapInstructions = simulated_route,
-) -> FundedOrSimulated:
-    """Chain settlement for ``settings.solana_network`` signed by ``keypair``, falling back to ``ledger``
-    (the simulated one) while the wallet cannot pay fees. Build once per process; ``aclose`` it."""
+def build_chain_settlement(settings: Settings, keypair: Keypair, ledger: SettlementVenue) -> FundedOrSimulated:
+    """Chain settlement of simulated routes for ``settings.solana_network`` signed by ``keypair``, falling
+    back to ``ledger`` (the simulated one) while the wallet cannot pay fees. Build once per process;
+    ``aclose`` it."""
     config = ChainConfig.from_settings(settings)
-    chain = SolanaSettlement(config, ChainRpc(config), keypair, instructions)
+    chain = SolanaSettlement(config, ChainRpc(config), keypair)
     return FundedOrSimulated(chain, ledger)

@@ -9,9 +9,8 @@ same signature, so they execute at most once) until they land or the blockhash p
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Mapping, Sequence
 
 from solana.rpc.commitment import Confirmed
 from solders.instruction import Instruction
@@ -37,11 +36,10 @@ from adapters.solana.transactions import (
     writable_accounts,
 )
 from kernel.errors import FatalError
-from kernel.venues import PreparedTx, SwapTicket, TxState, TxStatus
+from kernel.venues import PreparedTx, SwapBuilder, SwapTicket, TxState, TxStatus
 
 log = logging.getLogger("oee.chain.settlement")
 
-SwapInstructions = Callable[[SwapTicket], Sequence[Instruction] | Awaitable[Sequence[Instruction]]]
 _LEVELS = {"processed": 0, "confirmed": 1, "finalized": 2}
 # getTransaction can trail getSignatureStatuses by a moment on a real node.
 _TRANSACTION_READS = 5
@@ -50,11 +48,6 @@ _TRANSACTION_READS = 5
 SIMULATED_ROUTE_NOTE = (
     "simulated routing: this transaction lands on chain with the simulated fill in its memo and moves no tokens"
 )
-
-
-def simulated_route(ticket: SwapTicket) -> list[Instruction]:
-    """No swap instructions: the route is simulated and the transaction only records it (memo)."""
-    return []
 
 
 def _reached(status: str, wanted: str) -> bool:
@@ -71,9 +64,10 @@ def _decode(tx: PreparedTx) -> VersionedTransaction:
 class SolanaSettlement:
     """Builds, signs, sends and confirms swap transactions on one cluster. Implements ``SettlementVenue``.
 
-    ``instructions(ticket)`` returns the swap instructions for a route (sync or async), or an empty list
-    when routing is simulated: then the transaction carries only the compute budget and the memo, moves no
-    tokens, and the order's fill is the simulated one recorded in the memo.
+    ``swaps`` maps each on-chain DEX's name to its :class:`~kernel.venues.SwapBuilder`: a ticket's route
+    names the DEX that builds its instructions, and the DEXes' slippage codes read a landed failure.
+    Without any, routing is simulated: the transaction carries only the compute budget and the memo,
+    moves no tokens, and the order's fill is the simulated one recorded in the memo.
     """
 
     kind = "chain"
@@ -83,12 +77,13 @@ class SolanaSettlement:
         config: ChainConfig,
         rpc: ChainRpc,
         keypair: Keypair,
-        instructions: SwapInstructions = simulated_route,
+        swaps: Mapping[str, SwapBuilder] | None = None,
     ) -> None:
         self.config = config
         self.rpc = rpc
         self._keypair = keypair
-        self._instructions = instructions
+        self._swaps = dict(swaps or {})
+        self._slippage = [builder.slippage for builder in self._swaps.values()]
 
     @property
     def wallet(self) -> Pubkey:
@@ -98,12 +93,11 @@ class SolanaSettlement:
     async def prepare(self, ticket: SwapTicket) -> PreparedTx:
         """Build and sign the swap for ``ticket``. Reads the chain (blockhash, fees, a simulation); sends nothing."""
         blockhash, last_valid = await self.rpc.latest_blockhash(Confirmed)
-        produced = self._instructions(ticket)
-        swap = list(await produced if inspect.isawaitable(produced) else produced)
+        swap = await self._swap(ticket)
         memo = encode_memo(SwapMemo.for_ticket(ticket, simulated=not swap))
         price = await self._cu_price(swap)
         draft = build_transaction(self._keypair, blockhash, MAX_COMPUTE_UNITS, price, memo, swap)
-        units = await self.rpc.simulate(draft)
+        units = await self.rpc.simulate(draft, self._slippage)
         limit = compute_unit_limit(units, self.config.compute_unit_margin)
         tx = build_transaction(self._keypair, blockhash, limit, price, memo, swap)
         signature = str(tx.signatures[0])
@@ -114,6 +108,15 @@ class SolanaSettlement:
         )  # fmt: skip
         note = None if swap else SIMULATED_ROUTE_NOTE
         return PreparedTx(signature=signature, raw=bytes(tx), last_valid=last_valid, kind=self.kind, note=note)
+
+    async def _swap(self, ticket: SwapTicket) -> list[Instruction]:
+        """The route's swap instructions from the DEX it names; none while routing is simulated."""
+        if not self._swaps:
+            return []
+        builder = self._swaps.get(ticket.route.dex)
+        if builder is None:
+            raise FatalError(f"order {ticket.order_id} routes to {ticket.route.dex}, which builds no swaps here")
+        return await builder.swap_instructions(ticket, self.wallet)
 
     async def _cu_price(self, swap: list[Instruction]) -> int:
         c = self.config
@@ -160,7 +163,7 @@ class SolanaSettlement:
         decoded = _decode(tx)
         if err is not None:
             programs = [program_at(decoded.message, i) for i in range(len(decoded.message.instructions))]
-            code, message = failure_of(err, programs)
+            code, message = failure_of(err, programs, self._slippage)
             log.info("%s landed with an error: %s", tx.signature, message)
             return TxStatus(TxState.FAILED, error_code=code, error=message, extra={"err": str(err)})
         memo = memo_of(decoded)

@@ -1,30 +1,27 @@
 """Meteora DLMM (lb_clmm): liquidity in price bins, read from a Solana cluster and swapped through ``swap2``.
 
-Pure parts: :mod:`.layouts` (account bytes, both ways), :mod:`.math` (the exact-in quote, through the
-``meteora-dlmm`` package), :mod:`.instructions` (PDAs and ``swap2``). I/O: :mod:`.client`.
-:class:`MeteoraDlmmAdapter` joins them.
+Pure parts: :mod:`.layouts` (account bytes, both ways, over :mod:`.codec`), :mod:`.math` (the exact-in
+quote, through the ``meteora-dlmm`` package, :mod:`.package`), :mod:`.instructions` (PDAs and ``swap2``).
+I/O: :mod:`.client`. :mod:`.config` holds the program ID and its slippage code.
+:class:`MeteoraDlmmAdapter` joins them on :class:`~adapters.onchain.OnChainAdapter`.
 """
 
 from __future__ import annotations
 
 from adapters.meteora_dlmm.adapter import MeteoraDlmmAdapter
-from adapters.meteora_dlmm.client import DiscoveryRefused, MeteoraDlmmClient, PairRefused, PoolQuote
-from adapters.meteora_dlmm.config import DEX_NAME, MeteoraDlmmConfig
-from adapters.meteora_dlmm.layouts import LayoutError
-from adapters.meteora_dlmm.math import ExactInQuote, NeedBinArrays, PairAccounts, PairNotTradable, quote_exact_in
+from adapters.meteora_dlmm.client import MeteoraDlmmClient, PoolQuote
+from adapters.meteora_dlmm.config import DEX_NAME, SLIPPAGE, MeteoraDlmmConfig
+from adapters.meteora_dlmm.math import ExactInQuote, NeedBinArrays, PairAccounts, quote_exact_in
 
 __all__ = [
     "DEX_NAME",
-    "DiscoveryRefused",
+    "SLIPPAGE",
     "ExactInQuote",
-    "LayoutError",
     "MeteoraDlmmAdapter",
     "MeteoraDlmmClient",
     "MeteoraDlmmConfig",
     "NeedBinArrays",
     "PairAccounts",
-    "PairNotTradable",
-    "PairRefused",
     "PoolQuote",
     "quote_exact_in",
 ]

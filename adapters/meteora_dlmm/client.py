@@ -8,7 +8,7 @@ reads them for every pair at once.
 
 Every call goes through :class:`ChainRpc`'s classification and retries; what fails leaves
 as an :mod:`kernel.errors` type. Accounts are checked against what their address promises (owner, size,
-discriminator) and a mismatch raises :class:`~adapters.meteora_dlmm.layouts.LayoutError`.
+discriminator) and a mismatch raises :class:`~adapters.solana.errors.MalformedAccount`.
 """
 
 from __future__ import annotations
@@ -18,47 +18,25 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from meteora_dlmm import MintInfo, UnsupportedMint, parse_mint
-from solana.exceptions import SolanaRpcException
-from solana.rpc.core import RPCException
-from solana.rpc.types import MemcmpOpts
 from solders.account import Account
 from solders.pubkey import Pubkey
 
 from adapters.meteora_dlmm.config import MAX_ACCOUNTS_PER_CALL, MeteoraDlmmConfig
 from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, token_programs
-from adapters.meteora_dlmm.layouts import (
-    CLOCK_SYSVAR,
-    LB_PAIR_SIZE,
-    TOKEN_X_MINT_OFFSET,
-    TOKEN_Y_MINT_OFFSET,
-    ChainClock,
-    LayoutError,
-    check_bin_array,
-    decode_clock,
-    transfer_fee_at,
-)
-from adapters.meteora_dlmm.math import ExactInQuote, NeedBinArrays, PairAccounts, PairNotTradable, quote_exact_in
-from adapters.solana.errors import RpcErrorCode
+from adapters.meteora_dlmm.layouts import LB_PAIR_SIZE, TOKEN_X_MINT_OFFSET, TOKEN_Y_MINT_OFFSET, check_bin_array
+from adapters.meteora_dlmm.math import ExactInQuote, NeedBinArrays, PairAccounts, quote_exact_in
+from adapters.meteora_dlmm.package import transfer_fee_at
+from adapters.onchain.discovery import search_program
+from adapters.solana.accounts import CLOCK_SYSVAR, Clock, check_mint_owner, read_clock
+from adapters.solana.errors import MalformedAccount
 from adapters.solana.rpc import ChainRpc
-from adapters.solana.spl import TOKEN_PROGRAMS
-from kernel.errors import FatalError, QuoteUnavailable, RejectedError
+from kernel.errors import FatalError, PoolNotTradable, QuoteUnavailable, RejectedError
 
 log = logging.getLogger("oee.meteora_dlmm")
-
-SYSVAR_OWNER = Pubkey.from_string("Sysvar1111111111111111111111111111111111111")
-
-
-class DiscoveryRefused(Exception):
-    """The node will not run ``getProgramAccounts`` for this program (many public RPCs refuse it)."""
-
-
-class PairRefused(RejectedError):
-    """The pair takes no swap now: disabled, not yet active, or a mint whose transfers cannot be priced."""
-
-    code = "pool_not_tradable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +45,33 @@ class PoolQuote:
 
     pool: PairAccounts
     quote: ExactInQuote
-    clock: ChainClock
+    clock: Clock
     mint_in: MintInfo
     mint_out: MintInfo
 
     @property
     def address(self) -> Pubkey:
         return self.pool.address
+
+    @property
+    def amount_in(self) -> int:
+        return self.quote.amount_in
+
+    @property
+    def amount_out(self) -> int:
+        return self.quote.amount_out
+
+    @property
+    def fee(self) -> int:
+        return self.quote.fee
+
+    @property
+    def fee_on_input(self) -> bool:
+        return self.quote.fee_on_input
+
+    @property
+    def price_impact_pct(self) -> Decimal:
+        return self.quote.price_impact_pct
 
 
 @dataclass(slots=True)
@@ -125,19 +123,8 @@ class MeteoraDlmmClient:
         return pairs
 
     async def _search(self, mint_x: Pubkey, mint_y: Pubkey) -> list[tuple[Pubkey, Account]]:
-        filters: list[int | MemcmpOpts] = [
-            LB_PAIR_SIZE,
-            MemcmpOpts(offset=TOKEN_X_MINT_OFFSET, bytes=str(mint_x)),
-            MemcmpOpts(offset=TOKEN_Y_MINT_OFFSET, bytes=str(mint_y)),
-        ]
-        try:
-            return await self.rpc.program_accounts(self.program_id, filters, "searching Meteora DLMM pairs")
-        except FatalError as exc:
-            # A JSON-RPC error reply or an HTTP 4xx (classified fatal, never retried) is the node refusing the
-            # method; a transient failure stays a RetryableError and propagates.
-            if isinstance(exc.__cause__, RPCException | SolanaRpcException | RpcErrorCode):
-                raise DiscoveryRefused(str(exc)) from exc
-            raise
+        mints = ((TOKEN_X_MINT_OFFSET, mint_x), (TOKEN_Y_MINT_OFFSET, mint_y))
+        return await search_program(self.rpc, self.program_id, LB_PAIR_SIZE, mints, "searching Meteora DLMM pairs")
 
     # --- quotes --------------------------------------------------------------------------------------
 
@@ -166,8 +153,8 @@ class MeteoraDlmmClient:
                     )  # fmt: skip
                 except NeedBinArrays as need:
                     needed[address] = need.indexes
-                except PairNotTradable as exc:
-                    results[address] = PairRefused(f"pair {address}: {exc}")
+                except PoolNotTradable as exc:
+                    results[address] = PoolNotTradable(f"pair {address}: {exc}")
                 except RejectedError as exc:
                     results[address] = exc
                 else:
@@ -187,7 +174,7 @@ class MeteoraDlmmClient:
 
     async def _first_round(
         self, addresses: Sequence[Pubkey], mint_in: Pubkey, mint_out: Pubkey
-    ) -> tuple[ChainClock, MintInfo, MintInfo, dict[Pubkey, _Pending]]:
+    ) -> tuple[Clock, MintInfo, MintInfo, dict[Pubkey, _Pending]]:
         """The clock, both mints, and each pair with its extension and the arrays its last quote walked."""
         keys: list[Pubkey] = [CLOCK_SYSVAR, mint_in, mint_out]
         for address in addresses:
@@ -199,7 +186,7 @@ class MeteoraDlmmClient:
                 ]
         keys = _unique(keys)
         fetched = dict(zip(keys, await self.accounts(keys), strict=True))
-        clock = self._clock(fetched.get(CLOCK_SYSVAR))
+        clock = read_clock(fetched.get(CLOCK_SYSVAR))
         minfo_in = self._mint(fetched.get(mint_in), mint_in, clock.epoch)
         minfo_out = self._mint(fetched.get(mint_out), mint_out, clock.epoch)
         pending: dict[Pubkey, _Pending] = {}
@@ -216,7 +203,9 @@ class MeteoraDlmmClient:
             for mint, program in zip((pair.token_x_mint, pair.token_y_mint), token_programs(pair), strict=True):
                 mint_account = fetched.get(mint)
                 if mint_account is not None and mint_account.owner != program:
-                    raise LayoutError(f"pair {address} names {program} for mint {mint}, owned by {mint_account.owner}")
+                    raise MalformedAccount(
+                        f"pair {address} names {program} for mint {mint}, owned by {mint_account.owner}"
+                    )
             self._x_mints[address] = pair.token_x_mint
             state = _Pending(pool, pair.token_x_mint == mint_in)
             for index in self._ahead.get((address, state.swap_for_y), ()):
@@ -241,42 +230,37 @@ class MeteoraDlmmClient:
 
     def _pair(self, address: Pubkey, account: Account, extension: Account | None = None) -> PairAccounts:
         if account.owner != self.program_id:
-            raise LayoutError(f"pair {address} is owned by {account.owner}, not the DLMM program {self.program_id}")
+            raise MalformedAccount(
+                f"pair {address} is owned by {account.owner}, not the DLMM program {self.program_id}"
+            )
         ext = None
         if extension is not None:
             if extension.owner != self.program_id:
-                raise LayoutError(f"the bitmap extension of {address} is not owned by the DLMM program")
+                raise MalformedAccount(f"the bitmap extension of {address} is not owned by the DLMM program")
             ext = bytes(extension.data)
         try:
             return PairAccounts.from_bytes(address, bytes(account.data), ext)
-        except LayoutError as exc:
-            raise LayoutError(f"pair {address}: {exc}") from exc
+        except MalformedAccount as exc:
+            raise MalformedAccount(f"pair {address}: {exc}") from exc
 
     def _array(self, address: Pubkey, index: int, account: Account) -> bytes:
         if account.owner != self.program_id:
-            raise LayoutError(f"bin array {index} of {address} is not owned by the DLMM program")
+            raise MalformedAccount(f"bin array {index} of {address} is not owned by the DLMM program")
         data = bytes(account.data)
         check_bin_array(data, address, index)
         return data
-
-    @staticmethod
-    def _clock(account: Account | None) -> ChainClock:
-        if account is None or account.owner != SYSVAR_OWNER:
-            raise LayoutError("the Clock sysvar is missing or not owned by the sysvar program")
-        return decode_clock(bytes(account.data))
 
     @staticmethod
     def _mint(account: Account | None, mint: Pubkey, epoch: int) -> MintInfo:
         """The package's reading of a mint (it refuses transfer hooks), with the transfer fee of ``epoch``."""
         if account is None:
             raise RejectedError(f"no mint exists at {mint}", code="unknown_mint")
-        if account.owner not in TOKEN_PROGRAMS:
-            raise LayoutError(f"mint {mint} is owned by {account.owner}, not a token program")
+        check_mint_owner(account, mint)
         data = bytes(account.data)
         try:
             info: MintInfo = _parse_mint(data, bytes(account.owner))
         except UnsupportedMint as exc:
-            raise PairRefused(f"mint {mint}: {exc.reason}") from exc
+            raise PoolNotTradable(f"mint {mint}: {exc.reason}") from exc
         if info.transfer_fee is not None:
             info = dataclasses.replace(info, transfer_fee=transfer_fee_at(data, epoch))
         return info

@@ -6,11 +6,17 @@ from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
 
-from adapters.pools import METEORA_DLMM, PoolBook
+from adapters.pools import METEORA_DLMM
+from kernel.venues import SlippageCode
 
 DEX_NAME = "meteora"
 PROGRAM_NAME = METEORA_DLMM
+# lb_clmm has one deployment, the same on mainnet and devnet.
 MAINNET_PROGRAM_ID = Pubkey.from_string("LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo")
+PROGRAM_IDS = frozenset((MAINNET_PROGRAM_ID,))
+# lb_clmm fails with ExceededAmountSlippageTolerance (Anchor numbers custom errors from 6000) below min_amount_out.
+EXCEEDED_SLIPPAGE = 6003
+SLIPPAGE = SlippageCode(PROGRAM_IDS, EXCEEDED_SLIPPAGE)
 # getMultipleAccounts takes at most 100 keys.
 MAX_ACCOUNTS_PER_CALL = 100
 
@@ -44,9 +50,3 @@ class MeteoraDlmmConfig:
             raise ValueError("max_fetch_rounds must be at least 2, max_pools_per_quote 1, spare_arrays 0")
         if self.discovery_ttl_s < 0 or self.miss_ttl_s < 0:
             raise ValueError("discovery TTLs cannot be negative")
-
-    @classmethod
-    def from_book(cls, book: PoolBook) -> MeteoraDlmmConfig:
-        """The program ID the pool book names for its network (raises ``LookupError`` when it names none);
-        the rest at their defaults (``dataclasses.replace`` changes them)."""
-        return cls(program_id=Pubkey.from_string(book.program(PROGRAM_NAME)))

@@ -19,10 +19,9 @@ from solders.pubkey import Pubkey
 
 from adapters.meteora_dlmm.config import MAINNET_PROGRAM_ID
 from adapters.meteora_dlmm.layouts import LbPair
-from adapters.solana.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
+from adapters.solana.spl import MEMO_PROGRAM_ID, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 SWAP2_DISCRIMINATOR = bytes([65, 75, 63, 76, 235, 91, 91, 136])
-MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 _NO_TRANSFER_HOOKS = struct.pack("<I", 0)
 
 

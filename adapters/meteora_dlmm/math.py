@@ -32,14 +32,15 @@ from adapters.meteora_dlmm.layouts import (
     PAIR_CUSTOMIZABLE_PERMISSIONLESS,
     PAIR_PERMISSION,
     BitmapExtension,
-    ChainClock,
     LbPair,
     bin_array_index,
     decode_bitmap_extension,
     decode_lb_pair,
-    pool_state,
 )
-from kernel.errors import FatalError, InsufficientLiquidity
+from adapters.meteora_dlmm.package import pool_state
+from adapters.solana.accounts import Clock
+from kernel.errors import FatalError, InsufficientLiquidity, PoolNotTradable
+from kernel.money import ceil_div
 
 Q64 = 1 << 64
 FEE_PRECISION = 1_000_000_000
@@ -61,14 +62,6 @@ class NeedBinArrays(Exception):
     def __init__(self, indexes: tuple[int, ...]) -> None:
         super().__init__(f"the swap needs bin arrays {list(indexes)}")
         self.indexes = indexes
-
-
-class PairNotTradable(Exception):
-    """The pair refuses swaps now: disabled, or a permissioned pair before its activation point."""
-
-
-def ceil_div(numerator: int, denominator: int) -> int:
-    return -(-numerator // denominator)
 
 
 def price_from_id(bin_id: int, bin_step: int) -> int:
@@ -187,14 +180,14 @@ class PairAccounts:
         return tuple(out)
 
 
-def check_tradable(pair: LbPair, clock: ChainClock) -> None:
-    """Raise :class:`PairNotTradable` when the program would refuse a swap on ``pair`` now."""
+def check_tradable(pair: LbPair, clock: Clock) -> None:
+    """Raise :class:`PoolNotTradable` when the program would refuse a swap on ``pair`` now."""
     if pair.status != 0:
-        raise PairNotTradable("the pair is disabled")
+        raise PoolNotTradable("the pair is disabled")
     if pair.pair_type in (PAIR_PERMISSION, PAIR_CUSTOMIZABLE_PERMISSIONLESS):
         now = clock.slot if pair.activation_type == ACTIVATION_BY_SLOT else clock.unix_timestamp
         if now < pair.activation_point:
-            raise PairNotTradable(f"the pair activates at {pair.activation_point}, now is {now}")
+            raise PoolNotTradable(f"the pair activates at {pair.activation_point}, now is {now}")
 
 
 # --- the quote -------------------------------------------------------------------------------------
@@ -223,7 +216,7 @@ def quote_exact_in(
     amount_in: int,
     swap_for_y: bool,
     *,
-    clock: ChainClock,
+    clock: Clock,
     mint_in: MintInfo | None = None,
     mint_out: MintInfo | None = None,
     prefetch: int = 3,
@@ -232,7 +225,7 @@ def quote_exact_in(
 
     Raises :class:`NeedBinArrays` (with up to ``prefetch`` indexes) when the walk goes past the arrays
     given, ``InsufficientLiquidity`` when the pool cannot fill it (the program would fail the swap), and
-    :class:`PairNotTradable` when swaps are refused now. Token-2022 transfer fees of ``mint_in`` and
+    :class:`PoolNotTradable` when swaps are refused now. Token-2022 transfer fees of ``mint_in`` and
     ``mint_out`` apply outside the walk, as the package applies them.
     """
     if amount_in <= 0:

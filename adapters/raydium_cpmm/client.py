@@ -2,7 +2,7 @@
 
 Every call goes through :class:`ChainRpc`'s classification and retries; what fails leaves as
 an :mod:`kernel.errors` type. Accounts are checked against what their address promises (owner, size,
-discriminator, mint) and a mismatch raises :class:`~adapters.raydium_cpmm.layouts.MalformedAccount`.
+discriminator, mint) and a mismatch raises :class:`~adapters.solana.errors.MalformedAccount`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from solana.exceptions import SolanaRpcException
-from solana.rpc.core import RPCException
-from solana.rpc.types import MemcmpOpts
 from solders.account import Account
 from solders.pubkey import Pubkey
 
+from adapters.onchain.discovery import search_program
 from adapters.raydium_cpmm.config import MAX_POOLS_PER_QUOTE, RaydiumCpmmConfig
 from adapters.raydium_cpmm.instructions import config_address, pool_address, sort_mints
 from adapters.raydium_cpmm.layouts import (
@@ -24,25 +22,17 @@ from adapters.raydium_cpmm.layouts import (
     TOKEN_0_MINT_OFFSET,
     TOKEN_1_MINT_OFFSET,
     AmmConfig,
-    Clock,
-    MalformedAccount,
-    Mint,
     PoolState,
     decode_amm_config,
-    decode_clock,
-    decode_mint,
     decode_pool_state,
-    decode_token_account,
 )
-from adapters.solana.errors import RpcErrorCode
+from adapters.solana.accounts import CLOCK_SYSVAR, Clock, Mint, decode_token_account, read_clock, read_mint
+from adapters.solana.errors import DiscoveryRefused, MalformedAccount
 from adapters.solana.rpc import ChainRpc
-from adapters.solana.spl import TOKEN_PROGRAMS
 from kernel.errors import FatalError
 
 log = logging.getLogger("oee.raydium_cpmm")
 
-CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
-SYSVAR_OWNER = Pubkey.from_string("Sysvar1111111111111111111111111111111111111")
 MAX_ACCOUNTS_PER_CALL = 100
 
 
@@ -57,10 +47,6 @@ class PoolSnapshot:
     vault_1_amount: int
     mint_0: Mint
     mint_1: Mint
-
-
-class DiscoveryRefused(Exception):
-    """The node will not run ``getProgramAccounts`` for this program (many public RPCs refuse it)."""
 
 
 class RaydiumCpmmClient:
@@ -85,19 +71,8 @@ class RaydiumCpmmClient:
     async def program_pools(self, mint_0: Pubkey, mint_1: Pubkey) -> dict[Pubkey, PoolState]:
         """Every pool of the sorted pair, by ``getProgramAccounts`` with memcmp filters on both mints.
         Raises :class:`DiscoveryRefused` when the node answers that request with a JSON-RPC error."""
-        filters: list[int | MemcmpOpts] = [
-            POOL_STATE_LEN,
-            MemcmpOpts(offset=TOKEN_0_MINT_OFFSET, bytes=str(mint_0)),
-            MemcmpOpts(offset=TOKEN_1_MINT_OFFSET, bytes=str(mint_1)),
-        ]
-        try:
-            found = await self.rpc.program_accounts(self.program_id, filters, "searching Raydium CPMM pools")
-        except FatalError as exc:
-            # A JSON-RPC error reply or an HTTP 4xx (classified fatal, never retried) is the node refusing the
-            # method; a transient failure stays a RetryableError and propagates.
-            if isinstance(exc.__cause__, RPCException | SolanaRpcException | RpcErrorCode):
-                raise DiscoveryRefused(str(exc)) from exc
-            raise
+        mints = ((TOKEN_0_MINT_OFFSET, mint_0), (TOKEN_1_MINT_OFFSET, mint_1))
+        found = await search_program(self.rpc, self.program_id, POOL_STATE_LEN, mints, "searching Raydium CPMM pools")
         pools = {key: self.decode_pool(key, account) for key, account in found}
         return {k: p for k, p in pools.items() if (p.token_0_mint, p.token_1_mint) == (mint_0, mint_1)}
 
@@ -151,10 +126,7 @@ class RaydiumCpmmClient:
             + [k for address, state in pools.items() for k in (address, *_pool_accounts(state))]
         )  # fmt: skip
         fetched = dict(zip(keys, await self.accounts(keys), strict=True))
-        clock_account = fetched[CLOCK_SYSVAR]
-        if clock_account is None or clock_account.owner != SYSVAR_OWNER:
-            raise MalformedAccount("the Clock sysvar is missing or not owned by the sysvar program")
-        clock = decode_clock(bytes(clock_account.data))
+        clock = read_clock(fetched[CLOCK_SYSVAR])
         return clock, [self._snapshot(address, known, fetched) for address, known in pools.items()]
 
     def _snapshot(self, address: Pubkey, known: PoolState, fetched: dict[Pubkey, Account | None]) -> PoolSnapshot:
@@ -194,13 +166,7 @@ class RaydiumCpmmClient:
 
     @staticmethod
     def _mint(fetched: dict[Pubkey, Account | None], mint: Pubkey, program: Pubkey) -> Mint:
-        account = _present(fetched, mint, "mint")
-        if account.owner != program or account.owner not in TOKEN_PROGRAMS:
-            raise MalformedAccount(f"mint {mint} is owned by {account.owner}, not {program}")
-        try:
-            return decode_mint(bytes(account.data))
-        except MalformedAccount as exc:
-            raise MalformedAccount(f"mint {mint}: {exc}") from exc
+        return read_mint(_present(fetched, mint, "mint"), mint, program)
 
 
 def _pool_accounts(state: PoolState) -> tuple[Pubkey, ...]:

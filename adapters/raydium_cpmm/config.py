@@ -6,10 +6,23 @@ from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
 
-from adapters.pools import RAYDIUM_CPMM, PoolBook
+from adapters.pools import RAYDIUM_CPMM
+from kernel.venues import SlippageCode
 
 DEX_NAME = "raydium"
 PROGRAM_NAME = RAYDIUM_CPMM
+# Every deployment of cp-swap: mainnet, then the devnet ones.
+PROGRAM_IDS = frozenset(
+    Pubkey.from_string(p)
+    for p in (
+        "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C",
+        "DRaycpLY18LhpbydsBWbVJtxpNv9oXPgjRSfpF2bWpYb",
+        "CPMDWBwJDtYax9qW7AyRuVC19Cc4L4Vcy4n2BHAbHkCW",
+    )
+)
+# cp-swap fails with ExceededSlippage (Anchor numbers custom errors from 6000) below minimum_amount_out.
+EXCEEDED_SLIPPAGE = 6005
+SLIPPAGE = SlippageCode(PROGRAM_IDS, EXCEEDED_SLIPPAGE)
 
 # AmmConfig accounts are PDAs of ("amm_config", index as u16 big-endian). Index 0 is the 0.25% tier on
 # mainnet (trade 2500, protocol 120000, fund 40000 ppm); ``instructions.config_address`` derives any index.
@@ -39,9 +52,3 @@ class RaydiumCpmmConfig:
             raise ValueError("AmmConfig indexes are u16")
         if self.discovery_ttl_s < 0 or self.miss_ttl_s < 0:
             raise ValueError("discovery TTLs cannot be negative")
-
-    @classmethod
-    def from_book(cls, book: PoolBook) -> RaydiumCpmmConfig:
-        """The program ID the pool book names for its network (raises ``LookupError`` when it names none);
-        the rest at their defaults (``dataclasses.replace`` changes them)."""
-        return cls(Pubkey.from_string(book.program(PROGRAM_NAME)))

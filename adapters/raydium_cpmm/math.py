@@ -19,22 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from adapters.raydium_cpmm.layouts import AmmConfig, PoolState, TransferFeeConfig
-from kernel.errors import InsufficientLiquidity, RejectedError
+from adapters.raydium_cpmm.layouts import AmmConfig, PoolState
+from adapters.solana.accounts import TransferFeeConfig
+from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
+from kernel.money import U64_MAX, ceil_div
 
 FEE_RATE_DENOMINATOR = 1_000_000
-U64_MAX = 2**64 - 1
 IMPACT_QUANTUM = Decimal("0.000001")
-
-
-class PoolNotTradable(RejectedError):
-    """The pool does not take swaps now: swaps disabled by its status, or not open yet."""
-
-    code = "pool_not_tradable"
-
-
-def ceil_div(numerator: int, denominator: int) -> int:
-    return -(-numerator // denominator)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from kernel.errors import InsufficientLiquidity
+from kernel.money import ceil_div
 
 PPM = 1_000_000
 Q64 = 1 << 64
@@ -34,11 +35,6 @@ class SwapResult:
     fee: int
     price_impact_pct: Decimal
     bins_crossed: int = 0
-
-
-def ceil_div(numerator: int, denominator: int) -> int:
-    """``ceil(numerator / denominator)`` for non-negative integers."""
-    return -(-numerator // denominator)
 
 
 def _check_amount(amount_in: int) -> None:

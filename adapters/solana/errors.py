@@ -16,6 +16,7 @@ Callers always ``raise classify(exc, action) from exc``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -40,6 +41,7 @@ from solders.transaction_status import (
 )
 
 from kernel.errors import EngineError, FatalError, RejectedError, RetryableError, SlippageExceeded
+from kernel.venues import SlippageCode
 
 # --- the error types this adapter raises ------------------------------------------------------------
 
@@ -92,6 +94,16 @@ class SimulationFailed(RejectedError):
     code = "simulation_failed"
 
 
+class MalformedAccount(FatalError):
+    """An account's bytes are not what its address promised (wrong owner, size, discriminator or contents)."""
+
+    code = "malformed_account"
+
+
+class DiscoveryRefused(Exception):
+    """The node will not run ``getProgramAccounts`` for a program (many public RPCs refuse it)."""
+
+
 class RpcErrorCode(Exception):
     """A JSON-RPC error solana-py returned as a bare ``int`` instead of raising (codes it does not know)."""
 
@@ -99,20 +111,6 @@ class RpcErrorCode(Exception):
         super().__init__(f"JSON-RPC error {code} while {action}")
         self.code = code
 
-
-# --- program errors that mean slippage -----------------------------------------------------------------
-
-RAYDIUM_CPMM_PROGRAMS = frozenset(
-    Pubkey.from_string(p)
-    for p in (
-        "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C",
-        "DRaycpLY18LhpbydsBWbVJtxpNv9oXPgjRSfpF2bWpYb",
-        "CPMDWBwJDtYax9qW7AyRuVC19Cc4L4Vcy4n2BHAbHkCW",
-    )
-)
-METEORA_DLMM_PROGRAM = Pubkey.from_string("LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo")
-RAYDIUM_EXCEEDED_SLIPPAGE = 6005
-METEORA_EXCEEDED_SLIPPAGE = 6003
 
 # solders' fieldless errors compare equal but are not hashable: a list of pairs, not a dict.
 _FEE_PAYER_ERRORS = (
@@ -135,16 +133,6 @@ def custom_error(err: TransactionErrorType | None) -> tuple[int, int] | None:
     return None
 
 
-def is_slippage(program: Pubkey | None, code: int) -> bool:
-    """Whether custom ``code`` from ``program`` is a DEX's slippage check (Raydium CPMM 6005, DLMM 6003).
-    With the program unknown, the code alone decides."""
-    if program is None:
-        return code in (RAYDIUM_EXCEEDED_SLIPPAGE, METEORA_EXCEEDED_SLIPPAGE)
-    if program in RAYDIUM_CPMM_PROGRAMS:
-        return code == RAYDIUM_EXCEEDED_SLIPPAGE
-    return program == METEORA_DLMM_PROGRAM and code == METEORA_EXCEEDED_SLIPPAGE
-
-
 def describe(err: TransactionErrorType) -> str:
     """A short readable form of a transaction error."""
     custom = custom_error(err)
@@ -153,22 +141,30 @@ def describe(err: TransactionErrorType) -> str:
     return str(err)
 
 
-def failure_of(err: TransactionErrorType, programs: list[Pubkey | None]) -> tuple[str, str]:
+def failure_of(
+    err: TransactionErrorType, programs: list[Pubkey | None], slippage: Iterable[SlippageCode] = ()
+) -> tuple[str, str]:
     """The ``(error_code, message)`` of a transaction that landed with ``err``; ``programs`` are the
-    programs of its top-level instructions, in order. Slippage is ``slippage_exceeded``, else ``tx_failed``."""
+    programs of its top-level instructions, in order, and ``slippage`` the slippage codes of the DEXes
+    that may have built it. Slippage is ``slippage_exceeded``, else ``tx_failed``."""
     custom = custom_error(err)
     if custom is not None:
         index, code = custom
         program = programs[index] if 0 <= index < len(programs) else None
-        if is_slippage(program, code):
+        if any(known.matches(program, code) for known in slippage):
             return SlippageExceeded.code, f"slippage exceeded: the DEX program refused the fill ({describe(err)})"
     return "tx_failed", f"the transaction landed with an error: {describe(err)}"
 
 
 def transaction_error(
-    err: TransactionErrorType, action: str, programs: list[Pubkey | None] | None = None, logs: list[str] | None = None
+    err: TransactionErrorType,
+    action: str,
+    programs: list[Pubkey | None] | None = None,
+    logs: list[str] | None = None,
+    slippage: Iterable[SlippageCode] = (),
 ) -> EngineError:
-    """A transaction error met before landing (simulation, preflight) as an engine error."""
+    """A transaction error met before landing (simulation, preflight) as an engine error; ``slippage`` as
+    for :func:`failure_of`."""
     if err == TransactionErrorFieldless.BlockhashNotFound:
         return BlockhashNotFound(f"blockhash not found while {action}")
     reason = next((text for known, text in _FEE_PAYER_ERRORS if err == known), None)
@@ -178,7 +174,7 @@ def transaction_error(
         return FatalError(f"the transaction was already processed while {action}")
     custom = custom_error(err)
     if custom is not None:
-        code, message = failure_of(err, programs or [])
+        code, message = failure_of(err, programs or [], slippage)
         if code == SlippageExceeded.code:
             return SlippageExceeded(message)
     tail = f"; last log: {logs[-1]}" if logs else ""

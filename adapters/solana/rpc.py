@@ -33,6 +33,7 @@ from adapters.solana.config import ChainConfig
 from adapters.solana.errors import AirdropRateLimited, RpcErrorCode, classify, error_code, is_panic, transaction_error
 from adapters.solana.transactions import percentile
 from kernel.errors import FatalError, RetryableError
+from kernel.venues import SlippageCode
 
 log = logging.getLogger("oee.chain.rpc")
 
@@ -229,15 +230,16 @@ class ChainRpc:
 
     # --- transactions -----------------------------------------------------------------------------
 
-    async def simulate(self, tx: VersionedTransaction) -> int:
-        """Simulate ``tx`` (signatures unchecked); the compute units it used, or the classified error."""
+    async def simulate(self, tx: VersionedTransaction, slippage: Sequence[SlippageCode] = ()) -> int:
+        """Simulate ``tx`` (signatures unchecked); the compute units it used, or the classified error
+        (``SlippageExceeded`` for a custom error ``slippage`` names)."""
 
         async def call() -> int:
             reply = _checked(await self._client.simulate_transaction(tx, sig_verify=False), "simulation")
             result = reply.value
             if result.err is not None:
                 raise transaction_error(
-                    result.err, "simulating the transaction", _programs(tx), list(result.logs or [])
+                    result.err, "simulating the transaction", _programs(tx), list(result.logs or []), slippage
                 )
             return int(result.units_consumed or 0)
 

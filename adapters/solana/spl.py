@@ -1,5 +1,5 @@
 """SPL Token helpers every on-chain adapter shares: associated token addresses, the instructions that create
-them, and wrapping native SOL. Pure: no I/O.
+them, wrapping native SOL, and the steps around a DEX's swap instruction. Pure: no I/O.
 
 Wrapping SOL in: create the owner's wSOL associated token account (idempotent), transfer the lamports to
 it, SyncNative. Unwrapping: CloseAccount, which returns every lamport of the wSOL account to the owner.
@@ -8,6 +8,7 @@ it, SyncNative. Unwrapping: CloseAccount, which returns every lamport of the wSO
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
@@ -19,6 +20,7 @@ TOKEN_2022_PROGRAM_ID = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCX
 TOKEN_PROGRAMS = (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
 ASSOCIATED_TOKEN_PROGRAM_ID = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
 SYSTEM_PROGRAM_ID = Pubkey.from_string("11111111111111111111111111111111")
+MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 NATIVE_MINT = Pubkey.from_string(tokens.NATIVE_MINT)
 
 # Instruction tags: the associated token program's CreateIdempotent, the token program's CloseAccount and
@@ -96,3 +98,31 @@ def wrap_sol(owner: Pubkey, lamports: int) -> list[Instruction]:
 def unwrap_sol(owner: Pubkey) -> list[Instruction]:
     """Close ``owner``'s wSOL account: every lamport in it (wrapped and rent) goes back to ``owner``."""
     return [close_account(wrapped_sol_account(owner), owner, owner, TOKEN_PROGRAM_ID)]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSide:
+    """One side of a swap: the mint and the token program that owns it."""
+
+    mint: Pubkey
+    program: Pubkey
+
+    def account(self, owner: Pubkey) -> Pubkey:
+        """``owner``'s associated token account for this side."""
+        return associated_token_address(owner, self.mint, self.program)
+
+
+def around_swap(
+    owner: Pubkey, side_in: TokenSide, side_out: TokenSide, amount_in: int, swap: Instruction
+) -> list[Instruction]:
+    """``swap`` with what it needs around it: [wrap ``amount_in`` of SOL when the input is native], create
+    the output token account (idempotent), the swap, [close the wSOL account when either side is native]."""
+    in_native, out_native = side_in.mint == NATIVE_MINT, side_out.mint == NATIVE_MINT
+    steps: list[Instruction] = []
+    if in_native:
+        steps += wrap_sol(owner, amount_in)
+    steps.append(create_associated_token_account_idempotent(owner, owner, side_out.mint, side_out.program))
+    steps.append(swap)
+    if in_native or out_native:
+        steps += unwrap_sol(owner)
+    return steps

@@ -23,10 +23,9 @@ from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from adapters.solana.spl import NATIVE_MINT
+from adapters.solana.spl import MEMO_PROGRAM_ID, NATIVE_MINT
 from kernel.venues import SwapTicket
 
-MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 COMPUTE_BUDGET_PROGRAM_ID = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 LAMPORTS_PER_SIGNATURE = 5_000
 MICRO_LAMPORTS_PER_LAMPORT = 1_000_000

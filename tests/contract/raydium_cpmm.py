@@ -35,8 +35,8 @@ from adapters.raydium_cpmm.layouts import (
     encode_amm_config,
     encode_observation_state,
     encode_pool_state,
-    encode_token_account,
 )
+from adapters.solana.accounts import encode_token_account
 from adapters.solana.spl import NATIVE_MINT, TOKEN_PROGRAM_ID
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry

@@ -1,0 +1,264 @@
+"""``OnChainAdapter``: what an on-chain DEX adapter does the same way whatever the DEX.
+
+It answers in the same :class:`~kernel.venues.Quote` shape as the simulated adapters. Pools come from the
+:class:`PoolBook` when it configures any for the pair, else from discovery (remembered for a while). A
+quote prices every candidate pool and the most output wins (then the least impact, then the address, so
+the choice is stable). Before a swap is built its pool is priced again: a fresh quote already below the
+order's minimum is ``SlippageExceeded`` and nothing is sent.
+
+A subclass says how its DEX's pools are found (:meth:`_find`), read (:meth:`_prepare`), priced
+(:meth:`_price_each`) and swapped (:meth:`instructions`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Generic, Protocol, TypeVar
+
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+
+from adapters.onchain.discovery import DiscoveryCache, Monotonic, mint_pair
+from adapters.pools import PoolBook, parse_address
+from adapters.solana.rpc import ChainRpc
+from kernel import money
+from kernel.errors import FatalError, QuoteUnavailable, RejectedError, RetryableError, SlippageExceeded, UnsupportedPair
+from kernel.tokens import Token, TokenRegistry
+from kernel.venues import Quote, QuoteRequest, SlippageCode, SwapTicket
+
+log = logging.getLogger("oee.onchain")
+
+IMPACT_QUANTUM = Decimal("0.000001")
+
+
+class OnChainConfig(Protocol):
+    """The settings every on-chain DEX's config has."""
+
+    @property
+    def program_id(self) -> Pubkey: ...
+    @property
+    def discover(self) -> bool: ...
+    @property
+    def discovery_ttl_s(self) -> float: ...
+    @property
+    def miss_ttl_s(self) -> float: ...
+
+
+P = TypeVar("P")  # what discovery reads of a pool
+D = TypeVar("D")  # a DEX's own quote of a pool: what its swap instruction needs
+C = TypeVar("C", bound=OnChainConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class Priced(Generic[D]):
+    """One pool's exact-in answer in what every DEX reports, with the DEX's own quote (``detail``).
+    ``fee`` is in the input mint when ``fee_on_input``, else in the output mint."""
+
+    address: Pubkey
+    amount_in: int
+    amount_out: int
+    fee: int
+    fee_on_input: bool
+    price_impact_pct: Decimal
+    detail: D
+
+
+def check_decimals(token_in: Token, decimals_in: int, token_out: Token, decimals_out: int) -> None:
+    """The registry's decimals must be the chain's: a mismatch would misprice every order."""
+    for token, decimals in ((token_in, decimals_in), (token_out, decimals_out)):
+        if token.decimals != decimals:
+            raise FatalError(f"{token.symbol} has {decimals} decimals on chain, {token.decimals} in the registry")
+
+
+class OnChainAdapter(ABC, Generic[C, P, D]):
+    """A DEX on one cluster. Implements :class:`kernel.venues.OnChainDex`.
+
+    ``rpc`` is this adapter's own (closed by :meth:`aclose` unless ``owns_rpc`` is false). ``clock`` measures
+    how long discovered pools are remembered.
+    """
+
+    name: str
+    label: str  # the DEX and its pool kind in messages, e.g. "Raydium CPMM"
+    slippage: SlippageCode
+
+    def __init__(
+        self,
+        rpc: ChainRpc,
+        book: PoolBook,
+        tokens: TokenRegistry,
+        *,
+        config: C | None = None,
+        owns_rpc: bool = True,
+        clock: Monotonic = time.monotonic,
+    ) -> None:
+        self.config = config if config is not None else self.default_config(book)
+        self._rpc = rpc
+        self._book = book
+        self._tokens = tokens
+        self._owns_rpc = owns_rpc
+        self._discovered = DiscoveryCache(clock, self.config.discovery_ttl_s, self.config.miss_ttl_s)
+        self._pools: dict[Pubkey, P] = {}  # what a pool was read as; what it points at never changes
+
+    @property
+    def program_id(self) -> Pubkey:
+        return self.config.program_id
+
+    @property
+    @abstractmethod
+    def max_pools_per_quote(self) -> int:
+        """How many of a pair's pools one quote prices at most."""
+
+    # --- what each DEX fills in ------------------------------------------------------------------------
+
+    @staticmethod
+    @abstractmethod
+    def default_config(book: PoolBook) -> C:
+        """The DEX's config with the program ID the pool book names for its network (``LookupError`` when it
+        names none), the rest at their defaults (``dataclasses.replace`` changes them)."""
+
+    @abstractmethod
+    async def _find(self, mint_0: Pubkey, mint_1: Pubkey) -> Mapping[Pubkey, P]:
+        """Every tradable pool of the pair the node can find (none where it refuses to search)."""
+
+    def _remember(self, address: Pubkey, pool: P) -> None:
+        """Keep what discovery read of a pool that quotes will price."""
+        self._pools[address] = pool
+
+    async def _prepare(self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token) -> None:
+        """Read and check, before pricing, what the configured or routed pools need (nothing by default)."""
+        return None
+
+    @abstractmethod
+    async def _price_each(
+        self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token, amount: int
+    ) -> list[Priced[D] | RejectedError]:
+        """Price every pool (read together); a pool that cannot take the swap maps to its refusal."""
+
+    @abstractmethod
+    def instructions(self, fresh: D, min_amount_out: int, owner: Pubkey) -> list[Instruction]:
+        """The instructions that swap ``fresh`` for ``owner`` with ``min_amount_out`` (no RPC)."""
+
+    # --- DexAdapter -----------------------------------------------------------------------------------
+
+    async def quote(self, request: QuoteRequest) -> Quote:
+        """The best exact-in quote among the pair's pools. Raises ``UnsupportedPair`` (no pool),
+        ``QuoteUnavailable`` (the RPC failed for now) or another ``RejectedError`` (the pools cannot fill
+        it, are closed to swaps, or the amount buys nothing)."""
+        started = time.perf_counter()
+        token_in, token_out = request.token_in, request.token_out
+        if token_in.mint == token_out.mint:
+            raise UnsupportedPair(f"cannot swap {token_in.symbol} for itself")
+        try:
+            pools = await self._pools_for(token_in, token_out)
+            best = await self._best(pools, token_in, token_out, request.amount_in)
+        except QuoteUnavailable:
+            raise
+        except RetryableError as exc:
+            raise QuoteUnavailable(f"{self.name}: {exc}", context={"cause": exc.code}) from exc
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        return self._as_quote(best, token_in, token_out, latency_ms)
+
+    async def aclose(self) -> None:
+        if self._owns_rpc:
+            await self._rpc.aclose()
+
+    # --- SwapBuilder -----------------------------------------------------------------------------------
+
+    async def swap_instructions(self, ticket: SwapTicket, owner: Pubkey) -> list[Instruction]:
+        """Re-quote ``ticket``'s pool and return :meth:`instructions` for it with ``ticket.min_amount_out``.
+        Raises ``SlippageExceeded`` when the fresh quote already pays less than ``ticket.min_amount_out``."""
+        route = ticket.route
+        if route.dex != self.name:
+            raise FatalError(f"a {route.dex} route was given to the {self.name} adapter")
+        address = parse_address(route.pool, "pool")
+        try:
+            await self._prepare([address], ticket.token_in, ticket.token_out)
+            fresh = await self._best([address], ticket.token_in, ticket.token_out, route.amount_in)
+        except QuoteUnavailable:
+            raise
+        except RetryableError as exc:
+            raise QuoteUnavailable(f"{self.name}: {exc}", context={"cause": exc.code}) from exc
+        if fresh.amount_out < ticket.min_amount_out:
+            raise SlippageExceeded(
+                f"pool {address} now pays {fresh.amount_out} raw {ticket.token_out.symbol}, below the "
+                f"order's minimum {ticket.min_amount_out}",
+                context={"quoted": fresh.amount_out, "min_amount_out": ticket.min_amount_out, "pool": str(address)},
+            )
+        return self.instructions(fresh.detail, ticket.min_amount_out, owner)
+
+    # --- pools -----------------------------------------------------------------------------------------
+
+    async def _pools_for(self, token_in: Token, token_out: Token) -> list[Pubkey]:
+        """The pools to price for a pair: the configured ones, else the discovered ones."""
+        configured = self._book.find(self.name, token_in.mint, token_out.mint)
+        if configured:
+            addresses = [parse_address(p.address, "configured pool") for p in configured]
+            addresses = addresses[: self.max_pools_per_quote]
+            await self._prepare(addresses, token_in, token_out)
+            return addresses
+        if not self.config.discover:
+            raise UnsupportedPair(f"no {self.name} pool is configured for {token_in.symbol}/{token_out.symbol}")
+        found = await self._discover(parse_address(token_in.mint, "mint"), parse_address(token_out.mint, "mint"))
+        if not found:
+            raise UnsupportedPair(f"no {self.label} pool trades {token_in.symbol}/{token_out.symbol}")
+        return list(found)
+
+    async def _discover(self, mint_a: Pubkey, mint_b: Pubkey) -> tuple[Pubkey, ...]:
+        pair = mint_pair(mint_a, mint_b)
+        cached = self._discovered.get(pair)
+        if cached is not None:
+            return cached
+        found = await self._find(*pair)
+        addresses = tuple(sorted(found, key=str))
+        limit = self.max_pools_per_quote
+        if len(addresses) > limit:
+            log.warning(
+                "%d %s pools trade %s; pricing the first %d", len(addresses), self.label, self._label(pair), limit
+            )
+            addresses = addresses[:limit]
+        for address in addresses:
+            self._remember(address, found[address])
+        self._discovered.put(pair, addresses)
+        log.info("discovered %d %s pools for %s", len(addresses), self.label, self._label(pair))
+        return addresses
+
+    def _label(self, pair: tuple[Pubkey, Pubkey]) -> str:
+        """``SOL/USDC`` for mints the registry knows, the addresses otherwise."""
+        names = []
+        for mint in pair:
+            token = self._tokens.resolve(str(mint))
+            names.append(token.symbol if token is not None else str(mint))
+        return "/".join(names)
+
+    # --- pricing ---------------------------------------------------------------------------------------
+
+    async def _best(self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token, amount: int) -> Priced[D]:
+        """The pool paying the most; when none can take the swap, the first refusal is raised."""
+        priced: list[Priced[D]] = []
+        refusals: list[RejectedError] = []
+        for result in await self._price_each(addresses, token_in, token_out, amount):
+            if isinstance(result, RejectedError):
+                refusals.append(result)
+            else:
+                priced.append(result)
+        if not priced:
+            raise refusals[0]
+        return max(priced, key=lambda p: (p.amount_out, -p.price_impact_pct, str(p.address)))
+
+    def _as_quote(self, best: Priced[D], token_in: Token, token_out: Token, latency_ms: int) -> Quote:
+        return Quote(
+            dex=self.name,
+            pool=str(best.address),
+            amount_in=best.amount_in,
+            amount_out=best.amount_out,
+            fee=best.fee,
+            fee_mint=token_in.mint if best.fee_on_input else token_out.mint,
+            price=money.price(best.amount_in, token_in.decimals, best.amount_out, token_out.decimals),
+            price_impact_pct=best.price_impact_pct.quantize(IMPACT_QUANTUM),
+            latency_ms=latency_ms,
+        )
