@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.simulated.curves import Q64, BinPool, ConstantProductPool, bin_price_q64, bin_step_log, ceil_div
+from adapters.simulated.curves import Q64, BinPool, ConstantProductPool, bin_price_q64, bin_step_log
 from kernel.errors import InsufficientLiquidity
+from kernel.money import ceil_div
 
 
 def test_ceil_div() -> None:
