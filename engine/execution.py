@@ -32,7 +32,7 @@ from kernel.errors import (
 from kernel.money import format_amount, price
 from kernel.settings import Settings
 from kernel.tokens import Token, TokenRegistry
-from kernel.venues import PreparedTx, QuoteRequest, SettlementVenue, SwapTicket, TxState
+from kernel.venues import PreparedTx, QuoteRequest, SettlementKind, SettlementVenue, SwapTicket, TxState
 
 log = logging.getLogger("oee.execution")
 
@@ -87,7 +87,7 @@ class OrderState:
                 row["tx_signature"],
                 bytes(row["tx_bytes"]),
                 int(row["tx_last_valid"] or 0),
-                kind=row["settlement_kind"] or "simulated",
+                kind=SettlementKind(row["settlement_kind"] or SettlementKind.SIMULATED),
                 note=row["settlement_note"],
             )
         return cls(
@@ -235,13 +235,13 @@ class OrderExecutor:
         )
         ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out)
         tx = await self._venue.prepare(ticket)
-        explorer = self._venue.explorer_url(tx.signature) if tx.kind != "simulated" else None
+        explorer = self._explorer_url(tx)
         rec.step(
             status=OrderStatus.SUBMITTED,
-            data={"attempt": attempt, "txHash": tx.signature, "settlement": tx.kind, "note": tx.note,
+            data={"attempt": attempt, "txHash": tx.signature, "settlement": tx.kind.value, "note": tx.note,
                   "explorerUrl": explorer},
             fields={"tx_signature": tx.signature, "tx_bytes": tx.raw, "tx_last_valid": tx.last_valid,
-                    "settlement_kind": tx.kind, "settlement_note": tx.note, "explorer_url": explorer},
+                    "settlement_kind": tx.kind.value, "settlement_note": tx.note, "explorer_url": explorer},
         )  # fmt: skip
         # The signed bytes are durable before the first send: a re-run confirms them instead of re-building.
         await rec.flush()
@@ -293,11 +293,15 @@ class OrderExecutor:
         rec.step(
             status=OrderStatus.CONFIRMED,
             data={"txHash": tx.signature, "amountOut": format_amount(amount_out, order.token_out.decimals),
-                  "executedPrice": str(executed), "settlement": tx.kind, "note": tx.note,
-                  "explorerUrl": self._venue.explorer_url(tx.signature) if tx.kind != "simulated" else None},
+                  "executedPrice": str(executed), "settlement": tx.kind.value, "note": tx.note,
+                  "explorerUrl": self._explorer_url(tx)},
             fields={"amount_out": amount_out, "executed_price": executed, "finished_at": datetime.now(UTC)},
             attempt_finish=(attempt, "confirmed", None, None, None),
         )  # fmt: skip
+
+    def _explorer_url(self, tx: PreparedTx) -> str | None:
+        # A chain venue may have settled this one on the simulated ledger, which no explorer shows.
+        return self._venue.explorer_url(tx.signature) if tx.kind.on_chain else None
 
     def _fail(self, rec: OrderRecorder, attempt: int, exc: EngineError, *, exhausted: bool = False) -> None:
         reason = str(exc)

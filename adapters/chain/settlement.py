@@ -37,7 +37,7 @@ from adapters.solana.transactions import (
     writable_accounts,
 )
 from kernel.errors import FatalError
-from kernel.venues import PreparedTx, SwapTicket, TxState, TxStatus
+from kernel.venues import PreparedTx, SettlementKind, SwapTicket, TxState, TxStatus
 
 log = logging.getLogger("oee.chain.settlement")
 
@@ -76,7 +76,7 @@ class SolanaSettlement:
     tokens, and the order's fill is the simulated one recorded in the memo.
     """
 
-    kind = "chain"
+    kind = SettlementKind.CHAIN
 
     def __init__(
         self,
