@@ -19,20 +19,24 @@ from typing import Any
 import asyncpg
 
 from engine.db import repository
+from engine.db.records import (
+    AttemptEnd,
+    Failure,
+    Fill,
+    OrderChange,
+    OrderToExecute,
+    QuoteRecord,
+    RouteRecord,
+    SubmittedTx,
+)
 from engine.recorder import OrderRecorder, StepStore
 from engine.routing import QuoteFailure, Router, RoutingDecision
-from kernel.domain import TERMINAL_STATUSES, EventKind, OrderStatus
-from kernel.errors import (
-    EngineError,
-    RejectedError,
-    RetryableError,
-    SlippageExceeded,
-    TransactionExpired,
-)
+from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderStatus
+from kernel.errors import EngineError, RejectedError, RetryableError, SlippageExceeded, TransactionExpired
 from kernel.money import format_amount, price
 from kernel.settings import Settings
 from kernel.tokens import Token, TokenRegistry
-from kernel.venues import PreparedTx, QuoteRequest, SettlementKind, SettlementVenue, SwapTicket, TxState
+from kernel.venues import PreparedTx, Quote, QuoteRequest, SettlementVenue, SwapTicket, TxState
 
 log = logging.getLogger("oee.execution")
 
@@ -74,32 +78,22 @@ class OrderState:
     tx: PreparedTx | None
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], tokens: TokenRegistry) -> OrderState:
-        def token(prefix: str) -> Token:
-            known = tokens.resolve(row[prefix])
-            if known is not None:
-                return known
-            return Token(row[f"{prefix}_symbol"], row[f"{prefix}_symbol"], row[f"{prefix}_decimals"], row[prefix])
+    def load(cls, stored: OrderToExecute, tokens: TokenRegistry) -> OrderState:
+        """The stored order, with its tokens as the registry knows them (the stored ones otherwise)."""
 
-        tx = None
-        if row["tx_signature"] and row["tx_bytes"] is not None:
-            tx = PreparedTx(
-                row["tx_signature"],
-                bytes(row["tx_bytes"]),
-                int(row["tx_last_valid"] or 0),
-                kind=SettlementKind(row["settlement_kind"] or SettlementKind.SIMULATED),
-                note=row["settlement_note"],
-            )
+        def token(known: Token) -> Token:
+            return tokens.resolve(known.mint) or known
+
         return cls(
-            id=row["id"],
-            status=row["status"],
-            token_in=token("token_in"),
-            token_out=token("token_out"),
-            amount_in=int(row["amount_in"]),
-            slippage_bps=int(row["slippage_bps"]),
-            attempts=int(row["attempts"]),
-            last_seq=int(row["last_seq"]),
-            tx=tx,
+            id=stored.id,
+            status=stored.status,
+            token_in=token(stored.token_in),
+            token_out=token(stored.token_out),
+            amount_in=stored.amount_in,
+            slippage_bps=stored.slippage_bps,
+            attempts=stored.attempts,
+            last_seq=stored.last_seq,
+            tx=stored.tx,
         )
 
 
@@ -130,13 +124,13 @@ class OrderExecutor:
     async def execute(self, order_id: str) -> str:
         """Drive the order to a terminal status; returns that status. Safe to call again for the same order."""
         async with self._pool.acquire() as conn:
-            row = await repository.order_for_execution(conn, uuid.UUID(order_id))
-        if row is None:
+            stored = await repository.order_for_execution(conn, uuid.UUID(order_id))
+        if stored is None:
             log.error("order %s not found; dropping its job", order_id)
             return "missing"
-        if row["status"] in TERMINAL_STATUSES:
-            return str(row["status"])
-        order = OrderState.from_row(row, self._tokens)
+        if stored.status in TERMINAL_STATUSES:
+            return stored.status
+        order = OrderState.load(stored, self._tokens)
         rec = OrderRecorder(self._store, order.id, order.last_seq, order.status)
         try:
             await self._drive(order, rec)
@@ -189,7 +183,7 @@ class OrderExecutor:
             kind=EventKind.RETRYING,
             data={"attempt": attempt, "nextAttempt": attempt + 1, "delayMs": delay, "code": exc.code,
                   "reason": str(exc)},
-            attempt_finish=(attempt, "retry", exc.code, str(exc), delay),
+            change=OrderChange(attempt_end=AttemptEnd(attempt, AttemptOutcome.RETRY, exc.code, str(exc), delay)),
         )  # fmt: skip
         return exc
 
@@ -198,8 +192,7 @@ class OrderExecutor:
         rec.step(
             status=OrderStatus.ROUTING,
             data={"attempt": attempt, "dexes": list(self._router.dexes)},
-            fields={"attempts": attempt},
-            attempt_start=attempt,
+            change=OrderChange(attempts=attempt, attempt_start=attempt),
         )
         request = QuoteRequest(order.token_in, order.token_out, order.amount_in)
         try:
@@ -207,7 +200,7 @@ class OrderExecutor:
         except EngineError as exc:
             failures = exc.context.get("failures", ())
             if failures:
-                rec.step(quotes=[_failure_row(attempt, f) for f in failures], event=False)
+                rec.step(change=OrderChange(quotes=[_failure_record(attempt, f) for f in failures]), event=False)
             raise
         best = decision.best
         min_out = best.min_amount_out(order.slippage_bps)
@@ -223,15 +216,10 @@ class OrderExecutor:
                 "reason": decision.reason,
                 "quotes": [_quote_event(q, order.token_out.decimals) for q in decision.quotes],
             },
-            fields={
-                "dex": best.dex,
-                "pool": best.pool,
-                "route_reason": decision.reason,
-                "quoted_amount_out": best.amount_out,
-                "min_amount_out": min_out,
-            },
-            quotes=_quote_rows(attempt, decision),
-            route=(attempt, best.dex, best.pool, best.amount_out, min_out, decision.reason),
+            change=OrderChange(
+                quotes=_quote_records(attempt, decision),
+                route=RouteRecord(attempt, best.dex, best.pool, best.amount_out, min_out, decision.reason),
+            ),
         )
         ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out)
         tx = await self._venue.prepare(ticket)
@@ -240,8 +228,7 @@ class OrderExecutor:
             status=OrderStatus.SUBMITTED,
             data={"attempt": attempt, "txHash": tx.signature, "settlement": tx.kind.value, "note": tx.note,
                   "explorerUrl": explorer},
-            fields={"tx_signature": tx.signature, "tx_bytes": tx.raw, "tx_last_valid": tx.last_valid,
-                    "settlement_kind": tx.kind.value, "settlement_note": tx.note, "explorer_url": explorer},
+            change=OrderChange(tx=SubmittedTx(tx, explorer)),
         )  # fmt: skip
         # The signed bytes are durable before the first send: a re-run confirms them instead of re-building.
         await rec.flush()
@@ -266,7 +253,7 @@ class OrderExecutor:
                         rec.step(
                             kind=EventKind.SETTLEMENT,
                             data={"expired": True, "txHash": tx.signature},
-                            fields={"tx_signature": None, "tx_bytes": None, "tx_last_valid": None},
+                            change=OrderChange(tx_expired=True),
                         )
                         order.tx = None
                         raise TransactionExpired(f"transaction {tx.signature} expired before it landed")
@@ -295,8 +282,8 @@ class OrderExecutor:
             data={"txHash": tx.signature, "amountOut": format_amount(amount_out, order.token_out.decimals),
                   "executedPrice": str(executed), "settlement": tx.kind.value, "note": tx.note,
                   "explorerUrl": self._explorer_url(tx)},
-            fields={"amount_out": amount_out, "executed_price": executed, "finished_at": datetime.now(UTC)},
-            attempt_finish=(attempt, "confirmed", None, None, None),
+            change=OrderChange(fill=Fill(amount_out, executed, datetime.now(UTC)),
+                               attempt_end=AttemptEnd(attempt, AttemptOutcome.CONFIRMED)),
         )  # fmt: skip
 
     def _explorer_url(self, tx: PreparedTx) -> str | None:
@@ -311,8 +298,10 @@ class OrderExecutor:
         rec.step(
             status=OrderStatus.FAILED,
             data={"code": exc.code, "reason": reason, "attempt": attempt},
-            fields={"failure_code": exc.code, "failure_reason": reason, "finished_at": datetime.now(UTC)},
-            attempt_finish=(attempt, "failed", exc.code, str(exc), None) if attempt else None,
+            change=OrderChange(
+                failure=Failure(exc.code, reason, datetime.now(UTC)),
+                attempt_end=AttemptEnd(attempt, AttemptOutcome.FAILED, exc.code, str(exc)) if attempt else None,
+            ),
         )
 
     def _log_decision(self, order: OrderState, decision: RoutingDecision, min_out: int) -> None:
@@ -324,18 +313,19 @@ class OrderExecutor:
         )  # fmt: skip
 
 
-def _quote_event(q: Any, decimals: int) -> dict[str, Any]:
+def _quote_event(q: Quote, decimals: int) -> dict[str, Any]:
     return {"dex": q.dex, "amountOut": format_amount(q.amount_out, decimals), "priceImpactPct": str(q.price_impact_pct)}
 
 
-def _quote_rows(attempt: int, decision: RoutingDecision) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = [
-        (attempt, q.dex, q.pool, q.amount_out, q.fee, q.fee_mint, q.price, q.price_impact_pct, q.latency_ms, None)
+def _quote_records(attempt: int, decision: RoutingDecision) -> list[QuoteRecord]:
+    records = [
+        QuoteRecord(attempt, q.dex, q.latency_ms, pool=q.pool, amount_out=q.amount_out, fee=q.fee,
+                    fee_mint=q.fee_mint, price=q.price, price_impact_pct=q.price_impact_pct)
         for q in decision.quotes
-    ]
-    rows.extend(_failure_row(attempt, f) for f in decision.failures)
-    return rows
+    ]  # fmt: skip
+    records.extend(_failure_record(attempt, f) for f in decision.failures)
+    return records
 
 
-def _failure_row(attempt: int, f: QuoteFailure) -> tuple[Any, ...]:
-    return (attempt, f.dex, None, None, None, None, None, None, f.latency_ms, f"{f.code}: {f.error}")
+def _failure_record(attempt: int, f: QuoteFailure) -> QuoteRecord:
+    return QuoteRecord(attempt, f.dex, f.latency_ms, error=f"{f.code}: {f.error}")
