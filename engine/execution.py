@@ -32,7 +32,7 @@ from engine.db.records import (
 from engine.recorder import OrderRecorder, StepStore
 from engine.routing import QuoteFailure, Router, RoutingDecision
 from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderStatus
-from kernel.errors import EngineError, RejectedError, RetryableError, SlippageExceeded, TransactionExpired
+from kernel.errors import EngineError, RejectedError, RetryableError, TransactionExpired
 from kernel.money import format_amount, price
 from kernel.settings import Settings
 from kernel.tokens import Token, TokenRegistry
@@ -270,8 +270,7 @@ class OrderExecutor:
                 self._confirm(order, rec, tx, attempt, int(status.amount_out or 0))
                 return
             if status.state is TxState.FAILED:
-                if status.error_code == SlippageExceeded.code:
-                    raise SlippageExceeded(status.error or "slippage exceeded")
+                # A landed failure is final whatever its cause; the venue's code (slippage_exceeded, ...) says which.
                 raise RejectedError(status.error or "transaction failed", code=status.error_code or "tx_failed")
             resend = status.state is TxState.UNKNOWN
 

@@ -130,7 +130,11 @@ class TxState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TxStatus:
-    """Where a signature stands. ``FAILED`` means it landed with an error: that is final."""
+    """Where a signature stands. ``FAILED`` means it landed with an error: that is final.
+
+    A failure's ``error_code`` is the stable code the order fails with (``slippage_exceeded``,
+    ``tx_failed``, ...), classified by the venue; ``error`` says it in words.
+    """
 
     state: TxState
     amount_out: int | None = None
