@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from engine.db.records import (
     Failure,
     Fill,
     OrderChange,
-    OrderToExecute,
+    OrderState,
     QuoteRecord,
     RouteRecord,
     SubmittedTx,
@@ -35,7 +35,7 @@ from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderSta
 from kernel.errors import EngineError, RejectedError, RetryableError, TransactionExpired
 from kernel.money import format_amount, price
 from kernel.settings import Settings
-from kernel.tokens import Token, TokenRegistry
+from kernel.tokens import TokenRegistry
 from kernel.venues import PreparedTx, Quote, QuoteRequest, SettlementVenue, SwapTicket, TxState
 
 log = logging.getLogger("oee.execution")
@@ -61,40 +61,6 @@ class RetryPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
         return cls(settings.order_max_attempts, settings.order_retry_base_ms, settings.order_retry_max_ms)
-
-
-@dataclass(slots=True)
-class OrderState:
-    """The order as the worker loaded it."""
-
-    id: uuid.UUID
-    status: str
-    token_in: Token
-    token_out: Token
-    amount_in: int
-    slippage_bps: int
-    attempts: int
-    last_seq: int
-    tx: PreparedTx | None
-
-    @classmethod
-    def load(cls, stored: OrderToExecute, tokens: TokenRegistry) -> OrderState:
-        """The stored order, with its tokens as the registry knows them (the stored ones otherwise)."""
-
-        def token(known: Token) -> Token:
-            return tokens.resolve(known.mint) or known
-
-        return cls(
-            id=stored.id,
-            status=stored.status,
-            token_in=token(stored.token_in),
-            token_out=token(stored.token_out),
-            amount_in=stored.amount_in,
-            slippage_bps=stored.slippage_bps,
-            attempts=stored.attempts,
-            last_seq=stored.last_seq,
-            tx=stored.tx,
-        )
 
 
 class OrderExecutor:
@@ -130,7 +96,13 @@ class OrderExecutor:
             return "missing"
         if stored.status in TERMINAL_STATUSES:
             return stored.status
-        order = OrderState.load(stored, self._tokens)
+        # Tokens as the registry knows them; the stored ones for a mint it does not list.
+        tokens = self._tokens
+        order = replace(
+            stored,
+            token_in=tokens.resolve(stored.token_in.mint) or stored.token_in,
+            token_out=tokens.resolve(stored.token_out.mint) or stored.token_out,
+        )
         rec = OrderRecorder(self._store, order.id, order.last_seq, order.status)
         try:
             await self._drive(order, rec)

@@ -200,28 +200,36 @@ class CrashingVenue:
         return None
 
 
-@pytest.mark.parametrize("crash_before_send", [True, False], ids=["before-send", "after-send"])
-async def test_a_rerun_after_a_crash_confirms_the_recorded_signature(
-    harness: Harness, settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis, crash_before_send: bool
-) -> None:
-    order_id = await new_order(db)
-    crashing = harness.executor(venue=CrashingVenue(harness.venues.settlement, crash_before_send=crash_before_send))
+async def crash(harness: Harness, order_id: str, *, before_send: bool) -> None:
+    crashing = harness.executor(venue=CrashingVenue(harness.venues.settlement, crash_before_send=before_send))
     with pytest.raises(asyncio.CancelledError):
         await crashing.execute(order_id)
-    interrupted = await document(db, order_id)
-    assert interrupted["status"] == "submitted"
-    recorded = interrupted["tx_signature"]
-    assert recorded
 
-    # A fresh worker: new venues, new simulated pools, same ledger.
+
+async def rerun(settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis, order_id: str) -> list[str]:
+    """Run the order on a fresh worker (new venues, new simulated pools, same ledger); its landed signatures."""
     restarted = await make_harness(settings, db, redis)
     try:
         assert await restarted.executor().execute(order_id) == "confirmed"
     finally:
         await restarted.store.stop()
+    return await restarted.landed(order_id)
+
+
+@pytest.mark.parametrize("crash_before_send", [True, False], ids=["before-send", "after-send"])
+async def test_a_rerun_after_a_crash_confirms_the_recorded_signature(
+    harness: Harness, settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis, crash_before_send: bool
+) -> None:
+    order_id = await new_order(db)
+    await crash(harness, order_id, before_send=crash_before_send)
+    interrupted = await document(db, order_id)
+    assert interrupted["status"] == "submitted"
+    recorded = interrupted["tx_signature"]
+    assert recorded
+
+    assert await rerun(settings, db, redis, order_id) == [recorded]
     doc = await document(db, order_id)
     assert doc["tx_signature"] == recorded
-    assert await restarted.landed(order_id) == [recorded]
     assert statuses(doc) == STATUS_PATH
 
 
@@ -312,20 +320,13 @@ async def test_an_order_recorded_under_the_earlier_name_mock_resumes_on_the_simu
     harness: Harness, settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis
 ) -> None:
     order_id = await new_order(db)
-    crashing = harness.executor(venue=CrashingVenue(harness.venues.settlement, crash_before_send=False))
-    with pytest.raises(asyncio.CancelledError):
-        await crashing.execute(order_id)
+    await crash(harness, order_id, before_send=False)
     async with db.acquire() as conn:
         await conn.execute("UPDATE orders SET settlement_kind = 'mock' WHERE id = $1", uuid.UUID(order_id))
         stored = await repository.order_for_execution(conn, uuid.UUID(order_id))
     assert stored is not None and stored.tx is not None
     assert stored.tx.kind is SettlementKind.SIMULATED
 
-    restarted = await make_harness(settings, db, redis)
-    try:
-        assert await restarted.executor().execute(order_id) == "confirmed"
-    finally:
-        await restarted.store.stop()
+    assert await rerun(settings, db, redis, order_id) == [stored.tx.signature]
     doc = await document(db, order_id)
-    assert await restarted.landed(order_id) == [doc["tx_signature"]] == [stored.tx.signature]
     assert doc["events"][-1]["data"]["settlement"] == "simulated"

@@ -35,12 +35,12 @@ class NewOrder:
     event_data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class OrderToExecute:
-    """An unfinished order as its worker loads it. ``tx`` is the recorded transaction, if any.
+@dataclass(slots=True)
+class OrderState:
+    """An unfinished order as its worker loads it, then advances (``attempts``, ``tx``) as it executes.
 
-    The tokens are as the order stored them (symbol, decimals, mint); ``last_seq`` is taken from the
-    event log itself, which is the authority.
+    ``tx`` is the recorded transaction, if any. The tokens are as the order stored them (symbol,
+    decimals, mint); ``last_seq`` is taken from the event log itself, which is the authority.
     """
 
     id: uuid.UUID

@@ -14,7 +14,7 @@ import asyncpg
 import orjson
 
 from engine.db.records import NewOrder as NewOrder  # re-exported for the API, which builds them
-from engine.db.records import OrderToExecute, StepWrite
+from engine.db.records import OrderState, StepWrite
 from kernel.domain import TERMINAL_STATUSES
 from kernel.tokens import Token
 from kernel.venues import PreparedTx, SettlementKind
@@ -118,7 +118,7 @@ async def order_row(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, 
     return dict(row) if row is not None else None
 
 
-async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> OrderToExecute | None:
+async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> OrderState | None:
     """The order as its worker resumes it, with ``last_seq`` taken from the event log itself."""
     row = await conn.fetchrow(
         "SELECT o.*, GREATEST(o.last_seq, COALESCE((SELECT max(seq) FROM order_events e WHERE e.order_id = o.id), 0))"
@@ -136,7 +136,7 @@ async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> 
             kind=SettlementKind(row["settlement_kind"] or SettlementKind.SIMULATED),
             note=row["settlement_note"],
         )
-    return OrderToExecute(
+    return OrderState(
         id=row["id"],
         status=row["status"],
         token_in=_stored_token(row, "token_in"),
