@@ -12,27 +12,31 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from engine.db import repository
+from engine.db.records import (
+    AttemptEnd,
+    Failure,
+    Fill,
+    OrderChange,
+    OrderState,
+    QuoteRecord,
+    RouteRecord,
+    SubmittedTx,
+)
 from engine.recorder import OrderRecorder, StepStore
 from engine.routing import QuoteFailure, Router, RoutingDecision
-from kernel.domain import TERMINAL_STATUSES, EventKind, OrderStatus
-from kernel.errors import (
-    EngineError,
-    RejectedError,
-    RetryableError,
-    SlippageExceeded,
-    TransactionExpired,
-)
+from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderStatus
+from kernel.errors import EngineError, RejectedError, RetryableError, TransactionExpired
 from kernel.money import format_amount, price
 from kernel.settings import Settings
-from kernel.tokens import Token, TokenRegistry
-from kernel.venues import PreparedTx, QuoteRequest, SettlementVenue, SwapTicket, TxState
+from kernel.tokens import TokenRegistry
+from kernel.venues import PreparedTx, Quote, QuoteRequest, SettlementVenue, SwapTicket, TxState
 
 log = logging.getLogger("oee.execution")
 
@@ -57,50 +61,6 @@ class RetryPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
         return cls(settings.order_max_attempts, settings.order_retry_base_ms, settings.order_retry_max_ms)
-
-
-@dataclass(slots=True)
-class OrderState:
-    """The order as the worker loaded it."""
-
-    id: uuid.UUID
-    status: str
-    token_in: Token
-    token_out: Token
-    amount_in: int
-    slippage_bps: int
-    attempts: int
-    last_seq: int
-    tx: PreparedTx | None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any], tokens: TokenRegistry) -> OrderState:
-        def token(prefix: str) -> Token:
-            known = tokens.resolve(row[prefix])
-            if known is not None:
-                return known
-            return Token(row[f"{prefix}_symbol"], row[f"{prefix}_symbol"], row[f"{prefix}_decimals"], row[prefix])
-
-        tx = None
-        if row["tx_signature"] and row["tx_bytes"] is not None:
-            tx = PreparedTx(
-                row["tx_signature"],
-                bytes(row["tx_bytes"]),
-                int(row["tx_last_valid"] or 0),
-                kind=row["settlement_kind"] or "simulated",
-                note=row["settlement_note"],
-            )
-        return cls(
-            id=row["id"],
-            status=row["status"],
-            token_in=token("token_in"),
-            token_out=token("token_out"),
-            amount_in=int(row["amount_in"]),
-            slippage_bps=int(row["slippage_bps"]),
-            attempts=int(row["attempts"]),
-            last_seq=int(row["last_seq"]),
-            tx=tx,
-        )
 
 
 class OrderExecutor:
@@ -130,13 +90,19 @@ class OrderExecutor:
     async def execute(self, order_id: str) -> str:
         """Drive the order to a terminal status; returns that status. Safe to call again for the same order."""
         async with self._pool.acquire() as conn:
-            row = await repository.order_for_execution(conn, uuid.UUID(order_id))
-        if row is None:
+            stored = await repository.order_for_execution(conn, uuid.UUID(order_id))
+        if stored is None:
             log.error("order %s not found; dropping its job", order_id)
             return "missing"
-        if row["status"] in TERMINAL_STATUSES:
-            return str(row["status"])
-        order = OrderState.from_row(row, self._tokens)
+        if stored.status in TERMINAL_STATUSES:
+            return stored.status
+        # Tokens as the registry knows them; the stored ones for a mint it does not list.
+        tokens = self._tokens
+        order = replace(
+            stored,
+            token_in=tokens.resolve(stored.token_in.mint) or stored.token_in,
+            token_out=tokens.resolve(stored.token_out.mint) or stored.token_out,
+        )
         rec = OrderRecorder(self._store, order.id, order.last_seq, order.status)
         try:
             await self._drive(order, rec)
@@ -189,7 +155,7 @@ class OrderExecutor:
             kind=EventKind.RETRYING,
             data={"attempt": attempt, "nextAttempt": attempt + 1, "delayMs": delay, "code": exc.code,
                   "reason": str(exc)},
-            attempt_finish=(attempt, "retry", exc.code, str(exc), delay),
+            change=OrderChange(attempt_end=AttemptEnd(attempt, AttemptOutcome.RETRY, exc.code, str(exc), delay)),
         )  # fmt: skip
         return exc
 
@@ -198,8 +164,7 @@ class OrderExecutor:
         rec.step(
             status=OrderStatus.ROUTING,
             data={"attempt": attempt, "dexes": list(self._router.dexes)},
-            fields={"attempts": attempt},
-            attempt_start=attempt,
+            change=OrderChange(attempts=attempt, attempt_start=attempt),
         )
         request = QuoteRequest(order.token_in, order.token_out, order.amount_in)
         try:
@@ -207,7 +172,7 @@ class OrderExecutor:
         except EngineError as exc:
             failures = exc.context.get("failures", ())
             if failures:
-                rec.step(quotes=[_failure_row(attempt, f) for f in failures], event=False)
+                rec.step(change=OrderChange(quotes=[_failure_record(attempt, f) for f in failures]), event=False)
             raise
         best = decision.best
         min_out = best.min_amount_out(order.slippage_bps)
@@ -223,25 +188,19 @@ class OrderExecutor:
                 "reason": decision.reason,
                 "quotes": [_quote_event(q, order.token_out.decimals) for q in decision.quotes],
             },
-            fields={
-                "dex": best.dex,
-                "pool": best.pool,
-                "route_reason": decision.reason,
-                "quoted_amount_out": best.amount_out,
-                "min_amount_out": min_out,
-            },
-            quotes=_quote_rows(attempt, decision),
-            route=(attempt, best.dex, best.pool, best.amount_out, min_out, decision.reason),
+            change=OrderChange(
+                quotes=_quote_records(attempt, decision),
+                route=RouteRecord(attempt, best.dex, best.pool, best.amount_out, min_out, decision.reason),
+            ),
         )
         ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out)
         tx = await self._venue.prepare(ticket)
-        explorer = self._venue.explorer_url(tx.signature) if tx.kind != "simulated" else None
+        explorer = self._explorer_url(tx)
         rec.step(
             status=OrderStatus.SUBMITTED,
-            data={"attempt": attempt, "txHash": tx.signature, "settlement": tx.kind, "note": tx.note,
+            data={"attempt": attempt, "txHash": tx.signature, "settlement": tx.kind.value, "note": tx.note,
                   "explorerUrl": explorer},
-            fields={"tx_signature": tx.signature, "tx_bytes": tx.raw, "tx_last_valid": tx.last_valid,
-                    "settlement_kind": tx.kind, "settlement_note": tx.note, "explorer_url": explorer},
+            change=OrderChange(tx=SubmittedTx(tx, explorer)),
         )  # fmt: skip
         # The signed bytes are durable before the first send: a re-run confirms them instead of re-building.
         await rec.flush()
@@ -266,7 +225,7 @@ class OrderExecutor:
                         rec.step(
                             kind=EventKind.SETTLEMENT,
                             data={"expired": True, "txHash": tx.signature},
-                            fields={"tx_signature": None, "tx_bytes": None, "tx_last_valid": None},
+                            change=OrderChange(tx_expired=True),
                         )
                         order.tx = None
                         raise TransactionExpired(f"transaction {tx.signature} expired before it landed")
@@ -283,8 +242,7 @@ class OrderExecutor:
                 self._confirm(order, rec, tx, attempt, int(status.amount_out or 0))
                 return
             if status.state is TxState.FAILED:
-                if status.error_code == SlippageExceeded.code:
-                    raise SlippageExceeded(status.error or "slippage exceeded")
+                # A landed failure is final whatever its cause; the venue's code (slippage_exceeded, ...) says which.
                 raise RejectedError(status.error or "transaction failed", code=status.error_code or "tx_failed")
             resend = status.state is TxState.UNKNOWN
 
@@ -293,11 +251,15 @@ class OrderExecutor:
         rec.step(
             status=OrderStatus.CONFIRMED,
             data={"txHash": tx.signature, "amountOut": format_amount(amount_out, order.token_out.decimals),
-                  "executedPrice": str(executed), "settlement": tx.kind, "note": tx.note,
-                  "explorerUrl": self._venue.explorer_url(tx.signature) if tx.kind != "simulated" else None},
-            fields={"amount_out": amount_out, "executed_price": executed, "finished_at": datetime.now(UTC)},
-            attempt_finish=(attempt, "confirmed", None, None, None),
+                  "executedPrice": str(executed), "settlement": tx.kind.value, "note": tx.note,
+                  "explorerUrl": self._explorer_url(tx)},
+            change=OrderChange(fill=Fill(amount_out, executed, datetime.now(UTC)),
+                               attempt_end=AttemptEnd(attempt, AttemptOutcome.CONFIRMED)),
         )  # fmt: skip
+
+    def _explorer_url(self, tx: PreparedTx) -> str | None:
+        # A chain venue may have settled this one on the simulated ledger, which no explorer shows.
+        return self._venue.explorer_url(tx.signature) if tx.kind.on_chain else None
 
     def _fail(self, rec: OrderRecorder, attempt: int, exc: EngineError, *, exhausted: bool = False) -> None:
         reason = str(exc)
@@ -307,8 +269,10 @@ class OrderExecutor:
         rec.step(
             status=OrderStatus.FAILED,
             data={"code": exc.code, "reason": reason, "attempt": attempt},
-            fields={"failure_code": exc.code, "failure_reason": reason, "finished_at": datetime.now(UTC)},
-            attempt_finish=(attempt, "failed", exc.code, str(exc), None) if attempt else None,
+            change=OrderChange(
+                failure=Failure(exc.code, reason, datetime.now(UTC)),
+                attempt_end=AttemptEnd(attempt, AttemptOutcome.FAILED, exc.code, str(exc)) if attempt else None,
+            ),
         )
 
     def _log_decision(self, order: OrderState, decision: RoutingDecision, min_out: int) -> None:
@@ -320,18 +284,19 @@ class OrderExecutor:
         )  # fmt: skip
 
 
-def _quote_event(q: Any, decimals: int) -> dict[str, Any]:
+def _quote_event(q: Quote, decimals: int) -> dict[str, Any]:
     return {"dex": q.dex, "amountOut": format_amount(q.amount_out, decimals), "priceImpactPct": str(q.price_impact_pct)}
 
 
-def _quote_rows(attempt: int, decision: RoutingDecision) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = [
-        (attempt, q.dex, q.pool, q.amount_out, q.fee, q.fee_mint, q.price, q.price_impact_pct, q.latency_ms, None)
+def _quote_records(attempt: int, decision: RoutingDecision) -> list[QuoteRecord]:
+    records = [
+        QuoteRecord(attempt, q.dex, q.latency_ms, pool=q.pool, amount_out=q.amount_out, fee=q.fee,
+                    fee_mint=q.fee_mint, price=q.price, price_impact_pct=q.price_impact_pct)
         for q in decision.quotes
-    ]
-    rows.extend(_failure_row(attempt, f) for f in decision.failures)
-    return rows
+    ]  # fmt: skip
+    records.extend(_failure_record(attempt, f) for f in decision.failures)
+    return records
 
 
-def _failure_row(attempt: int, f: QuoteFailure) -> tuple[Any, ...]:
-    return (attempt, f.dex, None, None, None, None, None, None, f.latency_ms, f"{f.code}: {f.error}")
+def _failure_record(attempt: int, f: QuoteFailure) -> QuoteRecord:
+    return QuoteRecord(attempt, f.dex, f.latency_ms, error=f"{f.code}: {f.error}")

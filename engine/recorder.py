@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -13,9 +14,11 @@ import redis.asyncio as aioredis
 
 from engine.batching import GroupCommitter
 from engine.db import repository
-from engine.db.repository import StepWrite
+from engine.db.records import NO_CHANGE, EventRecord, OrderChange, StepWrite
 from engine.events import event_message, publish
 from kernel.domain import EventKind, OrderStatus
+
+log = logging.getLogger("oee.recorder")
 
 
 class StepStore:
@@ -42,15 +45,15 @@ class StepStore:
         async with self._pool.acquire() as conn, conn.transaction():
             await repository.write_steps(conn, steps)
         messages = [
-            event_message(str(s.order_id), seq, status, kind, orjson.loads(data))
+            event_message(str(s.order_id), e.seq, e.status, e.kind, orjson.loads(e.data))
             for s in steps
-            for seq, status, kind, data in s.events
+            if (e := s.event) is not None
         ]
         # Publishing is best effort: clients that miss an event replay it from PostgreSQL.
         try:
             await publish(self._redis, messages)
-        except Exception:
-            pass
+        except Exception as exc:
+            log.warning("publishing %d events failed (clients replay them from the log): %s", len(messages), exc)
         return [None] * len(steps)
 
 
@@ -70,36 +73,18 @@ class OrderRecorder:
         status: OrderStatus | None = None,
         kind: EventKind = EventKind.STATUS,
         data: dict[str, Any] | None = None,
-        fields: dict[str, Any] | None = None,
-        quotes: Sequence[tuple[Any, ...]] = (),
-        route: tuple[Any, ...] | None = None,
-        attempt_start: int | None = None,
-        attempt_finish: tuple[Any, ...] | None = None,
+        change: OrderChange = NO_CHANGE,
         event: bool = True,
     ) -> None:
         """Queue a step. It is written with others; :meth:`flush` waits until it is durable."""
-        order_fields = dict(fields or {})
-        events: list[tuple[int, str, str, bytes]] = []
         if status is not None:
             self.status = status.value
-            order_fields["status"] = status.value
+        record = None
         if event:
             self.seq += 1
-            events.append((self.seq, self.status, kind.value, orjson.dumps(data or {})))
-            order_fields["last_seq"] = self.seq
-        self._pending.append(
-            self._store.submit(
-                StepWrite(
-                    order_id=self.order_id,
-                    order_fields=order_fields,
-                    events=events,
-                    quotes=list(quotes),
-                    route=route,
-                    attempt_start=attempt_start,
-                    attempt_finish=attempt_finish,
-                )
-            )
-        )
+            record = EventRecord(self.seq, self.status, kind.value, orjson.dumps(data or {}))
+        step = StepWrite(self.order_id, status.value if status is not None else None, record, change)
+        self._pending.append(self._store.submit(step))
 
     async def flush(self) -> None:
         """Wait until every queued step is committed; raises if any write failed."""

@@ -18,10 +18,19 @@ log = logging.getLogger("oee.routing")
 
 @dataclass(frozen=True, slots=True)
 class QuoteFailure:
+    """A DEX that did not quote, with the classified error it gave."""
+
     dex: str
-    code: str
-    error: str
+    cause: EngineError
     latency_ms: int
+
+    @property
+    def code(self) -> str:
+        return self.cause.code
+
+    @property
+    def error(self) -> str:
+        return str(self.cause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +62,7 @@ class Router:
         failures = tuple(r for r in results if isinstance(r, QuoteFailure))
         if not quotes:
             summary = "; ".join(f"{f.dex}: {f.error}" for f in failures)
-            if failures and all(f.code == UnsupportedPair.code for f in failures):
+            if failures and all(isinstance(f.cause, UnsupportedPair) for f in failures):
                 raise UnsupportedPair(f"no enabled DEX trades this pair ({summary})", context={"failures": failures})
             raise NoRoute(f"no DEX returned a quote ({summary})", context={"failures": failures})
         # Best output after fees; ties go to the lower price impact, then to the DEX name for determinism.
@@ -70,7 +79,7 @@ class Router:
             err = exc
         else:
             return quote
-        return QuoteFailure(adapter.name, err.code, str(err), int((time.perf_counter() - started) * 1000))
+        return QuoteFailure(adapter.name, err, int((time.perf_counter() - started) * 1000))
 
 
 def _reason(best: Quote, quotes: Sequence[Quote], failures: Sequence[QuoteFailure], request: QuoteRequest) -> str:

@@ -31,3 +31,11 @@ class EventKind(StrEnum):
     STATUS = "status"
     RETRYING = "retrying"
     SETTLEMENT = "settlement"
+
+
+class AttemptOutcome(StrEnum):
+    """How one attempt at an order ended: ``retry`` when another attempt follows."""
+
+    RETRY = "retry"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"

@@ -109,19 +109,39 @@ class SwapTicket:
     min_amount_out: int
 
 
+class SettlementKind(StrEnum):
+    """Which kind of venue built a transaction, stored with it as its value.
+
+    ``mock``, the simulated ledger's earlier name, still reads as :attr:`SIMULATED` (orders recorded
+    before the rename keep settling where they were built).
+    """
+
+    SIMULATED = "simulated"
+    CHAIN = "chain"
+
+    @classmethod
+    def _missing_(cls, value: object) -> SettlementKind | None:
+        return cls.SIMULATED if isinstance(value, str) and value.lower() == "mock" else None
+
+    @property
+    def on_chain(self) -> bool:
+        """True when the transaction lands on a Solana cluster, where an explorer may show it."""
+        return self is SettlementKind.CHAIN
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedTx:
     """A signed transaction, not yet sent. Recorded durably before the first send.
 
     ``last_valid`` is the last block height (or, for the simulated ledger, the last millisecond) at
-    which it can land. ``kind`` names the venue that built it (``simulated`` or ``chain``), so a re-run
+    which it can land. ``kind`` names the kind of venue that built it, so a re-run
     confirms it on that same venue; ``note`` says why, when that is not the configured one.
     """
 
     signature: str
     raw: bytes
     last_valid: int
-    kind: str = "simulated"
+    kind: SettlementKind = SettlementKind.SIMULATED
     note: str | None = None
 
 
@@ -134,7 +154,11 @@ class TxState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TxStatus:
-    """Where a signature stands. ``FAILED`` means it landed with an error: that is final."""
+    """Where a signature stands. ``FAILED`` means it landed with an error: that is final.
+
+    A failure's ``error_code`` is the stable code the order fails with (``slippage_exceeded``,
+    ``tx_failed``, ...), classified by the venue; ``error`` says it in words.
+    """
 
     state: TxState
     amount_out: int | None = None
@@ -147,7 +171,7 @@ class TxStatus:
 class SettlementVenue(Protocol):
     """Lands swap transactions: a simulated ledger, or a Solana cluster."""
 
-    kind: str
+    kind: SettlementKind
 
     async def prepare(self, ticket: SwapTicket) -> PreparedTx:
         """Build and sign the transaction. No side effect on the venue."""

@@ -14,13 +14,23 @@ import redis.asyncio as aioredis
 
 from adapters.registry import Venues, build_venues
 from engine.db import repository
-from engine.db.repository import NewOrder
+from engine.db.records import EventRecord, NewOrder, OrderChange, StepWrite
+from engine.db.repository import write_steps
 from engine.execution import OrderExecutor, RetryPolicy
 from engine.recorder import StepStore
 from engine.routing import Router
 from kernel.errors import RetryableError
 from kernel.settings import Settings
-from kernel.venues import DexAdapter, PreparedTx, Quote, QuoteRequest, SettlementVenue, SwapTicket, TxStatus
+from kernel.venues import (
+    DexAdapter,
+    PreparedTx,
+    Quote,
+    QuoteRequest,
+    SettlementKind,
+    SettlementVenue,
+    SwapTicket,
+    TxStatus,
+)
 
 STATUS_PATH = ["pending", "routing", "building", "submitted", "confirmed"]
 
@@ -190,28 +200,36 @@ class CrashingVenue:
         return None
 
 
-@pytest.mark.parametrize("crash_before_send", [True, False], ids=["before-send", "after-send"])
-async def test_a_rerun_after_a_crash_confirms_the_recorded_signature(
-    harness: Harness, settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis, crash_before_send: bool
-) -> None:
-    order_id = await new_order(db)
-    crashing = harness.executor(venue=CrashingVenue(harness.venues.settlement, crash_before_send=crash_before_send))
+async def crash(harness: Harness, order_id: str, *, before_send: bool) -> None:
+    crashing = harness.executor(venue=CrashingVenue(harness.venues.settlement, crash_before_send=before_send))
     with pytest.raises(asyncio.CancelledError):
         await crashing.execute(order_id)
-    interrupted = await document(db, order_id)
-    assert interrupted["status"] == "submitted"
-    recorded = interrupted["tx_signature"]
-    assert recorded
 
-    # A fresh worker: new venues, new simulated pools, same ledger.
+
+async def rerun(settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis, order_id: str) -> list[str]:
+    """Run the order on a fresh worker (new venues, new simulated pools, same ledger); its landed signatures."""
     restarted = await make_harness(settings, db, redis)
     try:
         assert await restarted.executor().execute(order_id) == "confirmed"
     finally:
         await restarted.store.stop()
+    return await restarted.landed(order_id)
+
+
+@pytest.mark.parametrize("crash_before_send", [True, False], ids=["before-send", "after-send"])
+async def test_a_rerun_after_a_crash_confirms_the_recorded_signature(
+    harness: Harness, settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis, crash_before_send: bool
+) -> None:
+    order_id = await new_order(db)
+    await crash(harness, order_id, before_send=crash_before_send)
+    interrupted = await document(db, order_id)
+    assert interrupted["status"] == "submitted"
+    recorded = interrupted["tx_signature"]
+    assert recorded
+
+    assert await rerun(settings, db, redis, order_id) == [recorded]
     doc = await document(db, order_id)
     assert doc["tx_signature"] == recorded
-    assert await restarted.landed(order_id) == [recorded]
     assert statuses(doc) == STATUS_PATH
 
 
@@ -252,14 +270,12 @@ async def test_an_expired_transaction_is_rebuilt_and_lands_once(
 
 async def test_steps_of_one_order_in_one_batch_keep_their_order(db: asyncpg.Pool) -> None:
     """Steps with different column sets, committed together, leave the row as the last one left it."""
-    from engine.db.repository import StepWrite, write_steps
-
     order_id = await new_order(db)
     oid = uuid.UUID(order_id)
     steps = [
-        StepWrite(oid, {"status": "routing", "attempts": 1, "last_seq": 2}, [(2, "routing", "status", b"{}")], []),
-        StepWrite(oid, {"last_seq": 3}, [(3, "routing", "retrying", b"{}")], []),
-        StepWrite(oid, {"status": "routing", "attempts": 2, "last_seq": 4}, [(4, "routing", "status", b"{}")], []),
+        StepWrite(oid, "routing", EventRecord(2, "routing", "status", b"{}"), OrderChange(attempts=1)),
+        StepWrite(oid, None, EventRecord(3, "routing", "retrying", b"{}")),
+        StepWrite(oid, "routing", EventRecord(4, "routing", "status", b"{}"), OrderChange(attempts=2)),
     ]
     async with db.acquire() as conn, conn.transaction():
         await write_steps(conn, steps)
@@ -298,3 +314,19 @@ async def test_transient_errors_in_flight_never_build_a_second_transaction(harne
     assert venue.prepared == 1
     assert doc["attempts"] == 1
     assert await harness.landed(order_id) == [doc["tx_signature"]]
+
+
+async def test_an_order_recorded_under_the_earlier_name_mock_resumes_on_the_simulated_ledger(
+    harness: Harness, settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis
+) -> None:
+    order_id = await new_order(db)
+    await crash(harness, order_id, before_send=False)
+    async with db.acquire() as conn:
+        await conn.execute("UPDATE orders SET settlement_kind = 'mock' WHERE id = $1", uuid.UUID(order_id))
+        stored = await repository.order_for_execution(conn, uuid.UUID(order_id))
+    assert stored is not None and stored.tx is not None
+    assert stored.tx.kind is SettlementKind.SIMULATED
+
+    assert await rerun(settings, db, redis, order_id) == [stored.tx.signature]
+    doc = await document(db, order_id)
+    assert doc["events"][-1]["data"]["settlement"] == "simulated"

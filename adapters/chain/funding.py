@@ -20,11 +20,11 @@ from adapters.chain.settlement import SolanaSettlement
 from adapters.solana.config import LAMPORTS_PER_SOL
 from adapters.solana.errors import AirdropRateLimited, WalletUnfunded
 from kernel.errors import EngineError, RetryableError
-from kernel.venues import PreparedTx, SettlementVenue, SwapTicket, TxStatus
+from kernel.venues import PreparedTx, SettlementKind, SettlementVenue, SwapTicket, TxStatus
 
 log = logging.getLogger("oee.chain.funding")
 
-SIMULATED_KIND = "simulated"
+SIMULATED_KIND = SettlementKind.SIMULATED
 # How long to wait for an airdrop's lamports to show in the balance.
 _AIRDROP_ARRIVAL_POLLS = 50
 
@@ -44,7 +44,7 @@ class FundedOrSimulated:
     refused airdrop the faucet is left alone.
     """
 
-    kind = "chain"
+    kind = SettlementKind.CHAIN
 
     def __init__(
         self,

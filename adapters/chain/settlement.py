@@ -36,7 +36,7 @@ from adapters.solana.transactions import (
     writable_accounts,
 )
 from kernel.errors import FatalError
-from kernel.venues import PreparedTx, SwapBuilder, SwapTicket, TxState, TxStatus
+from kernel.venues import PreparedTx, SettlementKind, SwapBuilder, SwapTicket, TxState, TxStatus
 
 log = logging.getLogger("oee.chain.settlement")
 
@@ -70,7 +70,7 @@ class SolanaSettlement:
     moves no tokens, and the order's fill is the simulated one recorded in the memo.
     """
 
-    kind = "chain"
+    kind = SettlementKind.CHAIN
 
     def __init__(
         self,

@@ -34,7 +34,7 @@ from adapters.simulated.config import SimulatedConfig
 from adapters.simulated.market import SimulatedMarket
 from kernel.errors import EngineError, FatalError, RetryableError, SlippageExceeded, UnsupportedPair
 from kernel.tokens import Token
-from kernel.venues import PreparedTx, SwapTicket, TxState, TxStatus
+from kernel.venues import PreparedTx, SettlementKind, SwapTicket, TxState, TxStatus
 
 log = logging.getLogger("oee.simulated.ledger")
 
@@ -159,7 +159,7 @@ class SimulatedLedger:
     each order's signatures in the set ``{key_prefix}:order:<order_id>``, for a day.
     """
 
-    kind = "simulated"
+    kind = SettlementKind.SIMULATED
 
     def __init__(
         self,

@@ -8,32 +8,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import orjson
 
+from engine.db.records import NewOrder as NewOrder  # re-exported for the API, which builds them
+from engine.db.records import OrderState, StepWrite
 from kernel.domain import TERMINAL_STATUSES
-
-
-@dataclass(frozen=True, slots=True)
-class NewOrder:
-    """An accepted order as the API writes it, with its first (``pending``) event."""
-
-    id: uuid.UUID
-    order_type: str
-    idempotency_key: str | None
-    token_in: str
-    token_in_symbol: str
-    token_in_decimals: int
-    token_out: str
-    token_out_symbol: str
-    token_out_decimals: int
-    amount_in: int
-    slippage_bps: int
-    event_data: bytes
-
+from kernel.tokens import Token
+from kernel.venues import PreparedTx, SettlementKind
 
 _INSERT_ORDERS = """
 WITH input AS (
@@ -134,8 +118,8 @@ async def order_row(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, 
     return dict(row) if row is not None else None
 
 
-async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, Any] | None:
-    """The order row, with ``last_seq`` taken from the event log itself (the log is the authority)."""
+async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> OrderState | None:
+    """The order as its worker resumes it, with ``last_seq`` taken from the event log itself."""
     row = await conn.fetchrow(
         "SELECT o.*, GREATEST(o.last_seq, COALESCE((SELECT max(seq) FROM order_events e WHERE e.order_id = o.id), 0))"
         " AS log_seq FROM orders o WHERE o.id = $1",
@@ -143,9 +127,31 @@ async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> 
     )
     if row is None:
         return None
-    out = dict(row)
-    out["last_seq"] = out.pop("log_seq")
-    return out
+    tx = None
+    if row["tx_signature"] and row["tx_bytes"] is not None:
+        tx = PreparedTx(
+            row["tx_signature"],
+            bytes(row["tx_bytes"]),
+            int(row["tx_last_valid"] or 0),
+            kind=SettlementKind(row["settlement_kind"] or SettlementKind.SIMULATED),
+            note=row["settlement_note"],
+        )
+    return OrderState(
+        id=row["id"],
+        status=row["status"],
+        token_in=_stored_token(row, "token_in"),
+        token_out=_stored_token(row, "token_out"),
+        amount_in=int(row["amount_in"]),
+        slippage_bps=int(row["slippage_bps"]),
+        attempts=int(row["attempts"]),
+        last_seq=int(row["log_seq"]),
+        tx=tx,
+    )
+
+
+def _stored_token(row: asyncpg.Record, side: str) -> Token:
+    symbol = row[f"{side}_symbol"]
+    return Token(symbol, symbol, int(row[f"{side}_decimals"]), row[side])
 
 
 async def events_after(conn: asyncpg.Connection, order_id: uuid.UUID, after: int) -> list[dict[str, Any]]:
@@ -201,26 +207,30 @@ async def stale_unfinished(conn: asyncpg.Connection, older_than_s: float, limit:
 # --- worker steps ------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class StepWrite:
-    """What one worker step changes, written in the same transaction as other orders' steps."""
-
-    order_id: uuid.UUID
-    order_fields: dict[str, Any]
-    events: list[tuple[int, str, str, bytes]]  # (seq, status, kind, json data)
-    quotes: list[tuple[Any, ...]]
-    route: tuple[Any, ...] | None = None
-    attempt_start: int | None = None
-    attempt_finish: tuple[Any, ...] | None = None
-
-
-_ORDER_COLUMNS = frozenset(
-    {
-        "status", "attempts", "dex", "pool", "route_reason", "quoted_amount_out", "min_amount_out",
-        "amount_out", "executed_price", "settlement_kind", "settlement_note", "tx_signature", "tx_bytes",
-        "tx_last_valid", "explorer_url", "failure_code", "failure_reason", "last_seq", "finished_at",
-    }
-)  # fmt: skip
+def _order_columns(step: StepWrite) -> dict[str, Any]:
+    """The ``orders`` columns one step sets."""
+    columns: dict[str, Any] = {}
+    if step.status is not None:
+        columns["status"] = step.status
+    if step.event is not None:
+        columns["last_seq"] = step.event.seq
+    change = step.change
+    if change.attempts is not None:
+        columns["attempts"] = change.attempts
+    if (route := change.route) is not None:
+        columns.update(dex=route.dex, pool=route.pool, route_reason=route.reason,
+                       quoted_amount_out=route.amount_out, min_amount_out=route.min_amount_out)  # fmt: skip
+    if change.tx is not None:
+        tx, explorer_url = change.tx.tx, change.tx.explorer_url
+        columns.update(tx_signature=tx.signature, tx_bytes=tx.raw, tx_last_valid=tx.last_valid,
+                       settlement_kind=tx.kind.value, settlement_note=tx.note, explorer_url=explorer_url)  # fmt: skip
+    if change.tx_expired:
+        columns.update(tx_signature=None, tx_bytes=None, tx_last_valid=None)
+    if (fill := change.fill) is not None:
+        columns.update(amount_out=fill.amount_out, executed_price=fill.executed_price, finished_at=fill.finished_at)
+    if (failure := change.failure) is not None:
+        columns.update(failure_code=failure.code, failure_reason=failure.reason, finished_at=failure.finished_at)
+    return columns
 
 
 async def write_steps(conn: asyncpg.Connection, steps: Sequence[StepWrite]) -> None:
@@ -229,11 +239,9 @@ async def write_steps(conn: asyncpg.Connection, steps: Sequence[StepWrite]) -> N
     # last step left it whatever the grouping below does.
     merged: dict[uuid.UUID, dict[str, Any]] = {}
     for step in steps:
-        if step.order_fields:
-            unknown = set(step.order_fields) - _ORDER_COLUMNS
-            if unknown:
-                raise ValueError(f"not order columns: {sorted(unknown)}")
-            merged.setdefault(step.order_id, {}).update(step.order_fields)
+        changed = _order_columns(step)
+        if changed:
+            merged.setdefault(step.order_id, {}).update(changed)
     by_columns: dict[tuple[str, ...], list[tuple[uuid.UUID, dict[str, Any]]]] = {}
     for order_id, fields in merged.items():
         by_columns.setdefault(tuple(sorted(fields)), []).append((order_id, fields))
@@ -243,20 +251,29 @@ async def write_steps(conn: asyncpg.Connection, steps: Sequence[StepWrite]) -> N
             f"UPDATE orders SET {assignments}, updated_at = now() WHERE id = $1",
             [(order_id, *(fields[c] for c in columns)) for order_id, fields in group],
         )
-    events = [(s.order_id, *e) for s in steps for e in s.events]
+    events = [(s.order_id, e.seq, e.status, e.kind, e.data.decode()) for s in steps if (e := s.event) is not None]
     if events:
         await conn.executemany(
             "INSERT INTO order_events (order_id, seq, status, kind, data) VALUES ($1, $2, $3, $4, $5::jsonb)",
-            [(oid, seq, status, kind, data.decode()) for oid, seq, status, kind, data in events],
+            events,
         )
-    quotes = [(s.order_id, *q) for s in steps for q in s.quotes]
+    quotes = [
+        (s.order_id, q.attempt, q.dex, q.pool, q.amount_out, q.fee, q.fee_mint, q.price, q.price_impact_pct,
+         q.latency_ms, q.error)
+        for s in steps
+        for q in s.change.quotes
+    ]  # fmt: skip
     if quotes:
         await conn.executemany(
             "INSERT INTO quotes (order_id, attempt, dex, pool, amount_out, fee, fee_mint, price, "
             "price_impact_pct, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             quotes,
         )
-    routes = [(s.order_id, *s.route) for s in steps if s.route is not None]
+    routes = [
+        (s.order_id, r.attempt, r.dex, r.pool, r.amount_out, r.min_amount_out, r.reason)
+        for s in steps
+        if (r := s.change.route) is not None
+    ]
     if routes:
         await conn.executemany(
             "INSERT INTO routes (order_id, attempt, dex, pool, amount_out, min_amount_out, reason) "
@@ -265,13 +282,17 @@ async def write_steps(conn: asyncpg.Connection, steps: Sequence[StepWrite]) -> N
             "min_amount_out = EXCLUDED.min_amount_out, reason = EXCLUDED.reason",
             routes,
         )
-    starts = [(s.order_id, s.attempt_start) for s in steps if s.attempt_start is not None]
+    starts = [(s.order_id, s.change.attempt_start) for s in steps if s.change.attempt_start is not None]
     if starts:
         await conn.executemany(
             "INSERT INTO order_attempts (order_id, attempt) VALUES ($1, $2) ON CONFLICT (order_id, attempt) DO NOTHING",
             starts,
         )
-    finishes = [(s.order_id, *s.attempt_finish) for s in steps if s.attempt_finish is not None]
+    finishes = [
+        (s.order_id, a.attempt, a.outcome.value, a.error_code, a.error, a.retry_delay_ms)
+        for s in steps
+        if (a := s.change.attempt_end) is not None
+    ]
     if finishes:
         await conn.executemany(
             "UPDATE order_attempts SET finished_at = now(), outcome = $3, error_code = $4, error = $5, "
