@@ -17,15 +17,8 @@ import redis.asyncio as aioredis
 
 from engine.db.urls import asyncpg_dsn
 from engine.embedded import EmbeddedServices
-from engine.runtime import run_migrations
 from kernel.settings import Settings
-from tests.support import EngineProcesses, base_env
-
-
-def _with_database(url: str, name: str) -> str:
-    base, _, query = url.partition("?")
-    head, _, _ = base.rpartition("/")
-    return f"{head}/{name}" + (f"?{query}" if query else "")
+from tests.support import EngineProcesses, base_env, migrated_database
 
 
 @pytest.fixture(scope="session")
@@ -49,22 +42,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
 @pytest.fixture(scope="session")
 def database_url(servers: tuple[str, str]) -> Iterator[str]:
     """A fresh, migrated database for this session."""
-    import asyncio
-
-    admin_url, _ = servers
-    name = f"oee_test_{uuid.uuid4().hex[:8]}"
-
-    async def _admin(sql: str) -> None:
-        conn = await asyncpg.connect(asyncpg_dsn(admin_url))
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(_admin(f"CREATE DATABASE {name}"))
-    url = _with_database(admin_url, name)
-    run_migrations(Settings(_env_file=None, database_url=url, redis_url="redis://unused"))  # type: ignore[call-arg]
-    yield url
+    with migrated_database(servers[0]) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -123,3 +125,31 @@ def base_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, OEE_SKIP_MIGRATIONS="1")
     env.update(extra)
     return env
+
+
+@contextlib.contextmanager
+def migrated_database(admin_url: str, prefix: str = "oee_test") -> Iterator[str]:
+    """A new database on the server of ``admin_url``, brought to the latest migration; dropped after."""
+    import asyncpg
+
+    from engine.db.urls import asyncpg_dsn
+    from engine.runtime import run_migrations
+    from kernel.settings import Settings
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    base, _, query = admin_url.partition("?")
+    url = f"{base.rpartition('/')[0]}/{name}" + (f"?{query}" if query else "")
+    try:
+        run_migrations(Settings(_env_file=None, database_url=url, redis_url="redis://unused"))  # type: ignore[call-arg]
+        yield url
+    finally:
+        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
