@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -13,108 +11,58 @@ import orjson
 import websockets
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
 
 from kernel.settings import Settings
+from tools.demo_view import DONE, Row, mode_line, order_table, print_summary
 
 PAIRS = [
     ("SOL", "USDC", "1.5"), ("USDC", "SOL", "250"), ("SOL", "USDT", "0.75"), ("JUP", "USDC", "400"),
     ("SOL", "BONK", "0.2"), ("RAY", "SOL", "90"), ("USDT", "USDC", "1000"), ("BONK", "USDC", "2500000"),
 ]  # fmt: skip
-STYLE = {"pending": "dim", "routing": "cyan", "building": "blue", "submitted": "yellow",
-         "confirmed": "bold green", "failed": "bold red"}  # fmt: skip
+REFRESH_PER_SECOND = 8
 
 
-@dataclass
-class Row:
-    pair: str
-    amount: str
-    order_id: str = ""
-    status: str = "sending"
-    dex: str = ""
-    reason: str = ""
-    amount_out: str = ""
-    tx: str = ""
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-
-
-def _table(rows: list[Row]) -> Table:
-    table = Table(title="Orders, live", expand=True)
-    for col in ("order", "pair", "amount in", "status", "route", "amount out", "tx"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(
-            r.order_id[:8], r.pair, r.amount, f"[{STYLE.get(r.status, '')}]{r.status}[/]",
-            r.reason or r.dex, r.amount_out, (r.tx[:10] + "…") if r.tx else "",
-        )  # fmt: skip
-    return table
-
-
-async def _follow(base: str, ws_base: str, row: Row, token_in: str, token_out: str) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        r = await client.post(
-            "/api/orders/execute", json={"tokenIn": token_in, "tokenOut": token_out, "amountIn": row.amount}
-        )
-    if r.status_code != 202:
-        row.status, row.reason = "failed", r.text
-        row.finished = time.monotonic()
+async def _follow(base: str, ws_base: str, row: Row) -> None:
+    """Submit one order and follow its events until the server closes the stream."""
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            body = {"tokenIn": row.token_in, "tokenOut": row.token_out, "amountIn": row.amount}
+            r = await client.post("/api/orders/execute", json=body)
+        if r.status_code != 202:
+            row.fail(f"HTTP {r.status_code}", r.text)
+            return
+        row.order_id = r.json()["orderId"]
+        row.status = "pending"
+        async with websockets.connect(f"{ws_base}/ws/orders/{row.order_id}") as ws:
+            try:
+                async for raw in ws:
+                    m: dict[str, Any] = orjson.loads(raw)
+                    if m.get("type") == "event":
+                        row.apply(m)
+            except websockets.ConnectionClosed:
+                pass
+    except (httpx.HTTPError, OSError, websockets.WebSocketException) as exc:
+        row.fail("engine unreachable", f"{type(exc).__name__}: {exc}")
         return
-    row.order_id = r.json()["orderId"]
-    row.status = "pending"
-    async with websockets.connect(f"{ws_base}/ws/orders/{row.order_id}") as ws:
-        try:
-            async for raw in ws:
-                m: dict[str, Any] = orjson.loads(raw)
-                if m["type"] != "event":
-                    continue
-                data = m["data"]
-                if m["kind"] == "status":
-                    row.status = m["status"]
-                if "reason" in data and m["status"] == "building":
-                    row.dex, row.reason = data.get("dex", ""), data["reason"]
-                if m["status"] == "confirmed":
-                    row.amount_out = f"{data['amountOut']} {token_out}"
-                    row.tx = data.get("txHash", "")
-                if m["status"] == "failed":
-                    row.reason = data.get("reason", "")
-        except websockets.ConnectionClosed:
-            pass
+    if row.status not in DONE:
+        row.fail("stream closed", f"the event stream closed while the order was {row.status}")
+        return
     row.finished = time.monotonic()
 
 
 async def watch(base: str, n: int, console: Console) -> list[Row]:
     ws_base = "ws" + base[len("http") :]
-    jobs: list[tuple[Row, str, str]] = []
-    for i in range(n):
-        token_in, token_out, amount = PAIRS[i % len(PAIRS)]
-        jobs.append((Row(f"{token_in}→{token_out}", amount), token_in, token_out))
-    rows = [j[0] for j in jobs]
-    with Live(_table(rows), console=console, refresh_per_second=8) as live:
-        tasks = [asyncio.create_task(_follow(base, ws_base, row, a, b)) for row, a, b in jobs]
-        while not all(t.done() for t in tasks):
-            live.update(_table(rows))
-            await asyncio.sleep(0.125)
-        live.update(_table(rows))
-        await asyncio.gather(*tasks)
+    rows = [Row(*PAIRS[i % len(PAIRS)]) for i in range(n)]
+    started = time.monotonic()
+    # The table is rebuilt at each refresh, so it follows the terminal when the window is resized.
+    with Live(
+        get_renderable=lambda: order_table(rows, console.width, started),
+        console=console,
+        refresh_per_second=REFRESH_PER_SECOND,
+    ):
+        await asyncio.gather(*(_follow(base, ws_base, row) for row in rows))
     return rows
-
-
-def summarize(rows: list[Row], elapsed: float, console: Console) -> None:
-    confirmed = [r for r in rows if r.status == "confirmed"]
-    failed = [r for r in rows if r.status == "failed"]
-    wins: dict[str, int] = {}
-    for r in confirmed:
-        wins[r.dex] = wins.get(r.dex, 0) + 1
-    durations = [r.finished - r.started for r in confirmed if r.finished]
-    console.print(f"\n[bold]{len(rows)} orders: {len(confirmed)} confirmed, {len(failed)} failed[/] in {elapsed:.1f} s")
-    console.print("routes won: " + ", ".join(f"{dex} {count}" for dex, count in sorted(wins.items())))
-    if durations:
-        console.print(
-            f"submit to confirmed: median {statistics.median(durations):.2f} s, slowest {max(durations):.2f} s"
-        )
-    for r in failed:
-        console.print(f"[red]failed[/] {r.order_id[:8]} {r.pair}: {r.reason}")
 
 
 def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
@@ -125,6 +73,7 @@ def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
     console = Console()
     console.print("[bold]order-execution-engine demo[/]: starting PostgreSQL, Redis, the API and a worker…")
     services = _prepare(settings)
+    console.print(mode_line(services.settings))
     port = free_port()
     extra = {"API_PORT": str(port), "API_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING"}
     if fast:
@@ -136,12 +85,13 @@ def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
         try:
             wait_for_api(base, children, healthy=True)
         except (RuntimeError, TimeoutError) as exc:
-            console.print(f"[red]the engine did not become healthy: {exc}[/]")
+            console.print(Text(f"the engine did not become healthy: {exc}", style="red"))
             return 1
-        console.print(f"engine up at {base} (docs at {base}/docs); submitting {orders} orders at once\n")
+        console.print(f"engine up at {base}, docs at {base}/docs")
+        console.print(f"submitting {orders} orders at once\n")
         started = time.monotonic()
         rows = asyncio.run(watch(base, orders, console))
-        summarize(rows, time.monotonic() - started, console)
+        print_summary(rows, time.monotonic() - started, console)
         return 0 if all(r.status == "confirmed" for r in rows) else 1
     finally:
         stop_processes(children)
