@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo up test lint format bench bench-streams clean
+.PHONY: install demo up test lint format bench bench-streams soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench
 	$(BIN)/python -m tools.bench_streams
+
+soak: $(STAMP)
+	$(BIN)/python -m tools.soak
 
 bench-streams: $(STAMP)
 	$(BIN)/python -m tools.bench_streams

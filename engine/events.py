@@ -1,8 +1,8 @@
 """Live order events over Redis pub/sub: workers publish after commit; every API process fans them out.
 
-One channel carries every order's events, so an API process holds a single subscription however many
-WebSocket clients it serves, and any API process can serve any order. PostgreSQL stays the record:
-a client that missed events replays them from the ``order_events`` table.
+One channel per deployment (``Settings.events_channel``) carries every order's events, so an API process
+holds a single subscription however many WebSocket clients it serves, and any API process can serve any
+order. PostgreSQL stays the record: a client that missed events replays them from the ``order_events`` table.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import redis.asyncio as aioredis
 
 log = logging.getLogger("oee.events")
 
-CHANNEL = "oee:events"
 # Put in every listener's queue when the subscription is (re)established: events published while it
 # was down never arrive, so each stream reads what it missed from PostgreSQL once.
 RESYNC: dict[str, Any] = {"type": "resync"}
@@ -39,21 +38,22 @@ def event_message(order_id: str, seq: int, status: str, kind: str, data: dict[st
     }
 
 
-async def publish(redis: aioredis.Redis, messages: Iterable[dict[str, Any]]) -> None:
+async def publish(redis: aioredis.Redis, messages: Iterable[dict[str, Any]], channel: str) -> None:
     payloads = [orjson.dumps(m) for m in messages]
     if not payloads:
         return
     async with redis.pipeline(transaction=False) as pipe:
         for p in payloads:
-            pipe.publish(CHANNEL, p)
+            pipe.publish(channel, p)
         await pipe.execute()
 
 
 class EventHub:
     """One Redis subscription per process; local listeners register per order ID."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, channel: str) -> None:
         self._redis = redis
+        self._channel = channel
         self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -84,7 +84,7 @@ class EventHub:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(self._channel)
                 if self._ready.is_set():
                     self._resync_all()
                 self._ready.set()

@@ -24,9 +24,10 @@ log = logging.getLogger("oee.recorder")
 class StepStore:
     """The worker's writer: steps of many orders share transactions; events are published after commit."""
 
-    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, max_batch: int = 512) -> None:
+    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, channel: str, max_batch: int = 512) -> None:
         self._pool = pool
         self._redis = redis
+        self._channel = channel
         # One flusher keeps each order's steps in the order they were taken.
         self._committer: GroupCommitter[StepWrite, None] = GroupCommitter(
             self._write, max_batch=max_batch, flushers=1, name="step-store"
@@ -51,7 +52,7 @@ class StepStore:
         ]
         # Publishing is best effort: clients that miss an event replay it from PostgreSQL.
         try:
-            await publish(self._redis, messages)
+            await publish(self._redis, messages, self._channel)
         except Exception as exc:
             log.warning("publishing %d events failed (clients replay them from the log): %s", len(messages), exc)
         return [None] * len(steps)

@@ -13,8 +13,7 @@ from solders.keypair import Keypair
 from adapters.registry import build_venues
 from engine.db import repository
 from engine.execution import OrderExecutor, RetryPolicy
-from engine.queue import EXECUTE_ORDER, OrderQueue
-from engine.queue_worker import BatchClaimWorker
+from engine.queue import EXECUTE_ORDER, LeasedWorker, OrderQueue
 from engine.recorder import StepStore
 from engine.routing import Router
 from engine.runtime import arq_redis_settings, create_db_pool, create_redis
@@ -44,7 +43,7 @@ async def recover_lost_orders(ctx: dict[str, Any]) -> int:
     missing = [i for i in ids if i not in known]
     queued = await queue.enqueue(missing) if missing else 0
     if queued:
-        log.warning("re-enqueued %d unfinished orders whose job was lost (queue %s)", queued, settings.queue_name)
+        log.warning("re-enqueued %d unfinished orders whose job was lost (queue %s)", queued, settings.order_queue_key)
     return queued
 
 
@@ -62,7 +61,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     pool = await create_db_pool(settings, size=max(4, min(settings.db_pool_size, 20)))
     redis = create_redis(settings)
-    store = StepStore(pool, redis)
+    store = StepStore(pool, redis, settings.events_channel)
     store.start()
     venues = build_venues(settings, redis, ctx.get("signer"))
     router = Router(venues.dexes, settings.quote_timeout_ms / 1000)
@@ -71,7 +70,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         app_redis=redis,
         store=store,
         venues=venues,
-        order_queue=OrderQueue(redis, settings.queue_name),
+        order_queue=OrderQueue(redis, settings.order_queue_key),
         executor=OrderExecutor(
             pool=pool,
             store=store,
@@ -105,14 +104,17 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["db"].close()
 
 
-def build_worker(settings: Settings, *, burst: bool = False, signer: Keypair | None = None) -> BatchClaimWorker:
+def build_worker(settings: Settings, *, burst: bool = False, signer: Keypair | None = None) -> LeasedWorker:
     """An arq worker tuned so the queue is not the bottleneck. ``signer`` is the wallet, if configured."""
-    return BatchClaimWorker(
+    return LeasedWorker(
         functions=[
             func(execute_order, name=EXECUTE_ORDER, keep_result=0, max_tries=1000, timeout=settings.job_timeout_s)
         ],
         redis_settings=arq_redis_settings(settings),
-        queue_name=settings.queue_name,
+        queue_name=settings.order_queue_key,
+        health_check_key=health_check_key(settings),
+        lease_s=settings.job_lease_s,
+        lease_renew_s=settings.job_lease_renew_s,
         max_jobs=settings.worker_concurrency,
         job_timeout=settings.job_timeout_s,
         keep_result=0,
@@ -129,4 +131,4 @@ def build_worker(settings: Settings, *, burst: bool = False, signer: Keypair | N
 
 
 def health_check_key(settings: Settings) -> str:
-    return f"{settings.queue_name}:health-check"
+    return f"{settings.order_queue_key}:health-check"

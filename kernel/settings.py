@@ -6,9 +6,11 @@ environment: they build a :class:`Settings` and hand it on.
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -104,13 +106,21 @@ class Settings(BaseSettings):
     # --- worker -------------------------------------------------------------------------------
     worker_concurrency: int = Field(default=10, ge=1, description="Orders one worker process runs at once.")
     worker_processes: int = Field(default=1, ge=1, description="Worker processes started by `oee up`.")
-    queue_name: str = Field(default="oee:orders", description="The arq queue orders are enqueued on.")
-    queue_poll_delay_ms: int = Field(default=5, ge=1, description="Queue poll interval of an idle worker.")
-    job_timeout_s: int = Field(
-        default=60,
-        ge=1,
-        description="Longest one order job may run. A killed worker's orders are re-run this plus 10 s later.",
+    oee_namespace: str | None = Field(
+        default=None,
+        description="Prefix of this deployment's Redis keys and channels. Unset: derived from DATABASE_URL's "
+        "host, port and database, so deployments sharing one Redis never see each other's queue or events.",
     )
+    queue_name: str | None = Field(default=None, description="The order queue's Redis key. Unset: <namespace>:orders.")
+    queue_poll_delay_ms: int = Field(default=5, ge=1, description="Queue poll interval of an idle worker.")
+    job_timeout_s: int = Field(default=60, ge=1, description="Longest one order job may run.")
+    job_lease_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="A worker holds each order it runs for this long, renewed while it lives: a killed worker's "
+        "orders go to another worker this long after its last renewal.",
+    )
+    job_lease_renew_s: float = Field(default=1.0, gt=0, description="How often a worker renews its leases.")
     recovery_interval_s: float = Field(
         default=5.0, gt=0, description="How often a worker re-enqueues accepted orders whose job was lost."
     )
@@ -205,6 +215,12 @@ class Settings(BaseSettings):
         default="console", description="console (text lines) or json (one JSON object per line)."
     )
 
+    @model_validator(mode="after")
+    def _renewed_within_the_lease(self) -> Settings:
+        if self.job_lease_renew_s >= self.job_lease_s:
+            raise ValueError("JOB_LEASE_RENEW_S must be shorter than JOB_LEASE_S, or leases lapse while renewed")
+        return self
+
     @field_validator("enabled_dexes", mode="before")
     @classmethod
     def _split_dexes(cls, value: Any) -> Any:
@@ -225,8 +241,31 @@ class Settings(BaseSettings):
         return DEFAULT_RPC_URLS.get(self.solana_network)
 
     @property
+    def namespace(self) -> str:
+        """``OEE_NAMESPACE``, or ``oee:`` and a digest of the database's address: one deployment, one database."""
+        return self.oee_namespace or derived_namespace(self.database_url)
+
+    @property
+    def order_queue_key(self) -> str:
+        return self.queue_name or f"{self.namespace}:orders"
+
+    @property
+    def events_channel(self) -> str:
+        return f"{self.namespace}:events"
+
+    @property
     def data_dir(self) -> Path:
         return self.oee_data_dir.expanduser().resolve()
+
+
+def derived_namespace(database_url: str | None) -> str:
+    """``oee:`` and 8 hex digits naming the database (host, port, name; never the credentials)."""
+    if not database_url:
+        return "oee"
+    parts = urlsplit(database_url)
+    query = parse_qs(parts.query)
+    address = f"{parts.hostname}:{parts.port}{parts.path}?{query.get('host', [''])[0]}"
+    return "oee:" + hashlib.sha256(address.encode()).hexdigest()[:8]
 
 
 def load_settings(**overrides: Any) -> Settings:

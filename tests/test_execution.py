@@ -84,7 +84,7 @@ class Harness:
 
 
 async def make_harness(settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis) -> Harness:
-    store = StepStore(db, redis)
+    store = StepStore(db, redis, settings.events_channel)
     store.start()
     return Harness(settings, db, redis, build_venues(settings, redis), store, [])
 

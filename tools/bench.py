@@ -268,7 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steady-seconds", type=float, default=8)
     parser.add_argument("--default-concurrency", default="10,50", help="comma-separated WORKER_CONCURRENCY values")
     parser.add_argument("--orders-per-slot", type=int, default=20, help="orders per worker slot at default latencies")
-    parser.add_argument("--only", choices=["zero", "default"])
+    parser.add_argument("--scale-processes", default="1,2,4", help="comma-separated worker process counts")
+    parser.add_argument("--scale-slots", type=int, default=10, help="WORKER_CONCURRENCY when scaling out")
+    parser.add_argument("--scale-orders-per-slot", type=int, default=8, help="orders per slot when scaling out")
+    parser.add_argument("--only", choices=["zero", "default", "scaling"])
     args = parser.parse_args(argv)
     setup_logging("WARNING")
     from engine.runtime import resolve_services, run_migrations
@@ -281,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "default"):
             for concurrency in (int(c) for c in args.default_concurrency.split(",")):
                 default_latency(services.settings, concurrency, args.orders_per_slot)
+        if args.only in (None, "scaling"):
+            from tools.bench_scaling import scaling
+
+            processes = [int(p) for p in args.scale_processes.split(",")]
+            scaling(services.settings, processes, args.scale_slots, args.scale_orders_per_slot)
     finally:
         services.stop()
     return 0

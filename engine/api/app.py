@@ -80,9 +80,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_db_pool(settings)
         redis = create_redis(settings)
-        hub = EventHub(redis)
+        hub = EventHub(redis, settings.events_channel)
         await hub.start()
-        intake = OrderIntake(pool, OrderQueue(redis, settings.queue_name), max_batch=settings.write_batch_max)
+        intake = OrderIntake(pool, OrderQueue(redis, settings.order_queue_key), max_batch=settings.write_batch_max)
         intake.start()
         app.state.db = pool
         app.state.redis = redis
