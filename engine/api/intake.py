@@ -12,7 +12,7 @@ import asyncpg
 
 from engine.batching import GroupCommitter
 from engine.db import repository
-from engine.db.repository import NewOrder
+from engine.db.repository import IdempotencyScope, NewOrder
 from engine.queue import OrderQueue
 
 log = logging.getLogger("oee.intake")
@@ -46,17 +46,17 @@ class OrderIntake:
         return await self._committer(order)
 
     async def _write(self, batch: Sequence[NewOrder]) -> list[Accepted]:
-        first_by_key: dict[str, NewOrder] = {}
+        first_by_key: dict[IdempotencyScope, NewOrder] = {}
         unique: list[NewOrder] = []
         for order in batch:
             if order.idempotency_key is None:
                 unique.append(order)
-            elif order.idempotency_key not in first_by_key:
-                first_by_key[order.idempotency_key] = order
+            elif (scope := (order.api_key_id, order.idempotency_key)) not in first_by_key:
+                first_by_key[scope] = order
                 unique.append(order)
         async with self._pool.acquire() as conn, conn.transaction():
             created = await repository.insert_orders(conn, unique)
-            clashing = [o.idempotency_key for o in unique if o.id not in created and o.idempotency_key]
+            clashing = [(o.api_key_id, o.idempotency_key) for o in unique if o.id not in created and o.idempotency_key]
             existing = await repository.ids_by_idempotency_key(conn, clashing) if clashing else {}
         # Enqueue after the commit. If Redis fails here the orders are still durable: the workers'
         # recovery sweep finds unfinished orders without a job and enqueues them.
@@ -70,11 +70,11 @@ class OrderIntake:
             if order.id in created:
                 results.append(Accepted(order.id, True, created[order.id]))
                 continue
-            key = order.idempotency_key
-            assert key is not None, "an order without an idempotency key is always inserted"
-            first = first_by_key[key]
+            assert order.idempotency_key is not None, "an order without an idempotency key is always inserted"
+            scope = (order.api_key_id, order.idempotency_key)
+            first = first_by_key[scope]
             if first.id in created:
                 results.append(Accepted(first.id, False, created[first.id]))
             else:
-                results.append(Accepted(existing[key], False, None))
+                results.append(Accepted(existing[scope], False, None))
         return results

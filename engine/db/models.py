@@ -59,7 +59,9 @@ class Order(Base):
     updated_at: Mapped[datetime] = _now()
     order_type: Mapped[str] = mapped_column(String(16), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The API key that placed the order: it alone may read it, and its Idempotency-Keys are its own.
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("api_keys.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     token_in: Mapped[str] = mapped_column(String(64), nullable=False)
     token_in_symbol: Mapped[str] = mapped_column(String(16), nullable=False)
     token_in_decimals: Mapped[int] = mapped_column(SmallInteger, nullable=False)
@@ -88,6 +90,16 @@ class Order(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
+        # One order per (API key, Idempotency-Key); orders without an Idempotency-Key never clash.
+        Index(
+            "uq_orders_api_key_id_idempotency_key",
+            "api_key_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            postgresql_nulls_not_distinct=True,
+        ),  # fmt: skip
+        Index("ix_orders_api_key_id_created_at", "api_key_id", "created_at"),
         Index("ix_orders_created_at", "created_at"),
         Index(
             "ix_orders_active",

@@ -33,6 +33,7 @@ class NewOrder:
     amount_in: int
     slippage_bps: int
     event_data: bytes
+    api_key_id: uuid.UUID | None = None  # the key that placed it; its Idempotency-Keys are scoped to it
 
 
 @dataclass(slots=True)

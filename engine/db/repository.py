@@ -23,16 +23,16 @@ _INSERT_ORDERS = """
 WITH input AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[],
-        $7::text[], $8::text[], $9::int2[], $10::numeric[], $11::int4[]
+        $7::text[], $8::text[], $9::int2[], $10::numeric[], $11::int4[], $12::uuid[]
     ) AS t(id, order_type, idempotency_key, token_in, token_in_symbol, token_in_decimals,
-           token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps)
+           token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, api_key_id)
 )
 INSERT INTO orders (id, order_type, status, idempotency_key, token_in, token_in_symbol, token_in_decimals,
-                    token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, last_seq)
+                    token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, last_seq, api_key_id)
 SELECT id, order_type, 'pending', idempotency_key, token_in, token_in_symbol, token_in_decimals,
-       token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, 1
+       token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, 1, api_key_id
 FROM input
-ON CONFLICT (idempotency_key) DO NOTHING
+ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING id, created_at
 """
 
@@ -61,6 +61,7 @@ async def insert_orders(conn: asyncpg.Connection, orders: Sequence[NewOrder]) ->
         [o.token_out_decimals for o in orders],
         [o.amount_in for o in orders],
         [o.slippage_bps for o in orders],
+        [o.api_key_id for o in orders],
     )
     created = {r["id"]: r["created_at"] for r in rows}
     if created:
@@ -74,9 +75,21 @@ async def insert_orders(conn: asyncpg.Connection, orders: Sequence[NewOrder]) ->
     return created
 
 
-async def ids_by_idempotency_key(conn: asyncpg.Connection, keys: Sequence[str]) -> dict[str, uuid.UUID]:
-    rows = await conn.fetch("SELECT idempotency_key, id FROM orders WHERE idempotency_key = ANY($1)", keys)
-    return {r["idempotency_key"]: r["id"] for r in rows}
+IdempotencyScope = tuple[uuid.UUID | None, str]  # (API key, Idempotency-Key)
+
+
+async def ids_by_idempotency_key(
+    conn: asyncpg.Connection, keys: Sequence[IdempotencyScope]
+) -> dict[IdempotencyScope, uuid.UUID]:
+    """The orders already placed under each (API key, Idempotency-Key)."""
+    rows = await conn.fetch(
+        "SELECT o.api_key_id, o.idempotency_key, o.id FROM orders o "
+        "JOIN unnest($1::uuid[], $2::text[]) AS k(api_key_id, idempotency_key) "
+        "ON o.idempotency_key = k.idempotency_key AND o.api_key_id IS NOT DISTINCT FROM k.api_key_id",
+        [owner for owner, _ in keys],
+        [key for _, key in keys],
+    )
+    return {(r["api_key_id"], r["idempotency_key"]): r["id"] for r in rows}
 
 
 _ORDER_DOCUMENT = """
@@ -97,13 +110,16 @@ SELECT o.*,
         'attempt', a.attempt, 'started_at', a.started_at, 'finished_at', a.finished_at, 'outcome', a.outcome,
         'error_code', a.error_code, 'error', a.error, 'retry_delay_ms', a.retry_delay_ms) ORDER BY a.attempt)
      FROM order_attempts a WHERE a.order_id = o.id), '[]') AS attempt_log
-FROM orders o WHERE o.id = $1
+FROM orders o WHERE o.id = $1 AND ($2::uuid IS NULL OR o.api_key_id = $2)
 """
 
 
-async def order_document(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, Any] | None:
-    """The whole order with its events, quotes, routes and attempts, or None."""
-    row = await conn.fetchrow(_ORDER_DOCUMENT, order_id)
+async def order_document(
+    conn: asyncpg.Connection, order_id: uuid.UUID, owner: uuid.UUID | None = None
+) -> dict[str, Any] | None:
+    """The whole order with its events, quotes, routes and attempts, or None (also when ``owner`` is
+    given and did not place it)."""
+    row = await conn.fetchrow(_ORDER_DOCUMENT, order_id, owner)
     if row is None:
         return None
     doc = dict(row)
@@ -113,8 +129,12 @@ async def order_document(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[
     return doc
 
 
-async def order_row(conn: asyncpg.Connection, order_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+async def order_row(
+    conn: asyncpg.Connection, order_id: uuid.UUID, owner: uuid.UUID | None = None
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM orders WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2)", order_id, owner
+    )
     return dict(row) if row is not None else None
 
 
@@ -172,10 +192,14 @@ async def events_after(conn: asyncpg.Connection, order_id: uuid.UUID, after: int
     ]
 
 
-async def active_order_ids(conn: asyncpg.Connection, limit: int = 10_000) -> list[uuid.UUID]:
+async def active_order_ids(
+    conn: asyncpg.Connection, limit: int = 10_000, owner: uuid.UUID | None = None
+) -> list[uuid.UUID]:
     rows = await conn.fetch(
-        "SELECT id FROM orders WHERE status NOT IN ('confirmed', 'failed') ORDER BY created_at LIMIT $1", limit
-    )
+        "SELECT id FROM orders WHERE status NOT IN ('confirmed', 'failed') AND ($2::uuid IS NULL OR api_key_id = $2) "
+        "ORDER BY created_at LIMIT $1",
+        limit, owner,
+    )  # fmt: skip
     return [r["id"] for r in rows]
 
 
@@ -183,13 +207,15 @@ async def count_active(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM orders WHERE status NOT IN ('confirmed', 'failed')"))
 
 
-async def recent_orders(conn: asyncpg.Connection, limit: int, status: str | None) -> list[dict[str, Any]]:
-    if status is None:
-        rows = await conn.fetch("SELECT * FROM orders ORDER BY created_at DESC, id LIMIT $1", limit)
-    else:
-        rows = await conn.fetch(
-            "SELECT * FROM orders WHERE status = $2 ORDER BY created_at DESC, id LIMIT $1", limit, status
-        )
+async def recent_orders(
+    conn: asyncpg.Connection, limit: int, status: str | None, owner: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    """The newest orders (of ``owner`` when given), optionally of one status."""
+    rows = await conn.fetch(
+        "SELECT * FROM orders WHERE ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR api_key_id = $3) "
+        "ORDER BY created_at DESC, id LIMIT $1",
+        limit, status, owner,
+    )  # fmt: skip
     return [dict(r) for r in rows]
 
 
