@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, WebSocket
 from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect
 
@@ -167,7 +167,9 @@ async def recent_orders(
     response_model=OrderDocument,
     responses=documented(404, 422),
 )
-async def get_order(api: Services, order_id: str) -> Response:
+async def get_order(
+    api: Services, order_id: str = Path(max_length=MAX_ORDER_ID_CHARS, description="The order's UUID.")
+) -> Response:
     oid = _order_id(order_id)
     async with api.pool.acquire() as conn:
         doc = await repository.order_document(conn, oid)
