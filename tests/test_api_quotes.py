@@ -14,7 +14,6 @@ from engine.api.schemas import QuoteAnswer
 from tests.support import EngineProcesses, base_env
 from tests.test_api import ORDER
 from tests.test_api_input import error_of, fields_of
-from tools.processes import wait_for_api
 
 QUOTE = {k: v for k, v in ORDER.items() if k != "type"}
 SOL_USDC_POOL = "7JuwJuNU88gurFnyWeiyGKbFmExMWcmRZntn9imEzdny"
@@ -54,14 +53,8 @@ def one_pool_api(database_url: str, redis_url: str) -> Iterator[EngineProcesses]
         database_url, redis_url, QUEUE_NAME=f"oee:pairs:{uuid.uuid4().hex[:6]}", SOLANA_NETWORK="localnet",
         ROUTING="onchain", ENABLED_DEXES="raydium", POOLS_JSON=orjson.dumps(pools).decode(),
     )  # fmt: skip
-    engine = EngineProcesses(env)
-    engine.start_api()
-    try:
-        assert engine.api is not None
-        wait_for_api(engine.base_url, [engine.api], healthy=False)
+    with EngineProcesses.api_only(env) as engine:
         yield engine
-    finally:
-        engine.stop()
 
 
 async def test_a_pair_no_venue_trades_is_refused_at_submission(one_pool_api: EngineProcesses) -> None:

@@ -87,14 +87,8 @@ async def test_a_browser_websocket_from_an_unlisted_origin_is_refused(live_engin
 def listed_origin_api(database_url: str, redis_url: str) -> Iterator[EngineProcesses]:
     """An API process (no worker) that lists one browser origin."""
     env = base_env(database_url, redis_url, QUEUE_NAME=f"oee:cors:{uuid.uuid4().hex[:6]}", API_CORS_ORIGINS=ALLOWED)
-    engine = EngineProcesses(env)
-    engine.start_api()
-    try:
-        assert engine.api is not None
-        wait_for_api(engine.base_url, [engine.api], healthy=False)
+    with EngineProcesses.api_only(env) as engine:
         yield engine
-    finally:
-        engine.stop()
 
 
 async def test_a_listed_origin_may_call_the_api_and_open_streams(listed_origin_api: EngineProcesses) -> None:

@@ -161,14 +161,14 @@ async def recent_orders(
 
 
 @router.get(
-    "/api/orders/{order_id}",
+    "/api/orders/{orderId}",
     tags=["orders"],
     summary="One order, whole",
     response_model=OrderDocument,
     responses=documented(404, 422),
 )
 async def get_order(
-    api: Services, order_id: str = Path(max_length=MAX_ORDER_ID_CHARS, description="The order's UUID.")
+    api: Services, order_id: str = Path(alias="orderId", max_length=MAX_ORDER_ID_CHARS, description="The order's UUID.")
 ) -> Response:
     oid = _order_id(order_id)
     async with api.pool.acquire() as conn:
