@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from solders.keypair import Keypair
 
 from kernel.settings import Network, Settings
 from kernel.tokens import TokenRegistry
-from kernel.venues import DexAdapter, SettlementVenue
+from kernel.venues import DexAdapter, OnChainDex, SettlementVenue
+
+if TYPE_CHECKING:
+    from adapters.pools import PoolBook
+    from adapters.solana.config import ChainConfig
 
 
 @dataclass
@@ -69,21 +74,11 @@ def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | No
 def _onchain(settings: Settings, signer: Keypair, tokens: TokenRegistry) -> Venues:
     """Raydium CPMM and Meteora DLMM pools quote; the chosen one builds the swap the transaction lands."""
     from adapters.chain import ChainConfig, ChainRpc, SolanaSettlement
-    from adapters.meteora_dlmm import MeteoraDlmmAdapter
     from adapters.pools import PoolBook
-    from adapters.raydium_cpmm import RaydiumCpmmAdapter
-    from kernel.venues import OnChainDex
 
     config = ChainConfig.from_settings(settings)
     book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
-    # Each adapter owns its RPC client (and closes it); settlement has its own.
-    candidates: list[OnChainDex] = [
-        RaydiumCpmmAdapter(ChainRpc(config), book, tokens),
-        MeteoraDlmmAdapter(ChainRpc(config), book, tokens),
-    ]
-    dexes = {d.name: d for d in candidates if d.name in settings.enabled_dexes}
-    if not dexes:
-        raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
+    dexes = _onchain_dexes(settings, config, book, tokens)
     chain = SolanaSettlement(config, ChainRpc(config), signer, swaps=dexes)
     note = (
         f"Raydium CPMM and Meteora DLMM pools on {settings.solana_network.value} at {settings.rpc_url}, "
@@ -92,3 +87,61 @@ def _onchain(settings: Settings, signer: Keypair, tokens: TokenRegistry) -> Venu
     # No simulated fallback here: a real quote must not be "filled" on the simulated ledger. An unfunded
     # wallet fails the order, saying so.
     return Venues(list(dexes.values()), chain, tokens, note=note)
+
+
+def _onchain_dexes(
+    settings: Settings, config: ChainConfig, book: PoolBook, tokens: TokenRegistry
+) -> dict[str, OnChainDex]:
+    from adapters.chain import ChainRpc
+    from adapters.meteora_dlmm import MeteoraDlmmAdapter
+    from adapters.raydium_cpmm import RaydiumCpmmAdapter
+
+    # Each adapter owns its RPC client (and closes it); settlement has its own.
+    candidates: list[OnChainDex] = [
+        RaydiumCpmmAdapter(ChainRpc(config), book, tokens),
+        MeteoraDlmmAdapter(ChainRpc(config), book, tokens),
+    ]
+    dexes = {d.name: d for d in candidates if d.name in settings.enabled_dexes}
+    if not dexes:
+        raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
+    return dexes
+
+
+@dataclass
+class Quoting:
+    """What an API process quotes with: the enabled DEXes and the pairs they trade. No wallet, no settlement."""
+
+    dexes: Sequence[DexAdapter]
+    pairs: frozenset[frozenset[str]]
+
+    def trades(self, mint_a: str, mint_b: str) -> bool:
+        """Whether some enabled DEX has a pool for the two mints."""
+        return frozenset((mint_a, mint_b)) in self.pairs
+
+    async def aclose(self) -> None:
+        for dex in self.dexes:
+            await dex.aclose()
+
+
+def build_quoting(settings: Settings) -> Quoting:
+    """The DEXes of ``settings`` for quoting only, as the worker would route across them."""
+    from itertools import combinations
+
+    tokens = TokenRegistry.for_network(settings.solana_network)
+    if settings.routing == "onchain":
+        from adapters.chain import ChainConfig
+        from adapters.pools import PoolBook
+
+        book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
+        dexes = _onchain_dexes(settings, ChainConfig.from_settings(settings), book, tokens)
+        return Quoting(list(dexes.values()), frozenset(p.mints for p in book.pools if p.dex in dexes))
+    from adapters.simulated import SimulatedConfig, SimulatedDex, SimulatedMarket
+    from adapters.simulated.market import REFERENCE_USD
+
+    config = SimulatedConfig.from_settings(settings)
+    market = SimulatedMarket(tokens, config)
+    enabled = [SimulatedDex(name, market, config) for name in market.dexes if name in settings.enabled_dexes]
+    if not enabled:
+        raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
+    priced = [t.mint for t in tokens if t.symbol in REFERENCE_USD]
+    return Quoting(enabled, frozenset(frozenset(pair) for pair in combinations(priced, 2)))

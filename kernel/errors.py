@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -87,3 +88,104 @@ class PoolNotTradable(RejectedError):
     cannot be priced."""
 
     code = "pool_not_tradable"
+
+
+# --- refused requests ---------------------------------------------------------------------------
+# What a client sent that the service refuses as sent. Nothing was accepted or changed; the API maps
+# each class to one HTTP status (``engine.api.errors``), so a client can tell them apart by ``code``.
+
+
+@dataclass(frozen=True, slots=True)
+class FieldIssue:
+    """One problem with one field of a request: which field, and why."""
+
+    field: str
+    reason: str
+
+
+class RequestRefused(RejectedError):
+    """A request refused as sent. ``fields`` names each field at fault, where there is one."""
+
+    code = "request_refused"
+
+    def __init__(self, message: str, *, fields: tuple[FieldIssue, ...] = (), code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.fields = fields
+
+
+class MalformedRequest(RequestRefused):
+    """The body is not JSON, or not JSON this service reads (nested too deep, NaN)."""
+
+    code = "malformed_request"
+
+
+class InvalidRequest(RequestRefused):
+    """The body is JSON but some fields are missing, unknown or out of range; ``fields`` lists each."""
+
+    code = "invalid_request"
+
+    def __init__(self, fields: tuple[FieldIssue, ...] | list[FieldIssue], *, code: str | None = None) -> None:
+        issues = tuple(fields)
+        super().__init__("; ".join(f"{f.field}: {f.reason}" for f in issues), fields=issues, code=code)
+
+
+class NotFound(RequestRefused):
+    """No such resource (an unknown order, or no route at that path)."""
+
+    code = "not_found"
+
+
+class MethodNotAllowed(RequestRefused):
+    """The path exists but does not answer this method; ``allow`` lists the methods it answers."""
+
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
+class IdempotencyConflict(RequestRefused):
+    """The idempotency key was already used for a request with different parameters."""
+
+    code = "idempotency_conflict"
+
+
+class PayloadTooLarge(RequestRefused):
+    """The body is longer than the service reads."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(RequestRefused):
+    """The body is not declared as ``application/json``."""
+
+    code = "unsupported_media_type"
+
+
+class Unauthenticated(RequestRefused):
+    """No credentials, or credentials the service does not know."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(RequestRefused):
+    """Known credentials that may not do this."""
+
+    code = "forbidden"
+
+
+class RateLimited(RequestRefused):
+    """Too many requests; ``retry_after_s`` says when to try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ServiceUnavailable(RetryableError):
+    """A dependency the request needs is down: nothing was accepted, and the same request may be retried."""
+
+    code = "unavailable"

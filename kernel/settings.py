@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
     api_processes: int = Field(default=1, ge=1, description="API processes started by `oee up`.")
     write_batch_max: int = Field(default=512, ge=1, description="Most orders committed in one batch.")
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated browser origins allowed to call the API and open its WebSockets (none: no CORS).",
+    )
 
     # --- API keys -------------------------------------------------------------------------------
     rate_limit_per_s: float = Field(
@@ -226,6 +230,13 @@ class Settings(BaseSettings):
     def _split_dexes(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("simulated_quote_latency_ms", "simulated_execution_latency_ms", mode="before")

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 import redis.asyncio as aioredis
 
@@ -97,3 +98,10 @@ def live_engine(database_url: str, redis_url: str) -> Iterator[EngineProcesses]:
 @pytest.fixture(scope="session")
 def live_api(live_engine: EngineProcesses) -> str:
     return live_engine.base_url
+
+
+@pytest.fixture
+async def client(live_engine: EngineProcesses) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the shared live engine's API."""
+    async with httpx.AsyncClient(base_url=live_engine.base_url, timeout=10) as c:
+        yield c

@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -69,6 +70,19 @@ class EngineProcesses:
         proc = self._spawn("worker", extra=extra)
         self.workers.append(proc)
         return proc
+
+    @classmethod
+    @contextmanager
+    def api_only(cls, env: dict[str, str]) -> Iterator[EngineProcesses]:
+        """An API process without a worker, answering (its health says degraded) until the block ends."""
+        engine = cls(env)
+        engine.start_api()
+        try:
+            assert engine.api is not None
+            wait_for_api(engine.base_url, [engine.api], healthy=False)
+            yield engine
+        finally:
+            engine.stop()
 
     def start(self, **worker_extra: str) -> EngineProcesses:
         self.start_api()

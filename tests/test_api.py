@@ -17,12 +17,6 @@ ORDER = {"type": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.
 STATUS_PATH = ["pending", "routing", "building", "submitted", "confirmed"]
 
 
-@pytest.fixture
-async def client(live_engine: EngineProcesses) -> Any:
-    async with httpx.AsyncClient(base_url=live_engine.base_url, timeout=10) as c:
-        yield c
-
-
 async def submit(client: httpx.AsyncClient, body: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
     return await client.post("/api/orders/execute", json=body or ORDER, headers=headers)
 
@@ -108,23 +102,23 @@ async def test_bad_input_is_422_naming_the_field(client: httpx.AsyncClient, body
     before = (await client.get("/api/orders/recent", params={"limit": 1})).json()
     r = await submit(client, body)
     assert r.status_code == 422
-    assert r.json()["error"] == "validation_error"
-    assert field in [d["field"] for d in r.json()["detail"]]
+    assert r.json()["error"]["code"] == "invalid_request"
+    assert field in [d["field"] for d in r.json()["error"]["fields"]]
     after = (await client.get("/api/orders/recent", params={"limit": 1})).json()
     # Nothing was stored for the rejected request.
     assert [o["orderId"] for o in before["orders"]] == [o["orderId"] for o in after["orders"]]
 
 
-async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
     r = await client.post("/api/orders/execute", content=b'{"tokenIn": ', headers={"content-type": "application/json"})
-    assert r.status_code == 422
-    assert r.json()["detail"][0]["field"] == "body"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "malformed_request"
 
 
 async def test_unknown_order_is_404_and_bad_id_422(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"/api/orders/{uuid.uuid4()}")).status_code == 404
     r = await client.get("/api/orders/not-a-uuid")
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "orderId"
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "orderId"
 
 
 async def test_active_and_recent(client: httpx.AsyncClient) -> None:
@@ -185,7 +179,7 @@ async def test_websocket_submission_rejects_bad_orders(live_engine: EngineProces
             await ws.recv()
         assert ws.close_code == 1008
     assert reply["type"] == "error"
-    assert reply["detail"][0]["field"] == "amountIn"
+    assert reply["error"]["fields"][0]["field"] == "amountIn"
 
 
 async def test_stream_of_unknown_order_closes_4404(live_engine: EngineProcesses) -> None:

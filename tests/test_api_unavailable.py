@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-import orjson
+import pytest
 
 from engine.api.app import create_app
+from engine.api.errors import error_reply
+from engine.api.services import services_of
+from engine.api.submission import submit
+from kernel.errors import ServiceUnavailable
 from kernel.settings import Settings
 
 
 async def test_submission_answers_503_when_the_store_is_down(settings: Settings) -> None:
     app = create_app(settings)
+    api = services_of(app)
     async with app.router.lifespan_context(app):
-        await app.state.db.close()  # the order store goes away
-        status, body = await app.state.submit(b'{"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}', None)
+        await api.pool.close()  # the order store goes away
+        with pytest.raises(ServiceUnavailable) as refused:
+            await submit(
+                api,
+                b'{"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}',
+                content_type="application/json",
+                key=None,
+            )
+    status, _, body = error_reply(refused.value)
     assert status == 503
-    assert orjson.loads(body)["error"] == "unavailable"
+    assert b'"code":"unavailable"' in body

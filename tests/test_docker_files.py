@@ -250,6 +250,8 @@ def test_compose_api(compose_config: dict[str, Any]) -> None:
     assert api["depends_on"]["redis"]["condition"] == "service_healthy"
     assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert any(str(p["published"]) == "8000" and p["target"] == 8000 for p in api["ports"])
+    # Published on the host's loopback only: the API is not on the network unless asked.
+    assert [p.get("host_ip") for p in api["ports"]] == ["127.0.0.1"]
     assert HEALTH_URL in " ".join(api["healthcheck"]["test"])
     # api, worker and migrate run the same image.
     assert api["image"] == services["worker"]["image"] == services["migrate"]["image"]

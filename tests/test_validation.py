@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from decimal import Decimal
+import json
 
 import pytest
 
-from engine.api.validation import InvalidOrder, parse_body, validate_order
+from engine.api.validation import JsonNumber, parse_body, scale_amount, validate_order
+from kernel.errors import InvalidRequest, MalformedRequest
 from kernel.money import AmountError, format_amount, to_raw
 from kernel.settings import Network
 from kernel.tokens import NATIVE_MINT, TokenRegistry
@@ -12,15 +13,20 @@ from kernel.tokens import NATIVE_MINT, TokenRegistry
 TOKENS = TokenRegistry.for_network(Network.SIMULATED)
 
 
-def fields(exc: pytest.ExceptionInfo[InvalidOrder]) -> dict[str, str]:
-    return {e.field: e.reason for e in exc.value.errors}
+def fields(exc: pytest.ExceptionInfo[InvalidRequest]) -> dict[str, str]:
+    return {e.field: e.reason for e in exc.value.fields}
 
 
 def test_valid_market_order_by_symbol_and_mint() -> None:
     usdc = TOKENS.resolve("usdc")
     assert usdc is not None
     order = validate_order(
-        {"type": "market", "tokenIn": "SOL", "tokenOut": usdc.mint, "amountIn": "1.5", "slippageBps": 75}, TOKENS, 50
+        parse_body(
+            b'{"type": "market", "tokenIn": "SOL", "tokenOut": "%s", "amountIn": "1.5", "slippageBps": 75}'
+            % usdc.mint.encode()
+        ),
+        TOKENS,
+        50,
     )
     assert order.token_in.mint == NATIVE_MINT
     assert order.token_out.symbol == "USDC"
@@ -29,15 +35,16 @@ def test_valid_market_order_by_symbol_and_mint() -> None:
 
 
 def test_defaults_type_and_slippage() -> None:
-    order = validate_order({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": 2}, TOKENS, 50)
+    order = validate_order(parse_body(b'{"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": 2}'), TOKENS, 50)
     assert order.order_type.value == "market"
     assert order.slippage_bps == 50
     assert order.amount_in == 2_000_000_000
 
 
-def test_json_numbers_are_exact_decimals() -> None:
+def test_json_numbers_are_kept_as_written() -> None:
+    assert parse_body(b"[1e999999999, -0.5]") == [JsonNumber("1e999999999"), JsonNumber("-0.5")]
     payload = parse_body(b'{"tokenIn": "USDC", "tokenOut": "SOL", "amountIn": 0.1}')
-    assert payload["amountIn"] == Decimal("0.1")
+    assert payload["amountIn"] == JsonNumber("0.1")
     assert validate_order(payload, TOKENS, 50).amount_in == 100_000
 
 
@@ -60,26 +67,50 @@ def test_json_numbers_are_exact_decimals() -> None:
     ],
 )
 def test_rejections_name_the_field(payload: dict[str, object], field: str, fragment: str) -> None:
-    body = parse_body(__import__("json").dumps(payload, default=str).encode()) if payload else payload
-    if isinstance(payload.get("slippageBps"), float):
-        body = payload
-    with pytest.raises(InvalidOrder) as exc:
-        validate_order(body, TOKENS, 50)
+    with pytest.raises(InvalidRequest) as exc:
+        validate_order(parse_body(json.dumps(payload).encode()), TOKENS, 50)
     assert field in fields(exc), fields(exc)
     assert fragment in fields(exc)[field]
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    with pytest.raises(InvalidOrder) as exc:
-        validate_order({"tokenIn": "X", "tokenOut": "Y", "amountIn": "-3", "slippageBps": 9999}, TOKENS, 50)
+    with pytest.raises(InvalidRequest) as exc:
+        validate_order(
+            parse_body(b'{"tokenIn": "X", "tokenOut": "Y", "amountIn": "-3", "slippageBps": 9999}'), TOKENS, 50
+        )
     assert {"tokenIn", "tokenOut", "slippageBps"} <= set(fields(exc))
 
 
-@pytest.mark.parametrize("body", [b"", b"{", b'{"tokenIn": ', b"[1, 2]"])
+@pytest.mark.parametrize("body", [b"", b"{", b'{"tokenIn": ', b'{"amountIn": NaN}', b"[" * 100_000])
 def test_malformed_bodies(body: bytes) -> None:
-    with pytest.raises(InvalidOrder) as exc:
-        validate_order(parse_body(body), TOKENS, 50)
+    with pytest.raises(MalformedRequest):
+        parse_body(body)
+
+
+def test_a_body_not_an_object() -> None:
+    with pytest.raises(InvalidRequest) as exc:
+        validate_order(parse_body(b"[1, 2]"), TOKENS, 50)
     assert "body" in fields(exc)
+
+
+@pytest.mark.parametrize(
+    ("text", "decimals", "raw"),
+    [("1.5", 9, 1_500_000_000), ("1.50000000000", 9, 1_500_000_000), ("2e3", 6, 2_000_000_000), (".5", 1, 5),
+     ("15e-1", 1, 15), ("18446744073709551615", 0, 2**64 - 1)],
+)  # fmt: skip
+def test_amounts_scale_exactly(text: str, decimals: int, raw: int) -> None:
+    assert scale_amount(text, decimals) == raw
+    assert scale_amount(JsonNumber(text), decimals) == raw
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("1E+999990", "exponent"), ("1E-999999999", "exponent"), ("1e-10", "decimal places"), ("0.0", "greater"),
+     ("18446744073709551616", "too large"), ("1_000", "ASCII"), ("\u0661", "ASCII"), ("1" * 65, "at most")],
+)  # fmt: skip
+def test_amounts_out_of_bounds(text: str, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        scale_amount(json.loads(f'"{text}"'), 9)
 
 
 def test_money_round_trip() -> None:

@@ -45,6 +45,15 @@ def child_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+# Only workers sign. The API process is the one exposed to the network: it never holds the wallet.
+SIGNING_KEY_ENV = ("SOLANA_PRIVATE_KEY", "SOLANA_KEYPAIR_PATH")
+
+
+def api_env(settings: Settings) -> dict[str, str]:
+    """The environment of an API process: the child environment without the wallet."""
+    return {k: v for k, v in child_env(settings).items() if k not in SIGNING_KEY_ENV}
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     services = resolve_services(settings)
     try:
@@ -72,20 +81,22 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default SIGTERM
     # action that would end the process before the embedded servers it started are stopped.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    for name in SIGNING_KEY_ENV:
+        os.environ.pop(name, None)
     try:
         if processes > 1:
-            os.environ.update(child_env(s))
+            os.environ.update(api_env(s))
             uvicorn.run(
                 "engine.api.app:create_app_from_env", factory=True, host=s.api_host, port=s.api_port,
                 workers=processes, loop="uvloop", http="httptools", access_log=False, log_level="warning",
-                proxy_headers=False,
+                proxy_headers=False, server_header=False,
             )  # fmt: skip
         else:
             from engine.api.app import create_asgi_app
 
             uvicorn.run(
                 create_asgi_app(s), host=s.api_host, port=s.api_port, loop="uvloop", http="httptools",
-                access_log=False, log_level="warning", proxy_headers=False,
+                access_log=False, log_level="warning", proxy_headers=False, server_header=False,
             )  # fmt: skip
     finally:
         services.stop()
@@ -136,7 +147,8 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     env = child_env(s)
     children = [Child("api", ("api", "--processes", str(s.api_processes)))]
     children += [Child(f"worker-{n + 1}", ("worker",)) for n in range(s.worker_processes)]
-    supervisor = Supervisor(lambda argv: spawn(argv, env), children)
+    # The API child gets no signing key: only workers sign.
+    supervisor = Supervisor(lambda argv: spawn(argv, api_env(s) if argv[0] == "api" else env), children)
     supervisor.install_signal_handlers()
     try:
         supervisor.start()

@@ -3,46 +3,63 @@
 ``POST /api/orders/execute`` is the one endpoint that must take thousands of requests a second. The
 framework spends more on each of them (routing, dependency solving, exception middlewares, request
 objects) than the endpoint's own work. This ASGI wrapper answers that one method and path directly,
-with the same function the declared route uses, and hands every other request (and the lifespan) to
-the app. The route stays declared, so the OpenAPI document describes it as before.
+with :func:`engine.api.submission.submit` (which the declared route calls too), the same error
+envelope and the same headers, and hands every other request (and the lifespan) to the app. The route
+stays declared, so the OpenAPI document describes it.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from engine.api.validation import MAX_BODY_BYTES
+from engine.api.edge import API_HEADERS, cors_headers
+from engine.api.errors import error_reply
+from engine.api.services import ApiServices
+from engine.api.submission import check_size, header, submit
+from kernel.errors import EngineError, PayloadTooLarge
 
 PATH = "/api/orders/execute"
-_JSON = [(b"content-type", b"application/json")]
+_JSON = [(b"content-type", b"application/json"), *API_HEADERS]
 
 
 class SubmissionFastPath:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, services: ApiServices) -> None:
         self.app = app
+        self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
             await self.app(scope, receive, send)
             return
-        key: str | None = None
-        for name, value in scope["headers"]:
-            if name == b"idempotency-key":
-                key = value.decode("latin-1")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size <= MAX_BODY_BYTES + 1:
+        headers = scope["headers"]
+        extra = cors_headers(header(headers, b"origin"), self.services.allowed_origins)
+        try:
+            declared = header(headers, b"content-length")
+            if declared is not None and declared.isdigit():
+                check_size(int(declared))  # refuse before reading a byte of it
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                check_size(size)
                 chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        submit = self.app.state.submit  # type: ignore[attr-defined]
-        status, body = await submit(b"".join(chunks), key)
-        headers = [*_JSON, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+                if not message.get("more_body", False):
+                    break
+            status, body = await submit(
+                self.services,
+                b"".join(chunks),
+                content_type=header(headers, b"content-type"),
+                key=header(headers, b"idempotency-key"),
+            )
+        except EngineError as exc:
+            status, more, body = error_reply(exc)
+            extra = [*extra, *more]
+            if isinstance(exc, PayloadTooLarge):
+                extra.append((b"connection", b"close"))  # the rest of the body is never read
+        out = [*_JSON, *extra, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": body})

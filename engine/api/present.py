@@ -6,7 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from engine.routing import RoutingDecision
 from kernel.money import format_amount
+from kernel.tokens import Token
 
 
 def _iso(value: Any) -> str | None:
@@ -134,4 +136,43 @@ def event_wire(order_id: str, event: dict[str, Any]) -> dict[str, Any]:
         "kind": event["kind"],
         "data": event["data"],
         "at": _iso(event["at"]),
+    }
+
+
+def quote_answer(
+    token_in: Token, token_out: Token, amount_in: int, slippage_bps: int, decision: RoutingDecision
+) -> dict[str, Any]:
+    """A quote call's answer: every venue's quote (failures included, as an order records them) and the route."""
+    dout = token_out.decimals
+    best = decision.best
+    quotes = [
+        {
+            "attempt": None, "dex": q.dex, "pool": q.pool, "amountOut": format_amount(q.amount_out, dout),
+            "price": _num(q.price), "fee": str(q.fee), "feeMint": q.fee_mint,
+            "priceImpactPct": _num(q.price_impact_pct), "latencyMs": q.latency_ms, "error": None,
+        }
+        for q in decision.quotes
+    ] + [
+        {
+            "attempt": None, "dex": f.dex, "pool": None, "amountOut": None, "price": None, "fee": None,
+            "feeMint": None, "priceImpactPct": None, "latencyMs": f.latency_ms, "error": f.error,
+        }
+        for f in decision.failures
+    ]  # fmt: skip
+    min_out = format_amount(best.min_amount_out(slippage_bps), dout)
+    return {
+        "tokenIn": token_in.as_dict(),
+        "tokenOut": token_out.as_dict(),
+        "amountIn": format_amount(amount_in, token_in.decimals),
+        "slippageBps": slippage_bps,
+        "quotes": quotes,
+        "route": {
+            "attempt": None,
+            "dex": best.dex,
+            "pool": best.pool,
+            "amountOut": format_amount(best.amount_out, dout),
+            "minAmountOut": min_out,
+            "reason": decision.reason,
+        },
+        "minAmountOut": min_out,
     }

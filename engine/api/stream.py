@@ -14,10 +14,11 @@ import uuid
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, WebSocket
+from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from engine.api.present import event_wire, order_document
+from engine.api.services import ApiServices
 from engine.db import repository
 from engine.events import RESYNC
 from kernel.domain import TERMINAL_STATUSES, EventKind
@@ -29,17 +30,18 @@ async def _send(websocket: WebSocket, message: dict[str, Any]) -> None:
     await websocket.send_text(orjson.dumps(message).decode())
 
 
-async def stream_order(websocket: WebSocket, app: FastAPI, order_id: str, *, after: int, accepted: bool) -> None:
+async def stream_order(websocket: WebSocket, services: ApiServices, order_id: str, *, after: int) -> None:
+    """Stream one order from ``after``; the socket is accepted, ``after`` and the ID's length checked."""
     try:
         oid = uuid.UUID(order_id)
     except ValueError:
         await websocket.close(code=NOT_FOUND, reason="not a UUID")
         return
-    hub = app.state.hub
+    hub = services.hub
     queue = hub.listen(order_id)  # listen before reading, so nothing falls between the two
     reader = asyncio.create_task(_drain_client(websocket))
     try:
-        async with app.state.db.acquire() as conn:
+        async with services.pool.acquire() as conn:
             doc = await repository.order_document(conn, oid)
         if doc is None:
             await websocket.close(code=NOT_FOUND, reason="order not found")
@@ -47,7 +49,8 @@ async def stream_order(websocket: WebSocket, app: FastAPI, order_id: str, *, aft
         await _send(websocket, {"type": "snapshot", "order": order_document(doc)})
         last = max(0, after)
         events = [e for e in doc["events"] if e["seq"] > last]
-        done = False
+        # An order already finished whose events the client has all seen: nothing more will come.
+        done = doc["status"] in TERMINAL_STATUSES and not events
         for event in events:
             await _send(websocket, event_wire(order_id, event))
             last = event["seq"]
@@ -61,7 +64,7 @@ async def stream_order(websocket: WebSocket, app: FastAPI, order_id: str, *, aft
             if live is not RESYNC and live["seq"] == last + 1:
                 batch = [live]
             else:
-                async with app.state.db.acquire() as conn:
+                async with services.pool.acquire() as conn:
                     stored = await repository.events_after(conn, oid, last)
                 batch = [event_wire(order_id, e) for e in stored]
             for event in batch:

@@ -1,0 +1,262 @@
+"""The API's routes: submit, quote, read and stream orders, health. Each answers errors with the envelope."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, WebSocket
+from fastapi.responses import Response
+from starlette.websockets import WebSocketDisconnect
+
+from engine import __version__
+from engine.api import stream
+from engine.api.errors import documented, error_reply
+from engine.api.present import order_document, order_summary, quote_answer
+from engine.api.schemas import (
+    AcceptedOrder,
+    ActivePage,
+    ExecuteOrderRequest,
+    Health,
+    OrderDocument,
+    QuoteAnswer,
+    QuoteRequest,
+    RecentPage,
+)
+from engine.api.services import ApiServices, services
+from engine.api.submission import (
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    accept,
+    check_json_content_type,
+    read_order,
+    submit,
+)
+from engine.api.validation import MAX_BODY_BYTES, QUOTE_FIELDS
+from engine.db import repository
+from engine.worker import health_check_key
+from kernel.domain import OrderStatus
+from kernel.errors import EngineError, FieldIssue, InvalidRequest, MethodNotAllowed, NotFound, PayloadTooLarge
+from kernel.venues import QuoteRequest as VenueQuoteRequest
+
+router = APIRouter()
+Services = Annotated[ApiServices, Depends(services)]
+MAX_ORDER_ID_CHARS = 64
+MAX_SEQ = 2**31 - 1  # event seq is a PostgreSQL integer
+_AFTER = re.compile(r"^[0-9]{1,10}$")
+# WebSocket close codes for refused input (RFC 6455 7.4.1).
+_WS_CLOSE = {400: 1007, 413: 1009, 503: 1013}
+_WS_POLICY = 1008
+
+
+def _json(content: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+
+
+async def _body(request: Request) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _order_id(value: str) -> uuid.UUID:
+    try:
+        if len(value) > MAX_ORDER_ID_CHARS:
+            raise ValueError(value)
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidRequest([FieldIssue("orderId", "is not a UUID")]) from None
+
+
+_KEY_HEADER = Header(
+    default=None,
+    alias="Idempotency-Key",
+    max_length=MAX_IDEMPOTENCY_KEY_CHARS,
+    pattern=IDEMPOTENCY_KEY_PATTERN,
+    description="Any unique string. The same key with the same parameters answers the first order (200); "
+    "with other parameters, 409.",
+)
+
+
+@router.post(
+    "/api/orders/execute",
+    status_code=202,
+    tags=["orders"],
+    summary="Submit an order",
+    response_model=AcceptedOrder,
+    responses={
+        200: {"model": AcceptedOrder, "description": "The order this Idempotency-Key placed before."},
+        **documented(400, 409, 413, 415, 422, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ExecuteOrderRequest.model_json_schema()}},
+        }
+    },
+)
+async def execute_order(request: Request, api: Services, idempotency_key: str | None = _KEY_HEADER) -> Response:
+    """Validate and accept an order; it is committed before this answers and enqueued after."""
+    body = await _body(request)
+    status, answer = await submit(
+        api, body, content_type=request.headers.get("content-type"), key=request.headers.get("idempotency-key")
+    )
+    return Response(answer, status_code=status, media_type="application/json")
+
+
+@router.api_route("/api/orders/execute", methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def execute_other_methods() -> Response:
+    # Declared so that GET is not taken for an order ID by the route below.
+    raise MethodNotAllowed("submit orders with POST (or over a WebSocket)", allow=("POST",))
+
+
+@router.post(
+    "/api/quotes",
+    tags=["quotes"],
+    summary="Quote a swap on every venue without placing an order",
+    response_model=QuoteAnswer,
+    responses=documented(400, 413, 415, 422, 503),
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": QuoteRequest.model_json_schema()}}}
+    },
+)
+async def quote(request: Request, api: Services) -> Response:
+    """Every enabled venue's quote, the best route and minAmountOut, in the shape of an order's quotes."""
+    check_json_content_type(request.headers.get("content-type"))
+    valid = read_order(api, await _body(request), allowed=QUOTE_FIELDS)
+    decision = await api.router.route(VenueQuoteRequest(valid.token_in, valid.token_out, valid.amount_in))
+    return _json(quote_answer(valid.token_in, valid.token_out, valid.amount_in, valid.slippage_bps, decision))
+
+
+@router.get(
+    "/api/orders/active", tags=["orders"], summary="Orders not yet confirmed or failed", response_model=ActivePage
+)
+async def active_orders(api: Services) -> Response:
+    async with api.pool.acquire() as conn:
+        ids = await repository.active_order_ids(conn)
+    return _json({"activeCount": len(ids), "orderIds": [str(i) for i in ids]})
+
+
+@router.get(
+    "/api/orders/recent",
+    tags=["orders"],
+    summary="Most recent orders, newest first",
+    response_model=RecentPage,
+    responses=documented(422),
+)
+async def recent_orders(
+    api: Services, limit: int = Query(20, ge=1, le=500), status: OrderStatus | None = Query(None)
+) -> Response:
+    async with api.pool.acquire() as conn:
+        rows = await repository.recent_orders(conn, limit, status.value if status else None)
+    return _json({"count": len(rows), "orders": [order_summary(r) for r in rows]})
+
+
+@router.get(
+    "/api/orders/{orderId}",
+    tags=["orders"],
+    summary="One order, whole",
+    response_model=OrderDocument,
+    responses=documented(404, 422),
+)
+async def get_order(
+    api: Services, order_id: str = Path(alias="orderId", max_length=MAX_ORDER_ID_CHARS, description="The order's UUID.")
+) -> Response:
+    oid = _order_id(order_id)
+    async with api.pool.acquire() as conn:
+        doc = await repository.order_document(conn, oid)
+    if doc is None:
+        raise NotFound(f"no order {oid}")
+    return _json(order_document(doc))
+
+
+@router.get(
+    "/health",
+    tags=["service"],
+    summary="Database, Redis and worker checks",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "A dependency is down; `checks` says which."}},
+)
+async def health(api: Services) -> Response:
+    checks: dict[str, str] = {}
+    try:
+        async with api.pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        await api.redis.ping()
+        checks["redis"] = "ok"
+        beat = await api.redis.exists(health_check_key(api.settings))
+        checks["worker"] = "ok" if beat else "no worker heartbeat"
+    except Exception as exc:
+        checks["redis"] = f"error: {exc.__class__.__name__}"
+        checks["worker"] = "unknown"
+    ok = all(v == "ok" for v in checks.values())
+    body = {"status": "ok" if ok else "degraded", "checks": checks, "version": __version__,
+            "time": datetime.now(UTC).isoformat()}  # fmt: skip
+    return _json(body, 200 if ok else 503)
+
+
+# --- WebSockets ------------------------------------------------------------------------------------
+
+
+async def _refuse(websocket: WebSocket, exc: EngineError) -> None:
+    """An error frame with the envelope's body, then a close code saying what kind of refusal."""
+    status, _, body = error_reply(exc)
+    await websocket.send_text(orjson.dumps({"type": "error", **orjson.loads(body)}).decode())
+    await websocket.close(code=_WS_CLOSE.get(status, _WS_POLICY), reason=exc.code)
+
+
+async def _admit(websocket: WebSocket, api: ApiServices) -> bool:
+    """Refuse the handshake (HTTP 403) of a browser page whose origin is not listed; accept the rest."""
+    if not api.origin_allowed(websocket.headers.get("origin")):
+        await websocket.close(code=_WS_POLICY)
+        return False
+    await websocket.accept()
+    return True
+
+
+@router.websocket("/api/orders/execute")
+async def execute_order_ws(websocket: WebSocket, api: Services) -> None:
+    """Send one order as JSON; receive `accepted` and then that order's live stream."""
+    if not await _admit(websocket, api):
+        return
+    try:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        raw = message.get("bytes") or (message.get("text") or "").encode()
+        _, body = await accept(api, read_order(api, raw), None)
+    except EngineError as exc:
+        await _refuse(websocket, exc)
+        return
+    except WebSocketDisconnect:
+        return
+    await websocket.send_text(orjson.dumps({"type": "accepted", **body}).decode())
+    await stream.stream_order(websocket, api, body["orderId"], after=0)
+
+
+@router.websocket("/ws/orders/{order_id}")
+async def order_stream(websocket: WebSocket, api: Services, order_id: str) -> None:
+    """A snapshot of the order, then its events from ``after`` on; closes after the terminal event."""
+    if not await _admit(websocket, api):
+        return
+    after_text = websocket.query_params.get("after", "0")
+    if not _AFTER.match(after_text) or int(after_text) > MAX_SEQ:
+        issue = FieldIssue("after", f"must be an integer from 0 to {MAX_SEQ}")
+        await _refuse(websocket, InvalidRequest([issue]))
+        return
+    if len(order_id) > MAX_ORDER_ID_CHARS:
+        await websocket.close(code=stream.NOT_FOUND, reason="not a UUID")
+        return
+    await stream.stream_order(websocket, api, order_id, after=int(after_text))

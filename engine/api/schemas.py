@@ -1,0 +1,263 @@
+"""The documented shapes of the API: request bodies, every 2xx answer, the error envelope, WebSocket messages.
+
+These models describe; they do not validate on the hot path (the routes answer with bytes that
+``engine.api.present`` builds). The suite holds the two together: schemathesis checks every answer
+against the OpenAPI document made from these, and the WebSocket tests check every message received.
+Amounts are decimal strings in the token's units; raw units never leave the service.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.api.validation import AMOUNT_PATTERN, MAX_AMOUNT_CHARS, MAX_SLIPPAGE_BPS, MAX_TOKEN_CHARS
+from kernel.domain import EventKind, OrderStatus
+
+Amount = str | None
+_ORDER_EXAMPLE: dict[str, Any] = {
+    "type": "market",
+    "tokenIn": "SOL",
+    "tokenOut": "USDC",
+    "amountIn": "1.5",
+    "slippageBps": 50,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _amount_in() -> Any:
+    return Field(
+        description="Amount of tokenIn in its units: a decimal string (ASCII digits, at most the token's "
+        "decimals) or a JSON number, read as written.",
+        json_schema_extra={
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": MAX_AMOUNT_CHARS},
+                {"type": "number", "exclusiveMinimum": 0},
+            ]
+        },
+    )
+
+
+def _token_field(what: str) -> Any:
+    return Field(
+        description=f"Symbol (SOL, USDC, ...) or mint address of the token {what}.",
+        min_length=1,
+        max_length=MAX_TOKEN_CHARS,
+    )
+
+
+_SLIPPAGE = Field(default=50, ge=1, le=MAX_SLIPPAGE_BPS, description="Slippage tolerance in basis points.")
+
+
+class ExecuteOrderRequest(_Strict):
+    """The body of ``POST /api/orders/execute``. Unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_ORDER_EXAMPLE]})
+
+    type: Literal["market"] = Field(default="market", description="Order type. Only `market` is executed today.")
+    tokenIn: str = _token_field("sold")
+    tokenOut: str = _token_field("bought")
+    amountIn: Any = _amount_in()
+    slippageBps: int = _SLIPPAGE
+
+
+class QuoteRequest(_Strict):
+    """The body of ``POST /api/quotes``: what an order would ask, without placing it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{k: v for k, v in _ORDER_EXAMPLE.items() if k != "type"}]},
+    )
+
+    tokenIn: str = _token_field("sold")
+    tokenOut: str = _token_field("bought")
+    amountIn: Any = _amount_in()
+    slippageBps: int = _SLIPPAGE
+
+
+class TokenView(_Strict):
+    symbol: str
+    mint: str
+    decimals: int
+
+
+class OrderSummary(_Strict):
+    """An order as listings show it."""
+
+    orderId: str
+    type: str
+    status: OrderStatus
+    tokenIn: TokenView
+    tokenOut: TokenView
+    amountIn: str
+    slippageBps: int
+    dex: str | None
+    minAmountOut: Amount
+    amountOut: Amount
+    executedPrice: str | None
+    txHash: str | None
+    failureReason: str | None
+    createdAt: str | None
+    updatedAt: str | None
+
+
+class QuoteView(_Strict):
+    """One venue's answer. ``error`` is set (and the amounts are null) when that venue could not quote."""
+
+    attempt: int | None = Field(description="The order's attempt that asked; null for a quote call.")
+    dex: str
+    pool: str | None
+    amountOut: Amount
+    price: str | None
+    fee: str | None = Field(description="Fee in raw units of feeMint.")
+    feeMint: str | None
+    priceImpactPct: str | None
+    latencyMs: int | None
+    error: str | None
+
+
+class RouteView(_Strict):
+    attempt: int | None
+    dex: str
+    pool: str | None
+    amountOut: Amount
+    minAmountOut: Amount
+    reason: str | None
+
+
+class AttemptView(_Strict):
+    attempt: int
+    startedAt: str | None
+    finishedAt: str | None
+    outcome: str | None
+    errorCode: str | None
+    error: str | None
+    retryDelayMs: int | None
+
+
+class EventView(_Strict):
+    seq: int
+    status: OrderStatus
+    kind: EventKind
+    data: dict[str, Any]
+    at: str | None
+
+
+class Settlement(_Strict):
+    kind: str | None
+    note: str | None
+
+
+class OrderDocument(OrderSummary):
+    """The whole order: every quote, the route, every attempt and every event."""
+
+    quotes: list[QuoteView]
+    route: RouteView | None
+    routes: list[RouteView]
+    quotedAmountOut: Amount
+    explorerUrl: str | None
+    settlement: Settlement
+    attemptCount: int
+    attempts: list[AttemptView]
+    failureCode: str | None
+    events: list[EventView]
+    lastSeq: int
+    finishedAt: str | None
+
+
+class AcceptedOrder(_Strict):
+    """Answer to a submission: 202 for a new order, 200 for the order an Idempotency-Key already placed."""
+
+    orderId: str
+    status: OrderStatus
+    wsUrl: str = Field(description="Where the order's live stream is.")
+    order: OrderSummary
+
+
+class ActivePage(_Strict):
+    activeCount: int
+    orderIds: list[str]
+
+
+class RecentPage(_Strict):
+    count: int
+    orders: list[OrderSummary]
+
+
+class QuoteAnswer(_Strict):
+    """Every venue's quote, the best route and the minimum out at the given slippage; nothing is placed."""
+
+    tokenIn: TokenView
+    tokenOut: TokenView
+    amountIn: str
+    slippageBps: int
+    quotes: list[QuoteView]
+    route: RouteView
+    minAmountOut: str
+
+
+class Health(_Strict):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]
+    version: str
+    time: str
+
+
+class ErrorFieldView(_Strict):
+    field: str
+    reason: str
+
+
+class ErrorBody(_Strict):
+    status: int = Field(description="The HTTP status, repeated.")
+    code: str = Field(description="Stable machine-readable code, e.g. invalid_request, unsupported_pair.")
+    message: str
+    fields: list[ErrorFieldView] = Field(description="Each field at fault; empty when none is.")
+
+
+class ErrorEnvelope(_Strict):
+    """Every error answer, whatever its status."""
+
+    error: ErrorBody
+
+
+# --- WebSocket messages (README: "WebSocket messages") ---------------------------------------------
+
+
+class WsAccepted(AcceptedOrder):
+    """First message of a submission over ``/api/orders/execute``."""
+
+    type: Literal["accepted"]
+
+
+class WsSnapshot(_Strict):
+    """First message of a stream (after ``accepted`` on a submission): the whole order as it stands."""
+
+    type: Literal["snapshot"]
+    order: OrderDocument
+
+
+class WsEvent(_Strict):
+    """One event of the order, in ``seq`` order, each exactly once."""
+
+    type: Literal["event"]
+    orderId: str
+    seq: int
+    status: OrderStatus
+    kind: EventKind
+    data: dict[str, Any]
+    at: str | None
+
+
+class WsError(_Strict):
+    """A refused submission or stream request; the server closes the socket right after it."""
+
+    type: Literal["error"]
+    error: ErrorBody
+
+
+WS_MESSAGES: tuple[type[BaseModel], ...] = (WsAccepted, WsSnapshot, WsEvent, WsError)

@@ -1,0 +1,107 @@
+"""What the API's routes share: settings, tokens, and the connections an API process opens at start-up."""
+
+from __future__ import annotations
+
+import asyncpg
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from starlette.requests import HTTPConnection
+
+from adapters.registry import Quoting, build_quoting
+from engine.api.intake import OrderIntake
+from engine.events import EventHub
+from engine.queue import OrderQueue
+from engine.routing import Router
+from engine.runtime import create_db_pool, create_redis
+from kernel.settings import Settings
+from kernel.tokens import TokenRegistry
+
+
+class ApiServices:
+    """The API process's state. Built with the app; its connections open in the app's lifespan.
+
+    Routes reach it through the typed dependency :func:`services`, the submission fast path through
+    :func:`services_of`: nothing is read back from ``app.state`` untyped.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tokens = TokenRegistry.for_network(settings.solana_network)
+        self.allowed_origins = frozenset(settings.api_cors_origins)
+        self._pool: asyncpg.Pool | None = None
+        self._redis: aioredis.Redis | None = None
+        self._hub: EventHub | None = None
+        self._intake: OrderIntake | None = None
+        self._quoting: Quoting | None = None
+        self._router: Router | None = None
+
+    async def start(self) -> None:
+        self._pool = await create_db_pool(self.settings)
+        self._redis = create_redis(self.settings)
+        self._hub = EventHub(self._redis, self.settings.events_channel)
+        await self._hub.start()
+        queue = OrderQueue(self._redis, self.settings.order_queue_key)
+        self._intake = OrderIntake(self._pool, queue, max_batch=self.settings.write_batch_max)
+        self._intake.start()
+        self._quoting = build_quoting(self.settings)
+        self._router = Router(self._quoting.dexes, self.settings.quote_timeout_ms / 1000)
+
+    async def stop(self) -> None:
+        if self._intake is not None:
+            await self._intake.stop()
+        if self._quoting is not None:
+            await self._quoting.aclose()
+        if self._hub is not None:
+            await self._hub.stop()
+        if self._redis is not None:
+            await self._redis.aclose()
+        if self._pool is not None:
+            await self._pool.close()
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        """A browser's Origin must be listed in API_CORS_ORIGINS; a client that sends none (not a browser) passes."""
+        return origin is None or origin in self.allowed_origins
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "the API has not started"
+        return self._pool
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        assert self._redis is not None, "the API has not started"
+        return self._redis
+
+    @property
+    def hub(self) -> EventHub:
+        assert self._hub is not None, "the API has not started"
+        return self._hub
+
+    @property
+    def intake(self) -> OrderIntake:
+        assert self._intake is not None, "the API has not started"
+        return self._intake
+
+    @property
+    def quoting(self) -> Quoting:
+        assert self._quoting is not None, "the API has not started"
+        return self._quoting
+
+    @property
+    def router(self) -> Router:
+        assert self._router is not None, "the API has not started"
+        return self._router
+
+
+def services_of(app: FastAPI) -> ApiServices:
+    found = app.state.services
+    if not isinstance(found, ApiServices):
+        raise TypeError("the app was not built by engine.api.app.create_app")
+    return found
+
+
+def services(connection: HTTPConnection) -> ApiServices:
+    """The typed dependency of every route and socket."""
+    app = connection.app
+    assert isinstance(app, FastAPI)
+    return services_of(app)

@@ -1,0 +1,146 @@
+"""Submitting an order: the whole work of ``POST /api/orders/execute``, shared by the declared route, the
+raw-ASGI fast path and the WebSocket submission, so the three apply the same rules and answer alike.
+
+Order of checks, cheapest first: Idempotency-Key, content type, size (while reading), JSON, fields,
+pair, then the commit. An Idempotency-Key already used for other parameters is a 409 (replaying the
+first order to a caller who asked for something else would tell them a trade they never sent).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import orjson
+
+from engine.api.present import order_summary
+from engine.api.services import ApiServices
+from engine.api.validation import MAX_BODY_BYTES, ORDER_FIELDS, ValidOrder, parse_body, validate_order
+from engine.db import repository
+from engine.db.repository import NewOrder
+from kernel.domain import OrderStatus
+from kernel.errors import (
+    FieldIssue,
+    IdempotencyConflict,
+    InvalidRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    UnsupportedPair,
+)
+
+log = logging.getLogger("oee.api")
+
+MAX_IDEMPOTENCY_KEY_CHARS = 200
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+_DB_DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def check_key(key: str | None) -> None:
+    if key is not None and not _KEY.match(key):
+        reason = f"must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
+        raise InvalidRequest([FieldIssue("Idempotency-Key", reason)])
+
+
+def check_json_content_type(value: str | None) -> None:
+    media = (value or "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType(f"send the body as application/json, not {media or 'no content type'}")
+
+
+def check_size(size: int) -> None:
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
+
+
+def read_order(services: ApiServices, body: bytes, allowed: tuple[str, ...] = ORDER_FIELDS) -> ValidOrder:
+    """Parse and check a submission or quote body, the pair included; raises a kernel request error."""
+    check_size(len(body))
+    payload = parse_body(body)
+    valid = validate_order(payload, services.tokens, services.settings.default_slippage_bps, allowed=allowed)
+    check_pair(services, valid)
+    return valid
+
+
+def check_pair(services: ApiServices, valid: ValidOrder) -> None:
+    if not services.quoting.trades(valid.token_in.mint, valid.token_out.mint):
+        message = f"no enabled DEX trades {valid.token_in.symbol} for {valid.token_out.symbol}"
+        raise InvalidRequest([FieldIssue("tokenOut", message)], code=UnsupportedPair.code)
+
+
+def new_order(valid: ValidOrder, idempotency_key: str | None) -> NewOrder:
+    return NewOrder(
+        id=uuid.uuid4(),
+        order_type=valid.order_type.value,
+        idempotency_key=idempotency_key,
+        token_in=valid.token_in.mint,
+        token_in_symbol=valid.token_in.symbol,
+        token_in_decimals=valid.token_in.decimals,
+        token_out=valid.token_out.mint,
+        token_out_symbol=valid.token_out.symbol,
+        token_out_decimals=valid.token_out.decimals,
+        amount_in=valid.amount_in,
+        slippage_bps=valid.slippage_bps,
+        event_data=b"{}",
+    )
+
+
+def _same_request(row: dict[str, Any], order: NewOrder) -> bool:
+    return (
+        row["order_type"] == order.order_type
+        and row["token_in"] == order.token_in
+        and row["token_out"] == order.token_out
+        and int(row["amount_in"]) == order.amount_in
+        and row["slippage_bps"] == order.slippage_bps
+    )
+
+
+async def accept(services: ApiServices, valid: ValidOrder, key: str | None) -> tuple[int, dict[str, Any]]:
+    """Commit the order (or find the one its Idempotency-Key placed): the status and the answer's body."""
+    order = new_order(valid, key)
+    try:
+        accepted = await services.intake.accept(order)
+        if accepted.created:
+            row: dict[str, Any] = {
+                "id": order.id, "order_type": order.order_type, "status": OrderStatus.PENDING.value,
+                "token_in": order.token_in, "token_in_symbol": order.token_in_symbol,
+                "token_in_decimals": order.token_in_decimals, "token_out": order.token_out,
+                "token_out_symbol": order.token_out_symbol, "token_out_decimals": order.token_out_decimals,
+                "amount_in": order.amount_in, "slippage_bps": order.slippage_bps,
+                "created_at": accepted.created_at, "updated_at": accepted.created_at,
+            }  # fmt: skip
+        else:
+            async with services.pool.acquire() as conn:
+                found = await repository.order_row(conn, accepted.order_id)
+            assert found is not None
+            if not _same_request(found, order):
+                raise IdempotencyConflict("this Idempotency-Key placed an order with other parameters")
+            row = found
+    except _DB_DOWN as exc:
+        # The order could not be committed: nothing was accepted, and the client may safely retry.
+        log.error("order store unavailable: %s", exc)
+        raise ServiceUnavailable("the order store is unavailable; nothing was accepted, retry later") from exc
+    summary = order_summary(row)
+    oid = str(accepted.order_id)
+    body = {"orderId": oid, "status": summary["status"], "wsUrl": f"/ws/orders/{oid}", "order": summary}
+    return (202 if accepted.created else 200), body
+
+
+async def submit(services: ApiServices, body: bytes, *, content_type: str | None, key: str | None) -> tuple[int, bytes]:
+    """The whole submission, bounded and checked; raises a kernel error for anything refused."""
+    check_key(key)
+    check_json_content_type(content_type)
+    status, answer = await accept(services, read_order(services, body), key)
+    return status, orjson.dumps(answer)
+
+
+def header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
