@@ -98,7 +98,7 @@ class Order(Base):
             unique=True,
             postgresql_where=text("idempotency_key IS NOT NULL"),
             postgresql_nulls_not_distinct=True,
-        ),  # fmt: skip
+        ),
         Index("ix_orders_api_key_id_created_at", "api_key_id", "created_at"),
         Index("ix_orders_created_at", "created_at"),
         Index(
