@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=2000, ge=1, description="Requests one API key may make at once, unless the key sets its own."
     )
+    ws_max_per_key: int = Field(default=1000, ge=1, description="WebSockets one API key may hold open per API process.")
+    ws_max_per_process: int = Field(default=20_000, ge=1, description="WebSockets one API process holds at most.")
     api_key_cache_s: float = Field(
         default=5.0, ge=0, description="How long an API process trusts a looked-up key (a revoke takes this long)."
     )

@@ -103,5 +103,5 @@ def live_api(live_engine: EngineProcesses) -> str:
 @pytest.fixture
 async def client(live_engine: EngineProcesses) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the shared live engine's API."""
-    async with httpx.AsyncClient(base_url=live_engine.base_url, timeout=10) as c:
+    async with live_engine.client(timeout=10) as c:
         yield c

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -14,7 +15,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import httpx
+import websockets
 
 from engine.runtime import free_port
 from tools.processes import stop_processes, wait_for_api
@@ -41,6 +45,7 @@ class EngineProcesses:
     port: int = field(default_factory=free_port)
     api: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _api_key: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -65,6 +70,29 @@ class EngineProcesses:
 
     def start_api(self) -> None:
         self.api = self._spawn("api", "--port", str(self.port))
+
+    @property
+    def api_key(self) -> str:
+        """An API key of this engine's database, made on first use."""
+        if self._api_key is None:
+            # Far above what any test sends: tests of the limit itself make keys of their own.
+            self._api_key = create_api_key(self.env["DATABASE_URL"], rate_per_s=1e6, burst=1_000_000)
+        return self._api_key
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.api_key}
+
+    def client(self, **options: Any) -> httpx.AsyncClient:
+        """An HTTP client of this engine's API, sending its key."""
+        options.setdefault("timeout", 30)
+        headers = {**self.headers, **options.pop("headers", {})}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, **options)
+
+    def connect(self, path: str, **options: Any) -> Any:
+        """A WebSocket to this engine's API (``path`` from the root), sending its key."""
+        headers = {**self.headers, **options.pop("additional_headers", {})}
+        return websockets.connect(self.ws_url + path, additional_headers=headers, **options)
 
     def start_worker(self, **extra: str) -> subprocess.Popen[bytes]:
         proc = self._spawn("worker", extra=extra)
@@ -167,3 +195,28 @@ def migrated_database(admin_url: str, prefix: str = "oee_test") -> Iterator[str]
         yield url
     finally:
         asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def create_api_key(
+    database_url: str, *, name: str = "test", rate_per_s: float | None = None, burst: int | None = None
+) -> str:
+    """A new API key stored in the database of ``database_url``; returns the key itself."""
+    import asyncpg
+
+    from engine.auth.keys import generate_key
+    from engine.db import keys as key_sql
+    from engine.db.urls import asyncpg_dsn
+
+    new = generate_key()
+
+    async def insert() -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await key_sql.insert_key(conn, new, name=name, rate_per_s=rate_per_s, burst=burst)
+        finally:
+            await conn.close()
+
+    # In a thread of its own so that async tests (with a loop running) can call it too.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, insert()).result()
+    return new.secret

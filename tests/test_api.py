@@ -28,10 +28,10 @@ async def wait_terminal(client: httpx.AsyncClient, order_id: str) -> dict[str, A
     return await eventually(probe, lambda o: o["status"] in ("confirmed", "failed"), within=30)
 
 
-async def read_stream(url: str) -> tuple[list[dict[str, Any]], int | None]:
+async def read_stream(engine: EngineProcesses, path: str) -> tuple[list[dict[str, Any]], int | None]:
     """Every message until the server closes; and the close code."""
     messages: list[dict[str, Any]] = []
-    async with websockets.connect(url) as ws:
+    async with engine.connect(path) as ws:
         try:
             async for raw in ws:
                 messages.append(orjson.loads(raw))
@@ -139,7 +139,7 @@ async def test_stream_replays_then_closes_and_resumes_after(
     live_engine: EngineProcesses, client: httpx.AsyncClient
 ) -> None:
     order_id = (await submit(client)).json()["orderId"]
-    messages, code = await read_stream(f"{live_engine.ws_url}/ws/orders/{order_id}")
+    messages, code = await read_stream(live_engine, f"/ws/orders/{order_id}")
     assert messages[0]["type"] == "snapshot"
     assert messages[0]["order"]["orderId"] == order_id
     events = messages[1:]
@@ -149,7 +149,7 @@ async def test_stream_replays_then_closes_and_resumes_after(
     assert code == 1000
 
     # A client that saw up to seq 2 reconnects and gets only what it missed.
-    resumed, code = await read_stream(f"{live_engine.ws_url}/ws/orders/{order_id}?after=2")
+    resumed, code = await read_stream(live_engine, f"/ws/orders/{order_id}?after=2")
     assert resumed[0]["type"] == "snapshot"
     assert [e["seq"] for e in resumed[1:]] == [s for s in seqs if s > 2]
     assert resumed[-1]["status"] == "confirmed"
@@ -157,7 +157,7 @@ async def test_stream_replays_then_closes_and_resumes_after(
 
 
 async def test_submit_over_websocket_streams_the_order(live_engine: EngineProcesses) -> None:
-    async with websockets.connect(f"{live_engine.ws_url}/api/orders/execute") as ws:
+    async with live_engine.connect("/api/orders/execute") as ws:
         await ws.send(orjson.dumps({**ORDER, "tokenIn": "USDC", "tokenOut": "SOL", "amountIn": "25"}).decode())
         messages = []
         try:
@@ -172,7 +172,7 @@ async def test_submit_over_websocket_streams_the_order(live_engine: EngineProces
 
 
 async def test_websocket_submission_rejects_bad_orders(live_engine: EngineProcesses) -> None:
-    async with websockets.connect(f"{live_engine.ws_url}/api/orders/execute") as ws:
+    async with live_engine.connect("/api/orders/execute") as ws:
         await ws.send(orjson.dumps({**ORDER, "amountIn": "0"}).decode())
         reply = orjson.loads(await ws.recv())
         with pytest.raises(websockets.ConnectionClosed):
@@ -183,6 +183,6 @@ async def test_websocket_submission_rejects_bad_orders(live_engine: EngineProces
 
 
 async def test_stream_of_unknown_order_closes_4404(live_engine: EngineProcesses) -> None:
-    messages, code = await read_stream(f"{live_engine.ws_url}/ws/orders/{uuid.uuid4()}")
+    messages, code = await read_stream(live_engine, f"/ws/orders/{uuid.uuid4()}")
     assert messages == []
     assert code == 4404

@@ -132,8 +132,8 @@ async def test_header_and_path_lengths_are_bounded(client: httpx.AsyncClient) ->
     assert "limit" in fields_of(await client.get("/api/orders/recent", params={"limit": 2**40}))
 
 
-async def ws_refusal(url: str, send: str | None = None) -> tuple[dict[str, Any], int | None]:
-    async with websockets.connect(url) as ws:
+async def ws_refusal(engine: EngineProcesses, path: str, send: str | None = None) -> tuple[dict[str, Any], int | None]:
+    async with engine.connect(path) as ws:
         if send is not None:
             await ws.send(send)
         reply = orjson.loads(await ws.recv())
@@ -144,7 +144,7 @@ async def ws_refusal(url: str, send: str | None = None) -> tuple[dict[str, Any],
 
 async def test_a_stream_after_past_any_seq_is_refused_with_an_error_frame(live_engine: EngineProcesses) -> None:
     order_id = str(uuid.uuid4())
-    reply, code = await ws_refusal(f"{live_engine.ws_url}/ws/orders/{order_id}?after=2147483648")
+    reply, code = await ws_refusal(live_engine, f"/ws/orders/{order_id}?after=2147483648")
     assert reply["type"] == "error" and reply["error"]["fields"][0]["field"] == "after"
     assert code == 1008
 
@@ -163,7 +163,7 @@ async def test_a_stream_after_past_any_seq_is_refused_with_an_error_frame(live_e
 async def test_websocket_submission_applies_the_same_rules(
     live_engine: EngineProcesses, message: str, field: str | None, close_code: int
 ) -> None:
-    reply, code = await ws_refusal(f"{live_engine.ws_url}/api/orders/execute", message)
+    reply, code = await ws_refusal(live_engine, "/api/orders/execute", message)
     assert reply["type"] == "error"
     assert set(reply["error"]) == {"status", "code", "message", "fields"}
     if field is not None:

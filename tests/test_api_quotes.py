@@ -58,7 +58,7 @@ def one_pool_api(database_url: str, redis_url: str) -> Iterator[EngineProcesses]
 
 
 async def test_a_pair_no_venue_trades_is_refused_at_submission(one_pool_api: EngineProcesses) -> None:
-    async with httpx.AsyncClient(base_url=one_pool_api.base_url, timeout=10) as c:
+    async with one_pool_api.client(timeout=10) as c:
         before = (await c.get("/api/orders/recent", params={"limit": 3})).json()
         r = await c.post("/api/orders/execute", json={**ORDER, "tokenOut": "BONK"})
         assert error_of(r, 422)["code"] == "unsupported_pair"

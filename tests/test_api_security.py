@@ -77,7 +77,7 @@ async def test_a_browser_websocket_from_an_unlisted_origin_is_refused(live_engin
                 pass
         assert refused.value.response.status_code == 403
     # A client that sends no Origin (not a browser) is served.
-    async with websockets.connect(f"{live_engine.ws_url}/ws/orders/{uuid.uuid4()}") as ws:
+    async with live_engine.connect(f"/ws/orders/{uuid.uuid4()}") as ws:
         with pytest.raises(websockets.ConnectionClosed):
             await ws.recv()
         assert ws.close_code == 4404
@@ -92,7 +92,7 @@ def listed_origin_api(database_url: str, redis_url: str) -> Iterator[EngineProce
 
 
 async def test_a_listed_origin_may_call_the_api_and_open_streams(listed_origin_api: EngineProcesses) -> None:
-    async with httpx.AsyncClient(base_url=listed_origin_api.base_url, timeout=10) as c:
+    async with listed_origin_api.client(timeout=10) as c:
         preflight = await c.options(
             "/api/orders/execute",
             headers={"origin": ALLOWED, "access-control-request-method": "POST",
@@ -105,10 +105,7 @@ async def test_a_listed_origin_may_call_the_api_and_open_streams(listed_origin_a
         assert accepted.headers["access-control-allow-origin"] == ALLOWED
         assert "access-control-allow-origin" not in (await c.get("/health", headers={"origin": STRANGER})).headers
     order_id = accepted.json()["orderId"]
-    async with websockets.connect(
-        f"{listed_origin_api.ws_url}/ws/orders/{order_id}",
-        origin=ALLOWED,  # type: ignore[arg-type]
-    ) as ws:
+    async with listed_origin_api.connect(f"/ws/orders/{order_id}", origin=ALLOWED) as ws:
         assert orjson.loads(await ws.recv())["type"] == "snapshot"
     with pytest.raises(websockets.InvalidStatus):
         async with websockets.connect(f"{listed_origin_api.ws_url}/ws/orders/{order_id}", origin=STRANGER):  # type: ignore[arg-type]

@@ -92,14 +92,14 @@ def engine(chain_env: dict[str, str], tmp_path: Path) -> Iterator[EngineProcesse
 
 
 async def submit(engine: EngineProcesses, n: int) -> list[str]:
-    async with httpx.AsyncClient(base_url=engine.base_url, timeout=30) as client:
+    async with engine.client(timeout=30) as client:
         responses = await asyncio.gather(*(client.post("/api/orders/execute", json=ORDER) for _ in range(n)))
     assert [r.status_code for r in responses] == [202] * n
     return [r.json()["orderId"] for r in responses]
 
 
 async def orders(engine: EngineProcesses, ids: list[str]) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=engine.base_url, timeout=30) as client:
+    async with engine.client(timeout=30) as client:
         return [r.json() for r in await asyncio.gather(*(client.get(f"/api/orders/{i}") for i in ids))]
 
 

@@ -34,9 +34,9 @@ def engine(engine_env: dict[str, str]) -> Iterator[EngineProcesses]:
     procs.stop()
 
 
-async def stream_statuses(ws_base: str, order_id: str) -> list[str]:
+async def stream_statuses(engine: EngineProcesses, order_id: str) -> list[str]:
     seen: list[str] = []
-    async with websockets.connect(f"{ws_base}/ws/orders/{order_id}", open_timeout=30) as ws:
+    async with engine.connect(f"/ws/orders/{order_id}", open_timeout=30) as ws:
         try:
             async for raw in ws:
                 message = orjson.loads(raw)
@@ -47,8 +47,8 @@ async def stream_statuses(ws_base: str, order_id: str) -> list[str]:
     return seen
 
 
-async def fetch_orders(base_url: str, ids: list[str]) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+async def fetch_orders(engine: EngineProcesses, ids: list[str]) -> list[dict[str, Any]]:
+    async with engine.client() as client:
         responses = await asyncio.gather(*(client.get(f"/api/orders/{i}") for i in ids))
     return [r.json() for r in responses]
 
@@ -65,18 +65,18 @@ async def ledger_signatures(settings: Settings, redis_url: str, ids: list[str]) 
 async def test_200_orders_at_once_all_confirm_and_survive_restart(engine: EngineProcesses) -> None:
     engine.start()
     engine.wait_healthy()
-    async with httpx.AsyncClient(base_url=engine.base_url, timeout=60,
+    async with engine.client(timeout=60,
                                  limits=httpx.Limits(max_connections=50)) as client:  # fmt: skip
         responses = await asyncio.gather(*(client.post("/api/orders/execute", json=ORDER) for _ in range(200)))
     assert [r.status_code for r in responses] == [202] * 200
     ids = [r.json()["orderId"] for r in responses]
-    streams = await asyncio.gather(*(stream_statuses(engine.ws_url, i) for i in ids))
+    streams = await asyncio.gather(*(stream_statuses(engine, i) for i in ids))
     assert all(s == STATUS_PATH for s in streams), [s for s in streams if s != STATUS_PATH][:3]
 
     engine.stop()
     engine.start()
     engine.wait_healthy()
-    orders = await fetch_orders(engine.base_url, ids)
+    orders = await fetch_orders(engine, ids)
     assert [o["status"] for o in orders] == ["confirmed"] * 200
     assert len({o["txHash"] for o in orders}) == 200
 
@@ -100,13 +100,13 @@ async def test_a_killed_workers_orders_move_to_the_live_worker_and_execute_once(
     victim = engine.start_worker()
     engine.wait_healthy()
     queue = engine.env["QUEUE_NAME"]
-    async with httpx.AsyncClient(base_url=engine.base_url, timeout=60) as client:
+    async with engine.client(timeout=60) as client:
         responses = await asyncio.gather(*(client.post("/api/orders/execute", json=ORDER) for _ in range(40)))
     ids = [r.json()["orderId"] for r in responses]
 
     async def victims_submitted() -> list[str]:
         held = [i for i, pid in (await lease_holders(redis_url, queue)).items() if pid == victim.pid]
-        return [o["orderId"] for o in await fetch_orders(engine.base_url, held) if o["status"] == "submitted"]
+        return [o["orderId"] for o in await fetch_orders(engine, held) if o["status"] == "submitted"]
 
     # Kill the worker while it holds orders whose signed transaction is recorded and maybe sent.
     await eventually(victims_submitted, lambda held: len(held) >= 1, within=60)
@@ -114,12 +114,12 @@ async def test_a_killed_workers_orders_move_to_the_live_worker_and_execute_once(
     victim.kill()
     victim.wait(timeout=30)
     engine.workers.remove(victim)
-    at_kill = {o["orderId"]: o for o in await fetch_orders(engine.base_url, held)}
+    at_kill = {o["orderId"]: o for o in await fetch_orders(engine, held)}
     orphans = [i for i, o in at_kill.items() if o["status"] not in ("confirmed", "failed")]
     assert orphans
 
     orders = await eventually(
-        lambda: fetch_orders(engine.base_url, ids),
+        lambda: fetch_orders(engine, ids),
         lambda os: all(o["status"] in ("confirmed", "failed") for o in os),
         within=120,
         describe=lambda os: [(o["orderId"], o["status"]) for o in os if o["status"] not in ("confirmed", "failed")],
@@ -142,10 +142,10 @@ async def test_injected_failures_are_retried_then_streamed_as_failed(engine: Eng
     engine.env.update(SIMULATED_FAILURE_RATE="1", ORDER_RETRY_BASE_MS="50")
     engine.start()
     engine.wait_healthy()
-    async with httpx.AsyncClient(base_url=engine.base_url, timeout=30) as client:
+    async with engine.client(timeout=30) as client:
         order_id = (await client.post("/api/orders/execute", json=ORDER)).json()["orderId"]
     messages: list[dict[str, Any]] = []
-    async with websockets.connect(f"{engine.ws_url}/ws/orders/{order_id}") as ws:
+    async with engine.connect(f"/ws/orders/{order_id}") as ws:
         try:
             async for raw in ws:
                 messages.append(orjson.loads(raw))
@@ -156,6 +156,6 @@ async def test_injected_failures_are_retried_then_streamed_as_failed(engine: Eng
     final = messages[-1]
     assert final["status"] == "failed"
     assert "gave up after 3 attempts" in final["data"]["reason"]
-    order = (await fetch_orders(engine.base_url, [order_id]))[0]
+    order = (await fetch_orders(engine, [order_id]))[0]
     assert order["failureReason"] == final["data"]["reason"]
     assert [a["outcome"] for a in order["attempts"]] == ["retry", "retry", "failed"]

@@ -85,7 +85,7 @@ async def test_orders_route_to_the_real_pool_and_the_program_pays_the_quote(
     try:
         engine.start()
         engine.wait_healthy()
-        async with httpx.AsyncClient(base_url=engine.base_url, timeout=30) as client:
+        async with engine.client(timeout=30) as client:
             for body, received in (
                 ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "2", "slippageBps": 50}, USDC),
                 ({"tokenIn": "USDC", "tokenOut": "SOL", "amountIn": "250", "slippageBps": 50}, "lamports"),

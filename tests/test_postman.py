@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import EngineProcesses
+
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTION = ROOT / "postman" / "order-execution-engine.postman_collection.json"
 NEWMAN = ROOT / "node_modules" / ".bin" / ("newman.cmd" if os.name == "nt" else "newman")
@@ -23,6 +25,7 @@ NPM_CI_TIMEOUT_S = 600
 
 EXPECTED_REQUESTS = [
     ("GET", "{{baseUrl}}/health"),
+    ("GET", "{{baseUrl}}/api/orders/recent?limit=5"),
     ("POST", "{{baseUrl}}/api/orders/execute"),
     ("POST", "{{baseUrl}}/api/orders/execute"),
     ("POST", "{{baseUrl}}/api/orders/execute"),
@@ -88,6 +91,9 @@ def test_collection_structure() -> None:
     assert collection["info"]["schema"] == "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
     variables = {v["key"]: v.get("value") for v in collection["variable"]}
     assert variables["baseUrl"] == "http://127.0.0.1:8000"
+    assert variables["apiKey"] == "", "the collection ships no key"
+    auth = {entry["key"]: entry["value"] for entry in collection["auth"]["apikey"]}
+    assert auth == {"key": "X-API-Key", "value": "{{apiKey}}", "in": "header"}
 
     requests = _requests(collection["item"])
     assert [(r["request"]["method"], r["request"]["url"]["raw"]) for r in requests] == EXPECTED_REQUESTS
@@ -100,8 +106,9 @@ def test_collection_structure() -> None:
         assert "pm.test(" in source and ("pm.expect(" in source or "pm.response.to" in source), item["name"]
 
 
-def test_postman_collection_passes(live_api: str) -> None:
+def test_postman_collection_passes(live_engine: EngineProcesses) -> None:
     newman = _newman()
+    live_api = live_engine.base_url
     command = [
         str(newman),
         "run",
@@ -109,6 +116,8 @@ def test_postman_collection_passes(live_api: str) -> None:
         # An environment variable outranks the collection's own baseUrl default.
         "--env-var",
         f"baseUrl={live_api.rstrip('/')}",
+        "--env-var",
+        f"apiKey={live_engine.api_key}",
         "--reporters",
         "cli",
         "--bail",

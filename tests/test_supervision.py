@@ -41,21 +41,25 @@ def oee(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
-def up(database_url: str, redis_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def up(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
     port = free_port()
-    env = base_env(database_url, redis_url, API_PORT=str(port), QUEUE_NAME=f"oee:up:{uuid.uuid4().hex[:6]}")
+    env = base_env(database_url, redis_url, API_PORT=str(port), QUEUE_NAME=f"oee:up:{uuid.uuid4().hex[:6]}",
+                   OEE_DATA_DIR=str(tmp_path))  # fmt: skip
     env.pop("OEE_SKIP_MIGRATIONS")
     proc = oee(["up"], env)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_api(base_url, [proc], healthy=True)
-        yield proc, base_url
+        # `oee up` made a local API key on first start, readable only by its owner.
+        key_file = tmp_path / "api-key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        yield proc, base_url, key_file.read_text().strip()
     finally:
         stop_processes([proc])
 
 
-async def confirmed_order(base_url: str) -> dict[str, object]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+async def confirmed_order(base_url: str, key: str) -> dict[str, object]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers={"X-API-Key": key}) as client:
         order_id = (await client.post("/api/orders/execute", json=ORDER)).json()["orderId"]
 
         async def read() -> dict[str, object]:
@@ -65,9 +69,9 @@ async def confirmed_order(base_url: str) -> dict[str, object]:
 
 
 async def test_a_child_that_dies_is_restarted_and_the_others_keep_going(
-    up: tuple[subprocess.Popen[bytes], str],
+    up: tuple[subprocess.Popen[bytes], str, str],
 ) -> None:
-    proc, base_url = up
+    proc, base_url, key = up
     before = children_of(proc.pid)
     assert sorted(before.values()) == ["api", "worker"]
     worker = next(pid for pid, name in before.items() if name == "worker")
@@ -80,7 +84,7 @@ async def test_a_child_that_dies_is_restarted_and_the_others_keep_going(
 
     restarted = await eventually(workers, lambda pids: len(pids) == 1 and pids[0] != worker, within=30)
     assert api in children_of(proc.pid), "the API went down with the worker"
-    assert (await confirmed_order(base_url))["status"] == "confirmed"
+    assert (await confirmed_order(base_url, key))["status"] == "confirmed"
 
     os.kill(api, signal.SIGKILL)
 
@@ -97,7 +101,7 @@ async def test_a_child_that_dies_is_restarted_and_the_others_keep_going(
     await eventually(apis, lambda pids: len(pids) == 1 and pids[0] != api, within=30)
     await eventually(health, lambda code: code == 200, within=60)
     assert restarted[0] in children_of(proc.pid), "the worker went down with the API"
-    assert (await confirmed_order(base_url))["status"] == "confirmed"
+    assert (await confirmed_order(base_url, key))["status"] == "confirmed"
     assert proc.poll() is None
 
 

@@ -17,9 +17,9 @@ from tests.test_api import ORDER
 MODELS: dict[str, type[BaseModel]] = {m.model_fields["type"].annotation.__args__[0]: m for m in WS_MESSAGES}  # type: ignore[union-attr]
 
 
-async def every_message(url: str, send: bytes | None = None) -> list[dict[str, Any]]:
+async def every_message(engine: EngineProcesses, path: str, send: bytes | None = None) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
-    async with websockets.connect(url) as ws:
+    async with engine.connect(path) as ws:
         if send is not None:
             await ws.send(send.decode())
         try:
@@ -35,11 +35,11 @@ def _fields(cell: str) -> set[str]:
 
 
 async def test_what_the_server_sends_is_what_the_readme_documents(live_engine: EngineProcesses) -> None:
-    submitted = await every_message(f"{live_engine.ws_url}/api/orders/execute", orjson.dumps(ORDER))
+    submitted = await every_message(live_engine, "/api/orders/execute", orjson.dumps(ORDER))
     order_id = submitted[0]["orderId"]
-    streamed = await every_message(f"{live_engine.ws_url}/ws/orders/{order_id}")
-    refused = await every_message(f"{live_engine.ws_url}/api/orders/execute", b'{"amountIn": "1E+999990"}')
-    refused += await every_message(f"{live_engine.ws_url}/ws/orders/{uuid.uuid4()}?after=-1")
+    streamed = await every_message(live_engine, f"/ws/orders/{order_id}")
+    refused = await every_message(live_engine, "/api/orders/execute", b'{"amountIn": "1E+999990"}')
+    refused += await every_message(live_engine, f"/ws/orders/{uuid.uuid4()}?after=-1")
     sent = submitted + streamed + refused
     assert {m["type"] for m in sent} == set(MODELS)  # every kind of message was seen
     table = {name: _fields(cell) for name, cell in _rows()}

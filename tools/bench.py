@@ -49,6 +49,7 @@ class Engine:
     worker_processes: int = 1
     port: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    api_key: str = ""
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -64,6 +65,10 @@ class Engine:
         )  # fmt: skip
 
     def start_api(self) -> None:
+        from tools.keys import create_key
+
+        # The benchmark's own key, with a limit far above what it sends: it measures the engine, not the limit.
+        self.api_key = create_key(self.settings, name="bench", rate_per_s=1e7, burst=10_000_000)
         self.procs.append(subprocess.Popen([sys.executable, "-m", "tools.cli", "api"], env=self.env))
         # No worker runs yet, so health answers 503: any answer means the API is up.
         wait_for_api(f"http://127.0.0.1:{self.port}", self.procs, healthy=False)
@@ -77,11 +82,12 @@ class Engine:
         self.procs = []
 
 
-async def drive(port: int, n: int, rate: float, connections: int = 64) -> tuple[int, int, float, list[str]]:
+async def drive(engine: Engine, n: int, rate: float, connections: int = 64) -> tuple[int, int, float, list[str]]:
     """Send ``n`` orders at up to ``rate``/s over keep-alive connections: accepted, rejected, seconds, IDs."""
+    port = engine.port
     request = (
         f"POST /api/orders/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(BODY)}\r\n\r\n"
+        f"X-API-Key: {engine.api_key}\r\nContent-Length: {len(BODY)}\r\n\r\n"
     ).encode() + BODY
     next_index = 0
     rejected = 0
@@ -202,7 +208,7 @@ def zero_latency(settings: Settings, args: argparse.Namespace) -> None:
     engine = Engine(settings, args.concurrency, "0", "0", args.api_processes, args.worker_processes)
     try:
         engine.start_api()
-        accepted, rejected, seconds, ids = asyncio.run(drive(engine.port, args.orders, args.rate))
+        accepted, rejected, seconds, ids = asyncio.run(drive(engine, args.orders, args.rate))
         print(
             f"   acceptance   {accepted} orders in {seconds:.2f} s = {accepted / seconds:8.1f} accepted/s "
             f"(rejected {rejected})"
@@ -215,7 +221,7 @@ def zero_latency(settings: Settings, args: argparse.Namespace) -> None:
             f"confirmed/s ({integrity(settings, ids, o)})"
         )
         n = int(args.steady_rate * args.steady_seconds)
-        accepted, rejected, seconds, ids = asyncio.run(drive(engine.port, n, args.steady_rate))
+        accepted, rejected, seconds, ids = asyncio.run(drive(engine, n, args.steady_rate))
         o = asyncio.run(outcome(settings, ids))
         span = o.last_confirmed - o.first_accepted
         print(
@@ -237,7 +243,7 @@ def default_latency(settings: Settings, concurrency: int, orders_per_slot: int) 
     try:
         engine.start_api()
         engine.start_workers()
-        _, _, _, ids = asyncio.run(drive(engine.port, n, 1000))
+        _, _, _, ids = asyncio.run(drive(engine, n, 1000))
         o = asyncio.run(outcome(settings, ids))
     finally:
         engine.stop()

@@ -53,7 +53,7 @@ def run_once(settings: Settings, processes: int, slots: int, orders_per_slot: in
         workers = engine.procs[1:]
         time.sleep(SETTLE_S)
         cpu_before = cpu_seconds(workers)
-        _, _, _, ids = asyncio.run(drive(engine.port, n, 1000))
+        _, _, _, ids = asyncio.run(drive(engine, n, 1000))
         o = asyncio.run(outcome(settings, ids))
         cpu = cpu_seconds(workers) - cpu_before
     finally:

@@ -65,8 +65,10 @@ class Finished:
             self.all.set()
 
 
-async def subscribe(url: str, delays_ms: list[float], done: Finished) -> websockets.ClientConnection:
-    ws = await websockets.connect(url, open_timeout=120, max_queue=None, ping_interval=None)
+async def subscribe(url: str, key: str, delays_ms: list[float], done: Finished) -> websockets.ClientConnection:
+    ws = await websockets.connect(
+        url, open_timeout=120, max_queue=None, ping_interval=None, additional_headers={"X-API-Key": key}
+    )
 
     async def read() -> None:
         try:
@@ -93,7 +95,7 @@ async def run(engine: Engine, settings: Settings, ids: list[str], idle_s: float)
     for start in range(0, len(ids), 500):
         batch = ids[start : start + 500]
         sockets += await asyncio.gather(
-            *(subscribe(f"ws://127.0.0.1:{engine.port}/ws/orders/{i}", delays, done) for i in batch)
+            *(subscribe(f"ws://127.0.0.1:{engine.port}/ws/orders/{i}", engine.api_key, delays, done) for i in batch)
         )
     print(f"   opened       {len(sockets)} sockets in {time.perf_counter() - started:.1f} s")
     await asyncio.sleep(1)
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"\n== {args.sockets} WebSocket subscribers on one API process; worker at about {args.rate:.0f} orders/s")
         engine.start_api()
-        _, rejected, _, ids = asyncio.run(drive(engine.port, args.sockets, 5000))
+        _, rejected, _, ids = asyncio.run(drive(engine, args.sockets, 5000))
         if rejected:
             print(f"   {rejected} submissions rejected")
         asyncio.run(run(engine, services.settings, ids, args.idle_seconds))

@@ -16,6 +16,7 @@ from engine import __version__
 from engine.runtime import ResolvedServices, resolve_services, run_migrations
 from kernel.logs import setup_logging
 from kernel.settings import Settings, load_settings
+from tools.keys import ensure_local_key, how_to_use
 from tools.supervisor import Child, Supervisor
 
 log = logging.getLogger("oee")
@@ -151,8 +152,10 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     supervisor = Supervisor(lambda argv: spawn(argv, api_env(s) if argv[0] == "api" else env), children)
     supervisor.install_signal_handlers()
     try:
+        _, created = ensure_local_key(s)
         supervisor.start()
         print(f"oee up: API on http://{s.api_host}:{s.api_port} (docs at /docs), {s.worker_processes} worker(s)")
+        print(f"oee up: {how_to_use(s, created)}", flush=True)
         supervisor.run()
     finally:
         services.stop()

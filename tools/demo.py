@@ -23,10 +23,11 @@ PAIRS = [
 REFRESH_PER_SECOND = 8
 
 
-async def _follow(base: str, ws_base: str, row: Row) -> None:
+async def _follow(base: str, ws_base: str, key: str, row: Row) -> None:
     """Submit one order and follow its events until the server closes the stream."""
+    headers = {"X-API-Key": key}
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
             body = {"tokenIn": row.token_in, "tokenOut": row.token_out, "amountIn": row.amount}
             r = await client.post("/api/orders/execute", json=body)
         if r.status_code != 202:
@@ -34,7 +35,7 @@ async def _follow(base: str, ws_base: str, row: Row) -> None:
             return
         row.order_id = r.json()["orderId"]
         row.status = "pending"
-        async with websockets.connect(f"{ws_base}/ws/orders/{row.order_id}") as ws:
+        async with websockets.connect(f"{ws_base}/ws/orders/{row.order_id}", additional_headers=headers) as ws:
             try:
                 async for raw in ws:
                     m: dict[str, Any] = orjson.loads(raw)
@@ -51,7 +52,7 @@ async def _follow(base: str, ws_base: str, row: Row) -> None:
     row.finished = time.monotonic()
 
 
-async def watch(base: str, n: int, console: Console) -> list[Row]:
+async def watch(base: str, key: str, n: int, console: Console) -> list[Row]:
     ws_base = "ws" + base[len("http") :]
     rows = [Row(*PAIRS[i % len(PAIRS)]) for i in range(n)]
     started = time.monotonic()
@@ -61,19 +62,22 @@ async def watch(base: str, n: int, console: Console) -> list[Row]:
         console=console,
         refresh_per_second=REFRESH_PER_SECOND,
     ):
-        await asyncio.gather(*(_follow(base, ws_base, row) for row in rows))
+        await asyncio.gather(*(_follow(base, ws_base, key, row) for row in rows))
     return rows
 
 
 def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
     from engine.runtime import free_port
     from tools.cli import _prepare, child_env, spawn
+    from tools.keys import ensure_local_key, how_to_use
     from tools.processes import stop_processes, wait_for_api
 
     console = Console()
     console.print("[bold]order-execution-engine demo[/]: starting PostgreSQL, Redis, the API and a worker…")
     services = _prepare(settings)
     console.print(mode_line(services.settings))
+    key, created = ensure_local_key(services.settings)
+    console.print(Text(how_to_use(services.settings, created), style="dim"))
     port = free_port()
     extra = {"API_PORT": str(port), "API_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING"}
     if fast:
@@ -90,7 +94,7 @@ def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
         console.print(f"engine up at {base}, docs at {base}/docs")
         console.print(f"submitting {orders} orders at once\n")
         started = time.monotonic()
-        rows = asyncio.run(watch(base, orders, console))
+        rows = asyncio.run(watch(base, key, orders, console))
         print_summary(rows, time.monotonic() - started, console)
         return 0 if all(r.status == "confirmed" for r in rows) else 1
     finally:

@@ -41,6 +41,17 @@ def _with_connection(settings: Settings, work: Callable[[asyncpg.Connection], Aw
     return asyncio.run(run())
 
 
+def create_key(settings: Settings, *, name: str, rate_per_s: float | None = None, burst: int | None = None) -> str:
+    """A new key stored in the settings' database; returns the key itself (shown once)."""
+    new = generate_key()
+
+    async def insert(conn: asyncpg.Connection) -> ApiKey:
+        return await key_sql.insert_key(conn, new, name=name, rate_per_s=rate_per_s, burst=burst)
+
+    _with_connection(settings, insert)
+    return new.secret
+
+
 def local_key_path(settings: Settings) -> Path:
     return settings.data_dir / LOCAL_KEY_FILE
 
@@ -58,18 +69,13 @@ def ensure_local_key(settings: Settings) -> tuple[str, bool]:
 
     if key_id and _with_connection(settings, valid):
         return existing, False
-    new = generate_key()
-
-    async def create(conn: asyncpg.Connection) -> ApiKey:
-        return await key_sql.insert_key(conn, new, name=LOCAL_KEY_NAME, rate_per_s=None, burst=None)
-
-    _with_connection(settings, create)
+    secret = create_key(settings, name=LOCAL_KEY_NAME)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, KEY_FILE_MODE)
     with os.fdopen(fd, "w") as out:
-        out.write(new.secret + "\n")
+        out.write(secret + "\n")
     path.chmod(KEY_FILE_MODE)
-    return new.secret, True
+    return secret, True
 
 
 def how_to_use(settings: Settings, created: bool) -> str:
@@ -104,14 +110,9 @@ def main(argv: Sequence[str], settings: Settings) -> int:
             parser.error("--rate: must be above 0")
         if args.burst is not None and args.burst < 1:
             parser.error("--burst: must be at least 1")
-        new = generate_key()
-
-        async def insert(conn: asyncpg.Connection) -> ApiKey:
-            return await key_sql.insert_key(conn, new, name=args.name, rate_per_s=args.rate, burst=args.burst)
-
-        created = _with_connection(settings, insert)
-        print(new.secret)
-        print(f"id {created.key_id} ({created.name}); keep the key now: it is not shown again", flush=True)
+        secret = create_key(settings, name=args.name, rate_per_s=args.rate, burst=args.burst)
+        print(secret)
+        print(f"id {key_id_of(secret)} ({args.name}); keep the key now: it is not shown again", flush=True)
         return 0
     if args.action == "list":
         keys = _with_connection(settings, key_sql.list_keys)

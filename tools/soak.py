@@ -78,7 +78,7 @@ def worker_killed(settings: Settings, orders: int) -> None:
         victim = engine.procs[1]
         time.sleep(SETTLE_S)
         queue = engine.env["QUEUE_NAME"]
-        _, _, _, ids = asyncio.run(drive(engine.port, orders, 1000))
+        _, _, _, ids = asyncio.run(drive(engine, orders, 1000))
         deadline = time.monotonic() + 60
         while len(asyncio.run(held_by(settings, queue, victim.pid))) < 10 and time.monotonic() < deadline:
             time.sleep(0.05)

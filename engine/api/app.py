@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
             CORSMiddleware,
             allow_origins=sorted(api.allowed_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "Idempotency-Key"],
+            allow_headers=["Content-Type", "Idempotency-Key", "X-API-Key"],
         )
     return app
 

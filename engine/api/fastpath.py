@@ -34,6 +34,7 @@ class SubmissionFastPath:
         headers = scope["headers"]
         extra = cors_headers(header(headers, b"origin"), self.services.allowed_origins)
         try:
+            caller = await self.services.gate.caller(header(headers, b"x-api-key"))
             declared = header(headers, b"content-length")
             if declared is not None and declared.isdigit():
                 check_size(int(declared))  # refuse before reading a byte of it
@@ -54,6 +55,7 @@ class SubmissionFastPath:
                 b"".join(chunks),
                 content_type=header(headers, b"content-type"),
                 key=header(headers, b"idempotency-key"),
+                caller=caller,
             )
         except EngineError as exc:
             status, more, body = error_reply(exc)

@@ -8,12 +8,20 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Security, WebSocket
 from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect
 
 from engine import __version__
 from engine.api import stream
+from engine.api.auth import (
+    CLOSE_RATE_LIMITED,
+    CLOSE_UNAUTHENTICATED,
+    KEY_HEADER,
+    SUBPROTOCOL,
+    api_key_scheme,
+    key_from_subprotocols,
+)
 from engine.api.errors import documented, error_reply
 from engine.api.present import order_document, order_summary, quote_answer
 from engine.api.schemas import (
@@ -36,6 +44,7 @@ from engine.api.submission import (
     submit,
 )
 from engine.api.validation import MAX_BODY_BYTES, QUOTE_FIELDS
+from engine.auth.keys import ApiKey
 from engine.db import repository
 from engine.worker import health_check_key
 from kernel.domain import OrderStatus
@@ -44,11 +53,19 @@ from kernel.venues import QuoteRequest as VenueQuoteRequest
 
 router = APIRouter()
 Services = Annotated[ApiServices, Depends(services)]
+
+
+async def calling_key(api: Services, presented: Annotated[str | None, Security(api_key_scheme)]) -> ApiKey:
+    """The dependency of every route that submits, quotes or reads orders: 401 without a key, 429 over its rate."""
+    return await api.gate.caller(presented)
+
+
+Caller = Annotated[ApiKey, Depends(calling_key)]
 MAX_ORDER_ID_CHARS = 64
 MAX_SEQ = 2**31 - 1  # event seq is a PostgreSQL integer
 _AFTER = re.compile(r"^[0-9]{1,10}$")
 # WebSocket close codes for refused input (RFC 6455 7.4.1).
-_WS_CLOSE = {400: 1007, 413: 1009, 503: 1013}
+_WS_CLOSE = {400: 1007, 401: CLOSE_UNAUTHENTICATED, 413: 1009, 429: CLOSE_RATE_LIMITED, 503: 1013}
 _WS_POLICY = 1008
 
 
@@ -94,7 +111,7 @@ _KEY_HEADER = Header(
     response_model=AcceptedOrder,
     responses={
         200: {"model": AcceptedOrder, "description": "The order this Idempotency-Key placed before."},
-        **documented(400, 409, 413, 415, 422, 503),
+        **documented(400, 401, 409, 413, 415, 422, 429, 503),
     },
     openapi_extra={
         "requestBody": {
@@ -103,12 +120,15 @@ _KEY_HEADER = Header(
         }
     },
 )
-async def execute_order(request: Request, api: Services, idempotency_key: str | None = _KEY_HEADER) -> Response:
+async def execute_order(
+    request: Request, api: Services, caller: Caller, idempotency_key: str | None = _KEY_HEADER
+) -> Response:
     """Validate and accept an order; it is committed before this answers and enqueued after."""
     body = await _body(request)
     status, answer = await submit(
-        api, body, content_type=request.headers.get("content-type"), key=request.headers.get("idempotency-key")
-    )
+        api, body, content_type=request.headers.get("content-type"), key=request.headers.get("idempotency-key"),
+        caller=caller,
+    )  # fmt: skip
     return Response(answer, status_code=status, media_type="application/json")
 
 
@@ -123,12 +143,12 @@ async def execute_other_methods() -> Response:
     tags=["quotes"],
     summary="Quote a swap on every venue without placing an order",
     response_model=QuoteAnswer,
-    responses=documented(400, 413, 415, 422, 503),
+    responses=documented(400, 401, 413, 415, 422, 429, 503),
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": QuoteRequest.model_json_schema()}}}
     },
 )
-async def quote(request: Request, api: Services) -> Response:
+async def quote(request: Request, api: Services, caller: Caller) -> Response:
     """Every enabled venue's quote, the best route and minAmountOut, in the shape of an order's quotes."""
     check_json_content_type(request.headers.get("content-type"))
     valid = read_order(api, await _body(request), allowed=QUOTE_FIELDS)
@@ -137,42 +157,48 @@ async def quote(request: Request, api: Services) -> Response:
 
 
 @router.get(
-    "/api/orders/active", tags=["orders"], summary="Orders not yet confirmed or failed", response_model=ActivePage
+    "/api/orders/active",
+    tags=["orders"],
+    summary="Your orders not yet confirmed or failed",
+    response_model=ActivePage,
+    responses=documented(401, 429),
 )
-async def active_orders(api: Services) -> Response:
+async def active_orders(api: Services, caller: Caller) -> Response:
     async with api.pool.acquire() as conn:
-        ids = await repository.active_order_ids(conn)
+        ids = await repository.active_order_ids(conn, owner=caller.id)
     return _json({"activeCount": len(ids), "orderIds": [str(i) for i in ids]})
 
 
 @router.get(
     "/api/orders/recent",
     tags=["orders"],
-    summary="Most recent orders, newest first",
+    summary="Your most recent orders, newest first",
     response_model=RecentPage,
-    responses=documented(422),
+    responses=documented(401, 422, 429),
 )
 async def recent_orders(
-    api: Services, limit: int = Query(20, ge=1, le=500), status: OrderStatus | None = Query(None)
+    api: Services, caller: Caller, limit: int = Query(20, ge=1, le=500), status: OrderStatus | None = Query(None)
 ) -> Response:
     async with api.pool.acquire() as conn:
-        rows = await repository.recent_orders(conn, limit, status.value if status else None)
+        rows = await repository.recent_orders(conn, limit, status.value if status else None, owner=caller.id)
     return _json({"count": len(rows), "orders": [order_summary(r) for r in rows]})
 
 
 @router.get(
     "/api/orders/{orderId}",
     tags=["orders"],
-    summary="One order, whole",
+    summary="One of your orders, whole",
     response_model=OrderDocument,
-    responses=documented(404, 422),
+    responses=documented(401, 404, 422, 429),
 )
 async def get_order(
-    api: Services, order_id: str = Path(alias="orderId", max_length=MAX_ORDER_ID_CHARS, description="The order's UUID.")
+    api: Services,
+    caller: Caller,
+    order_id: str = Path(alias="orderId", max_length=MAX_ORDER_ID_CHARS, description="The order's UUID."),
 ) -> Response:
     oid = _order_id(order_id)
     async with api.pool.acquire() as conn:
-        doc = await repository.order_document(conn, oid)
+        doc = await repository.order_document(conn, oid, caller.id)  # another key's order is "not found"
     if doc is None:
         raise NotFound(f"no order {oid}")
     return _json(order_document(doc))
@@ -217,46 +243,67 @@ async def _refuse(websocket: WebSocket, exc: EngineError) -> None:
     await websocket.close(code=_WS_CLOSE.get(status, _WS_POLICY), reason=exc.code)
 
 
-async def _admit(websocket: WebSocket, api: ApiServices) -> bool:
-    """Refuse the handshake (HTTP 403) of a browser page whose origin is not listed; accept the rest."""
+async def _admit(websocket: WebSocket, api: ApiServices) -> ApiKey | None:
+    """The socket's key once accepted. A browser page whose origin is not listed is refused at the
+    handshake (HTTP 403); a socket without a valid key, or over its rate, gets an error frame and 4401
+    or 4429; past a socket cap, 4429 (this key) or 1013 (this process)."""
     if not api.origin_allowed(websocket.headers.get("origin")):
         await websocket.close(code=_WS_POLICY)
-        return False
-    await websocket.accept()
-    return True
+        return None
+    offered = websocket.scope.get("subprotocols") or []
+    await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    presented = websocket.headers.get(KEY_HEADER.lower()) or key_from_subprotocols(offered)
+    try:
+        caller = await api.gate.caller(presented)
+    except EngineError as exc:
+        await _refuse(websocket, exc)
+        return None
+    refused = api.gate.open_socket(caller)
+    if refused is not None:
+        await websocket.close(code=refused, reason="too many sockets")
+        return None
+    return caller
 
 
 @router.websocket("/api/orders/execute")
 async def execute_order_ws(websocket: WebSocket, api: Services) -> None:
     """Send one order as JSON; receive `accepted` and then that order's live stream."""
-    if not await _admit(websocket, api):
+    caller = await _admit(websocket, api)
+    if caller is None:
         return
     try:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
+        try:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("bytes") or (message.get("text") or "").encode()
+            _, body = await accept(api, read_order(api, raw), None, caller)
+        except EngineError as exc:
+            await _refuse(websocket, exc)
             return
-        raw = message.get("bytes") or (message.get("text") or "").encode()
-        _, body = await accept(api, read_order(api, raw), None)
-    except EngineError as exc:
-        await _refuse(websocket, exc)
-        return
-    except WebSocketDisconnect:
-        return
-    await websocket.send_text(orjson.dumps({"type": "accepted", **body}).decode())
-    await stream.stream_order(websocket, api, body["orderId"], after=0)
+        except WebSocketDisconnect:
+            return
+        await websocket.send_text(orjson.dumps({"type": "accepted", **body}).decode())
+        await stream.stream_order(websocket, api, body["orderId"], after=0, owner=caller.id)
+    finally:
+        api.gate.close_socket(caller)
 
 
 @router.websocket("/ws/orders/{order_id}")
 async def order_stream(websocket: WebSocket, api: Services, order_id: str) -> None:
     """A snapshot of the order, then its events from ``after`` on; closes after the terminal event."""
-    if not await _admit(websocket, api):
+    caller = await _admit(websocket, api)
+    if caller is None:
         return
-    after_text = websocket.query_params.get("after", "0")
-    if not _AFTER.match(after_text) or int(after_text) > MAX_SEQ:
-        issue = FieldIssue("after", f"must be an integer from 0 to {MAX_SEQ}")
-        await _refuse(websocket, InvalidRequest([issue]))
-        return
-    if len(order_id) > MAX_ORDER_ID_CHARS:
-        await websocket.close(code=stream.NOT_FOUND, reason="not a UUID")
-        return
-    await stream.stream_order(websocket, api, order_id, after=int(after_text))
+    try:
+        after_text = websocket.query_params.get("after", "0")
+        if not _AFTER.match(after_text) or int(after_text) > MAX_SEQ:
+            issue = FieldIssue("after", f"must be an integer from 0 to {MAX_SEQ}")
+            await _refuse(websocket, InvalidRequest([issue]))
+            return
+        if len(order_id) > MAX_ORDER_ID_CHARS:
+            await websocket.close(code=stream.NOT_FOUND, reason="not a UUID")
+            return
+        await stream.stream_order(websocket, api, order_id, after=int(after_text), owner=caller.id)
+    finally:
+        api.gate.close_socket(caller)

@@ -8,7 +8,11 @@ from fastapi import FastAPI
 from starlette.requests import HTTPConnection
 
 from adapters.registry import Quoting, build_quoting
+from engine.api.auth import Gate
 from engine.api.intake import OrderIntake
+from engine.auth.keys import ApiKey, KeyVerifier
+from engine.auth.ratelimit import RateLimiter
+from engine.db import keys as key_sql
 from engine.events import EventHub
 from engine.queue import OrderQueue
 from engine.routing import Router
@@ -34,6 +38,8 @@ class ApiServices:
         self._intake: OrderIntake | None = None
         self._quoting: Quoting | None = None
         self._router: Router | None = None
+        self._limiter: RateLimiter | None = None
+        self._gate: Gate | None = None
 
     async def start(self) -> None:
         self._pool = await create_db_pool(self.settings)
@@ -45,8 +51,19 @@ class ApiServices:
         self._intake.start()
         self._quoting = build_quoting(self.settings)
         self._router = Router(self._quoting.dexes, self.settings.quote_timeout_ms / 1000)
+        self._limiter = RateLimiter(self._redis, prefix=f"{self.settings.namespace}:rate:")
+        self._limiter.start()
+        self._gate = Gate(
+            KeyVerifier(self._lookup_key, ttl_s=self.settings.api_key_cache_s), self._limiter, self.settings
+        )
+
+    async def _lookup_key(self, key_id: str) -> ApiKey | None:
+        async with self.pool.acquire() as conn:
+            return await key_sql.key_by_key_id(conn, key_id)
 
     async def stop(self) -> None:
+        if self._limiter is not None:
+            await self._limiter.stop()
         if self._intake is not None:
             await self._intake.stop()
         if self._quoting is not None:
@@ -86,6 +103,11 @@ class ApiServices:
     def quoting(self) -> Quoting:
         assert self._quoting is not None, "the API has not started"
         return self._quoting
+
+    @property
+    def gate(self) -> Gate:
+        assert self._gate is not None, "the API has not started"
+        return self._gate
 
     @property
     def router(self) -> Router:

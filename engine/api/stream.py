@@ -30,8 +30,11 @@ async def _send(websocket: WebSocket, message: dict[str, Any]) -> None:
     await websocket.send_text(orjson.dumps(message).decode())
 
 
-async def stream_order(websocket: WebSocket, services: ApiServices, order_id: str, *, after: int) -> None:
-    """Stream one order from ``after``; the socket is accepted, ``after`` and the ID's length checked."""
+async def stream_order(
+    websocket: WebSocket, services: ApiServices, order_id: str, *, after: int, owner: uuid.UUID
+) -> None:
+    """Stream one of ``owner``'s orders from ``after``; the socket is accepted, ``after`` and the ID's
+    length checked. Another key's order is "not found", like one that does not exist."""
     try:
         oid = uuid.UUID(order_id)
     except ValueError:
@@ -42,7 +45,7 @@ async def stream_order(websocket: WebSocket, services: ApiServices, order_id: st
     reader = asyncio.create_task(_drain_client(websocket))
     try:
         async with services.pool.acquire() as conn:
-            doc = await repository.order_document(conn, oid)
+            doc = await repository.order_document(conn, oid, owner)
         if doc is None:
             await websocket.close(code=NOT_FOUND, reason="order not found")
             return

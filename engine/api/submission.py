@@ -20,6 +20,7 @@ import orjson
 from engine.api.present import order_summary
 from engine.api.services import ApiServices
 from engine.api.validation import MAX_BODY_BYTES, ORDER_FIELDS, ValidOrder, parse_body, validate_order
+from engine.auth.keys import ApiKey
 from engine.db import repository
 from engine.db.repository import NewOrder
 from kernel.domain import OrderStatus
@@ -73,7 +74,7 @@ def check_pair(services: ApiServices, valid: ValidOrder) -> None:
         raise InvalidRequest([FieldIssue("tokenOut", message)], code=UnsupportedPair.code)
 
 
-def new_order(valid: ValidOrder, idempotency_key: str | None) -> NewOrder:
+def new_order(valid: ValidOrder, idempotency_key: str | None, caller: ApiKey) -> NewOrder:
     return NewOrder(
         id=uuid.uuid4(),
         order_type=valid.order_type.value,
@@ -87,6 +88,7 @@ def new_order(valid: ValidOrder, idempotency_key: str | None) -> NewOrder:
         amount_in=valid.amount_in,
         slippage_bps=valid.slippage_bps,
         event_data=b"{}",
+        api_key_id=caller.id,
     )
 
 
@@ -100,9 +102,11 @@ def _same_request(row: dict[str, Any], order: NewOrder) -> bool:
     )
 
 
-async def accept(services: ApiServices, valid: ValidOrder, key: str | None) -> tuple[int, dict[str, Any]]:
-    """Commit the order (or find the one its Idempotency-Key placed): the status and the answer's body."""
-    order = new_order(valid, key)
+async def accept(
+    services: ApiServices, valid: ValidOrder, key: str | None, caller: ApiKey
+) -> tuple[int, dict[str, Any]]:
+    """Commit the order (or find the one ``caller``'s Idempotency-Key placed): the status and the body."""
+    order = new_order(valid, key, caller)
     try:
         accepted = await services.intake.accept(order)
         if accepted.created:
@@ -116,7 +120,7 @@ async def accept(services: ApiServices, valid: ValidOrder, key: str | None) -> t
             }  # fmt: skip
         else:
             async with services.pool.acquire() as conn:
-                found = await repository.order_row(conn, accepted.order_id)
+                found = await repository.order_row(conn, accepted.order_id, caller.id)
             assert found is not None
             if not _same_request(found, order):
                 raise IdempotencyConflict("this Idempotency-Key placed an order with other parameters")
@@ -131,11 +135,13 @@ async def accept(services: ApiServices, valid: ValidOrder, key: str | None) -> t
     return (202 if accepted.created else 200), body
 
 
-async def submit(services: ApiServices, body: bytes, *, content_type: str | None, key: str | None) -> tuple[int, bytes]:
+async def submit(
+    services: ApiServices, body: bytes, *, content_type: str | None, key: str | None, caller: ApiKey
+) -> tuple[int, bytes]:
     """The whole submission, bounded and checked; raises a kernel error for anything refused."""
     check_key(key)
     check_json_content_type(content_type)
-    status, answer = await accept(services, read_order(services, body), key)
+    status, answer = await accept(services, read_order(services, body), key, caller)
     return status, orjson.dumps(answer)
 
 
