@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-processes", default="1,2,4", help="comma-separated worker process counts")
     parser.add_argument("--scale-slots", type=int, default=10, help="WORKER_CONCURRENCY when scaling out")
     parser.add_argument("--scale-orders-per-slot", type=int, default=8, help="orders per slot when scaling out")
-    parser.add_argument("--only", choices=["zero", "default", "scaling"])
+    parser.add_argument("--only", choices=["zero", "edge", "default", "scaling"])
     args = parser.parse_args(argv)
     setup_logging("WARNING")
     from engine.runtime import resolve_services, run_migrations
@@ -287,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only in (None, "zero"):
             zero_latency(services.settings, args)
+        if args.only in (None, "edge"):
+            from tools.bench_edge import hostile_input
+
+            hostile_input(services.settings)
         if args.only in (None, "default"):
             for concurrency in (int(c) for c in args.default_concurrency.split(",")):
                 default_latency(services.settings, concurrency, args.orders_per_slot)
