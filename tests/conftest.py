@@ -21,8 +21,6 @@ from engine.embedded import EmbeddedServices
 from kernel.settings import Settings
 from tests.support import EngineProcesses, base_env, migrated_database
 
-pytest_plugins = ["tests.chain_support"]  # the local networks of the chain settlement tests
-
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:

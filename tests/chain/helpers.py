@@ -1,33 +1,26 @@
-"""What the chain settlement tests share: the local networks they run against, and small helpers.
-
-Three localnets serve them: one with a fast running clock, one whose clock moves only on
-``localnet_advanceSlots`` (expiry and dropped sends, step by step), and one with a faucet that refuses
-everything (the fallback to the simulated ledger). ``tests/conftest.py`` registers the fixtures.
-"""
+"""Helpers of the chain settlement tests."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import based58
 import httpx
-import pytest
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
-from adapters.chain import ChainConfig, ChainRpc, SolanaSettlement
+from adapters.chain import ChainConfig, ChainRpc
 from kernel.settings import Network, Settings
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import PreparedTx, Quote, SwapTicket, TxState, TxStatus
-from localnet import LocalnetHandle, running_localnet
 
 SOL_LAMPORTS = 1_000_000_000
 T = TypeVar("T")
@@ -113,50 +106,7 @@ def secrets_of(keypair: Keypair) -> list[str]:
     return [based58.b58encode(bytes(keypair)).decode(), json.dumps(list(bytes(keypair))), str(list(bytes(keypair)))]
 
 
-# --- fixtures -------------------------------------------------------------------------------------
-
 FUNDER = Keypair()
-
-
-@pytest.fixture(scope="module")
-async def ticking() -> AsyncIterator[LocalnetHandle]:
-    """A fast clock and an unlimited faucet."""
-    async with running_localnet(slot_ms=20, finality_depth=4, fund=[str(FUNDER.pubkey())]) as net:
-        yield net
-
-
-@pytest.fixture(scope="module")
-async def manual() -> AsyncIterator[LocalnetHandle]:
-    """A clock that moves only on localnet_advanceSlots, and blockhashes that live 5 blocks."""
-    async with running_localnet(slot_ms=0, finality_depth=4, blockhash_window=5, fund=[str(FUNDER.pubkey())]) as net:
-        yield net
-
-
-@pytest.fixture(scope="module")
-async def dry() -> AsyncIterator[LocalnetHandle]:
-    """A faucet that refuses every airdrop the way devnet's does when limited."""
-    options = {"slot_ms": 20, "finality_depth": 4, "max_requests_per_address": 0, "fund": [str(FUNDER.pubkey())]}
-    async with running_localnet(**options) as net:
-        yield net
-
-
-@pytest.fixture
-async def settlement(ticking: LocalnetHandle) -> AsyncIterator[SolanaSettlement]:
-    config = chain_config(ticking.url)
-    venue = SolanaSettlement(config, ChainRpc(config), Keypair())
-    await fund(venue.rpc, venue.wallet)
-    yield venue
-    await venue.aclose()
-
-
-@pytest.fixture
-async def manual_settlement(manual: LocalnetHandle) -> AsyncIterator[SolanaSettlement]:
-    config = chain_config(manual.url)
-    wallet = Keypair()
-    venue = SolanaSettlement(config, ChainRpc(config), wallet)
-    await transfer_lamports(venue.rpc, FUNDER, wallet.pubkey(), SOL_LAMPORTS)
-    yield venue
-    await venue.aclose()
 
 
 def sim_settings(redis_url: str) -> Settings:

@@ -33,7 +33,7 @@ from engine.runtime import free_port
 from kernel.errors import FatalError, RetryableError
 from kernel.settings import Network
 from localnet import LocalnetHandle, running_localnet
-from tests.chain_support import (
+from tests.chain.helpers import (
     SOL_LAMPORTS,
     chain_config,
     rpc,

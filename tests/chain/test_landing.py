@@ -19,7 +19,7 @@ from adapters.solana.spl import MEMO_PROGRAM_ID
 from adapters.solana.transactions import decode_memo
 from kernel.venues import PreparedTx, TxState
 from localnet import LocalnetHandle, running_localnet
-from tests.chain_support import (
+from tests.chain.helpers import (
     FUNDER,
     advance,
     chain_config,
