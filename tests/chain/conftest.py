@@ -5,19 +5,13 @@ fallback)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TypeVar
 
 import pytest
 from solders.keypair import Keypair
 
 from adapters.chain import ChainRpc, SolanaSettlement
 from localnet import LocalnetHandle, running_localnet
-
-SOL_LAMPORTS = 1_000_000_000
-T = TypeVar("T")
-
-
-from tests.chain.helpers import FUNDER, chain_config, fund, transfer_lamports
+from tests.chain.helpers import FUNDER, SOL_LAMPORTS, chain_config, fund, transfer_lamports
 
 # --- fixtures -------------------------------------------------------------------------------------
 
