@@ -49,6 +49,8 @@ from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix,
 from arq.jobs import deserialize_job_raw, serialize_job
 from arq.utils import timestamp_ms
 
+from engine.runtime import backoff_s, dependency_down
+
 log = logging.getLogger("oee.queue")
 
 EXECUTE_ORDER = "execute_order"
@@ -128,19 +130,25 @@ end
 return due
 """
 
-# KEYS = leases, owners; ARGV = deadline_ms, lease_ms, worker token, in-progress prefix, then job IDs.
-# Returns the IDs whose lease this worker no longer holds.
+# KEYS = ready, leases, owners; ARGV = deadline_ms, lease_ms, worker token, in-progress prefix, then (job ID,
+# queue score) pairs. Renews this worker's leases. One that lapsed unseen (Redis stalled or restarted past it)
+# is taken back while no other worker holds it: out of the ready set if a claim returned it there, afresh if
+# Redis lost it. Returns the IDs another worker holds now.
 _RENEW_LUA = """
 local mine = ARGV[3] .. ' '
 local lost = {}
-for i = 5, #ARGV do
+for i = 5, #ARGV, 2 do
     local id = ARGV[i]
-    local owner = redis.call('HGET', KEYS[2], id)
-    if owner and string.sub(owner, 1, #mine) == mine then
-        redis.call('ZADD', KEYS[1], 'XX', ARGV[1], id)
-        redis.call('PEXPIRE', ARGV[4] .. id, ARGV[2])
-    else
+    local owner = redis.call('HGET', KEYS[3], id)
+    if owner and string.sub(owner, 1, #mine) ~= mine then
         lost[#lost + 1] = id
+    else
+        if not owner then
+            redis.call('ZREM', KEYS[1], id)
+            redis.call('HSET', KEYS[3], id, mine .. ARGV[i + 1])
+        end
+        redis.call('ZADD', KEYS[2], ARGV[1], id)
+        redis.call('PSETEX', ARGV[4] .. id, ARGV[2], '1')
     end
 end
 return lost
@@ -148,8 +156,8 @@ return lost
 
 # KEYS = ready, leases, owners, abort set; ARGV = job ID, worker token, finished ('1'/'0'), requeue score,
 # result ('' for none), result ttl ms (0: forever), then the job, in-progress, retry and result prefixes.
-# A finished job's keys go as arq's finish_job removes them; an unfinished one goes back to the ready set,
-# unless another worker took its lease over meanwhile.
+# A finished job's keys go as arq's finish_job removes them, and an unfinished one goes back to the ready set,
+# unless another worker took its lease over meanwhile: that worker runs the job now and settles it itself.
 _FINISH_LUA = """
 local id = ARGV[1]
 local owner = redis.call('HGET', KEYS[3], id)
@@ -159,7 +167,7 @@ if mine then
     redis.call('HDEL', KEYS[3], id)
     redis.call('DEL', ARGV[8] .. id)
 end
-if ARGV[3] == '1' then
+if ARGV[3] == '1' and (mine or not owner) then
     if ARGV[5] ~= '' then
         if tonumber(ARGV[6]) > 0 then
             redis.call('SET', ARGV[10] .. id, ARGV[5], 'PX', ARGV[6])
@@ -230,6 +238,7 @@ class LeasedWorker(Worker):
         self._leased: dict[str, int] = {}  # jobs this worker runs under a lease -> their queue score
         self._scripts: dict[str, Any] = {}
         self._renewer: asyncio.Task[None] | None = None
+        self._poll_failures = 0  # consecutive polls that found Redis unreachable
 
     def _script(self, name: str, source: str) -> Any:
         if name not in self._scripts:
@@ -239,6 +248,23 @@ class LeasedWorker(Worker):
     async def _poll_iteration(self) -> None:
         if self._renewer is None:
             self._renewer = self.loop.create_task(self._renew_leases(), name="lease-renewal")
+        try:
+            await self._poll_once()
+        except Exception as exc:
+            if not dependency_down(exc):
+                raise
+            # Redis down, restarting or stalled: keep the jobs running here (their steps go to PostgreSQL) and
+            # keep polling; once Redis answers, the renewal takes back the leases that lapsed meanwhile.
+            self._poll_failures += 1
+            log.warning("polling the queue failed (%r); retry %d in %.1f s", exc, self._poll_failures,
+                        backoff_s(self._poll_failures))  # fmt: skip
+            await asyncio.sleep(backoff_s(self._poll_failures))
+            return
+        if self._poll_failures:
+            log.warning("the queue answers again after %d failed polls", self._poll_failures)
+            self._poll_failures = 0
+
+    async def _poll_once(self) -> None:
         free = self.max_jobs - self.job_counter
         if self.burst and self.max_burst_jobs >= 0:
             free = min(free, self.max_burst_jobs - self._jobs_started())
@@ -264,28 +290,43 @@ class LeasedWorker(Worker):
             for _ in range(slots):
                 self._release_sem_dec_counter_on_complete()
             raise
+        started = 0
         for i in range(0, len(reply), 2):
             job_id, score = reply[i].decode(), int(float(reply[i + 1]))
+            if job_id in self._leased:
+                continue  # our own lapsed lease, claimed back: the job still runs here, and the lease is ours again
             self._leased[job_id] = score
             task = self.loop.create_task(self.run_job(job_id, score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
-        for _ in range(slots - len(reply) // 2):
+            started += 1
+        for _ in range(slots - started):
             self._release_sem_dec_counter_on_complete()
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        try:
+            await super().run_job(job_id, score)
+        except Exception as exc:
+            if not dependency_down(exc):
+                raise
+            # Redis went away while the job was being read or settled. Whatever the order reached is in
+            # PostgreSQL; the lease lapses and the job runs again, resuming from there.
+            log.warning("job %s: the queue is unreachable (%r); it runs again once its lease lapses", job_id, exc)
+            self._leased.pop(job_id, None)
 
     async def _renew_leases(self) -> None:
         while True:
             await asyncio.sleep(self._renew_s)
             if not self._leased:
                 continue
+            held = [part for job_id, score in self._leased.items() for part in (job_id, score)]
             try:
                 lost = await self._script("renew", _RENEW_LUA)(
-                    keys=self._keys[1:],
-                    args=[timestamp_ms() + self._lease_ms, self._lease_ms, self._token, in_progress_key_prefix,
-                          *self._leased],
-                )  # fmt: skip
-            except Exception:
-                log.warning("renewing %d leases failed; retrying", len(self._leased), exc_info=True)
+                    keys=self._keys,
+                    args=[timestamp_ms() + self._lease_ms, self._lease_ms, self._token, in_progress_key_prefix, *held],
+                )
+            except Exception as exc:
+                log.warning("renewing %d leases failed (%r); retrying", len(self._leased), exc)
                 continue
             for raw in lost:
                 job_id = raw.decode()

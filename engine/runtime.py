@@ -80,8 +80,19 @@ DEPENDENCY_DOWN: tuple[type[BaseException], ...] = (
 
 
 def dependency_down(exc: BaseException) -> bool:
-    """True when ``exc`` says Redis or PostgreSQL is unreachable or stalled, not that a call was wrong."""
-    return isinstance(exc, DEPENDENCY_DOWN)
+    """True when ``exc`` says Redis or PostgreSQL is unreachable or stalled, not that a call was wrong.
+
+    The chain counts: leaving a transaction whose connection died raises asyncpg's ``InterfaceError``
+    ("the underlying connection is closed") while handling the error that says why.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, DEPENDENCY_DOWN):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def backoff_s(failures: int, first_s: float = 0.1, most_s: float = 2.0) -> float:
