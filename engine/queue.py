@@ -11,6 +11,13 @@ claim them and polls again: more processes add no throughput. Here one Lua call 
 a worker renews its leases while it lives, and any claim first returns expired leases to the ready set at
 their original score, so a killed worker's orders run again within a lease, at the head of the queue.
 A worker that finds a lease of its own taken over stops that job (the new holder resumes the order).
+The scripts are in ``engine.lease_scripts``.
+
+Redis going away (restarted, killed, stalled past ``REDIS_TIMEOUT_S``) never stops a worker: a poll that
+fails backs off and polls again, running jobs carry on (their steps go to PostgreSQL), a job that cannot
+be read or settled is left to its lease, and the first renewal that gets through takes back every lease of
+its running jobs that lapsed meanwhile, unless another worker holds it by then (that run is fenced, see
+``engine.recorder.Superseded``).
 
 What of arq this relies on (``arq_contract_problems`` checks all of it; the worker refuses to start and
 a test fails, naming the internal, if an arq release changes any of it):
@@ -49,6 +56,7 @@ from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix,
 from arq.jobs import deserialize_job_raw, serialize_job
 from arq.utils import timestamp_ms
 
+from engine.lease_scripts import CLAIM_LUA, FINISH_LUA, RENEW_LUA
 from engine.runtime import backoff_s, dependency_down
 
 log = logging.getLogger("oee.queue")
@@ -106,83 +114,6 @@ def lease_keys(queue_name: str) -> tuple[str, str]:
     """The lease set (job ID -> lease deadline, ms) and the owners hash (job ID -> "<host>:<pid>:<id> <score>")."""
     return f"{queue_name}:leases", f"{queue_name}:lease-owners"
 
-
-# KEYS = ready, leases, owners; ARGV = now_ms, lease_ms, worker token, most jobs, in-progress prefix.
-_CLAIM_LUA = """
-local now = tonumber(ARGV[1])
-local lease = tonumber(ARGV[2])
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(expired) do
-    local owner = redis.call('HGET', KEYS[3], id)
-    local score = owner and tonumber(string.match(owner, ' (.*)$')) or now
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('HDEL', KEYS[3], id)
-    redis.call('ZADD', KEYS[1], score, id)
-end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[4]))
-for i = 1, #due, 2 do
-    local id = due[i]
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('ZADD', KEYS[2], now + lease, id)
-    redis.call('HSET', KEYS[3], id, ARGV[3] .. ' ' .. due[i + 1])
-    redis.call('PSETEX', ARGV[5] .. id, lease, '1')
-end
-return due
-"""
-
-# KEYS = ready, leases, owners; ARGV = deadline_ms, lease_ms, worker token, in-progress prefix, then (job ID,
-# queue score) pairs. Renews this worker's leases. One that lapsed unseen (Redis stalled or restarted past it)
-# is taken back while no other worker holds it: out of the ready set if a claim returned it there, afresh if
-# Redis lost it. Returns the IDs another worker holds now.
-_RENEW_LUA = """
-local mine = ARGV[3] .. ' '
-local lost = {}
-for i = 5, #ARGV, 2 do
-    local id = ARGV[i]
-    local owner = redis.call('HGET', KEYS[3], id)
-    if owner and string.sub(owner, 1, #mine) ~= mine then
-        lost[#lost + 1] = id
-    else
-        if not owner then
-            redis.call('ZREM', KEYS[1], id)
-            redis.call('HSET', KEYS[3], id, mine .. ARGV[i + 1])
-        end
-        redis.call('ZADD', KEYS[2], ARGV[1], id)
-        redis.call('PSETEX', ARGV[4] .. id, ARGV[2], '1')
-    end
-end
-return lost
-"""
-
-# KEYS = ready, leases, owners, abort set; ARGV = job ID, worker token, finished ('1'/'0'), requeue score,
-# result ('' for none), result ttl ms (0: forever), then the job, in-progress, retry and result prefixes.
-# A finished job's keys go as arq's finish_job removes them, and an unfinished one goes back to the ready set,
-# unless another worker took its lease over meanwhile: that worker runs the job now and settles it itself.
-_FINISH_LUA = """
-local id = ARGV[1]
-local owner = redis.call('HGET', KEYS[3], id)
-local mine = owner and string.sub(owner, 1, #ARGV[2] + 1) == ARGV[2] .. ' '
-if mine then
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('HDEL', KEYS[3], id)
-    redis.call('DEL', ARGV[8] .. id)
-end
-if ARGV[3] == '1' and (mine or not owner) then
-    if ARGV[5] ~= '' then
-        if tonumber(ARGV[6]) > 0 then
-            redis.call('SET', ARGV[10] .. id, ARGV[5], 'PX', ARGV[6])
-        else
-            redis.call('SET', ARGV[10] .. id, ARGV[5])
-        end
-    end
-    redis.call('DEL', ARGV[9] .. id, ARGV[7] .. id)
-    redis.call('ZREM', KEYS[4], id)
-    redis.call('ZREM', KEYS[1], id)
-elseif mine then
-    redis.call('ZADD', KEYS[1], ARGV[4], id)
-end
-return mine and 1 or 0
-"""
 
 _WORKER_ATTRIBUTES = ("tasks", "job_tasks", "sem", "job_counter", "max_jobs", "allow_pick_jobs", "allow_abort_jobs",
                       "burst", "max_burst_jobs", "queue_name", "loop")  # fmt: skip
@@ -283,7 +214,7 @@ class LeasedWorker(Worker):
             await self.sem.acquire()
             self.job_counter += 1
         try:
-            reply = await self._script("claim", _CLAIM_LUA)(
+            reply = await self._script("claim", CLAIM_LUA)(
                 keys=self._keys, args=[timestamp_ms(), self._lease_ms, self._token, slots, in_progress_key_prefix]
             )
         except BaseException:
@@ -321,7 +252,7 @@ class LeasedWorker(Worker):
                 continue
             held = [part for job_id, score in self._leased.items() for part in (job_id, score)]
             try:
-                lost = await self._script("renew", _RENEW_LUA)(
+                lost = await self._script("renew", RENEW_LUA)(
                     keys=self._keys,
                     args=[timestamp_ms() + self._lease_ms, self._lease_ms, self._token, in_progress_key_prefix, *held],
                 )
@@ -340,7 +271,7 @@ class LeasedWorker(Worker):
 
     async def _settle(self, job_id: str, finished: bool, result: bytes | None, ttl_ms: int, incr: int | None) -> None:
         score = self._leased.pop(job_id, timestamp_ms())
-        await self._script("finish", _FINISH_LUA)(
+        await self._script("finish", FINISH_LUA)(
             keys=[*self._keys, abort_jobs_ss],
             args=[job_id, self._token, "1" if finished else "0", score + (incr or 0), result or b"", ttl_ms,
                   job_key_prefix, in_progress_key_prefix, retry_key_prefix, result_key_prefix],

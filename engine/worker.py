@@ -65,8 +65,9 @@ async def _recovery_loop(ctx: dict[str, Any]) -> None:
     while True:
         try:
             await recover_lost_orders(ctx)
-        except Exception:
-            log.warning("recovery sweep failed", exc_info=True)
+        except Exception as exc:
+            # A dependency that is down is expected now and then: one line; anything else with its traceback.
+            log.warning("recovery sweep failed: %r", exc, exc_info=not dependency_down(exc))
         await asyncio.sleep(settings.recovery_interval_s)
 
 
