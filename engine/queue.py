@@ -297,6 +297,16 @@ class LeasedWorker(Worker):
 
     async def close(self) -> None:
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        # All done now. A job cancelled before it began never settled its lease: hand it back as well. (arq's
+        # close would also re-raise that cancellation from its own gather over these tasks.)
+        self.tasks.clear()
+        for job_id in list(self._leased):
+            try:
+                await self._settle(job_id, False, None, 0, None)
+            except Exception as exc:
+                if not dependency_down(exc):
+                    raise
+                log.warning("handing job %s back failed (%r); it runs again once its lease lapses", job_id, exc)
         if self._renewer is not None:
             self._renewer.cancel()
             await asyncio.gather(self._renewer, return_exceptions=True)

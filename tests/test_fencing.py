@@ -17,16 +17,15 @@ from engine.recorder import OrderRecorder, Run, StepStore, Superseded
 from kernel.settings import Settings
 from kernel.venues import PreparedTx, SettlementVenue, SwapTicket, TxStatus
 from tests.support import eventually
-from tests.test_execution import Harness, document, make_harness, new_order
+from tests.test_execution import CrashingVenue, Harness, document, make_harness, new_order
 
 
-class StallingVenue:
+class StallingVenue(CrashingVenue):
     """Passes through to a venue, but the run stops dead (a stalled event loop) at ``prepare`` or ``send``
     until released; records what it was asked to send."""
 
     def __init__(self, inner: SettlementVenue, *, stall_at: str) -> None:
-        self.inner = inner
-        self.kind = inner.kind
+        super().__init__(inner, crash_before_send=False)
         self.stall_at = stall_at
         self.stalled = asyncio.Event()
         self.release = asyncio.Event()
@@ -48,15 +47,6 @@ class StallingVenue:
 
     async def wait(self, tx: PreparedTx, timeout_s: float) -> TxStatus:
         return await self.inner.wait(tx, timeout_s)
-
-    async def expired(self, tx: PreparedTx) -> bool:
-        return await self.inner.expired(tx)
-
-    def explorer_url(self, signature: str) -> str | None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 @pytest.fixture
