@@ -4,6 +4,10 @@ The job that runs this may run more than once (a worker killed mid-order is re-r
 order executes once all the same: a signed transaction is recorded before its first send, and a re-run
 confirms that recorded signature (re-sending the same bytes, which can never execute twice) instead of
 building another. A new transaction is built only after the recorded one has provably expired unseen.
+
+Two runs of one order at once (a worker stalled past its lease while another took the order over) are
+fenced in PostgreSQL: each step is a compare-and-set on the order's event sequence, so only one run can
+record a signed transaction, and a run sends only what it recorded (see ``engine.recorder.Superseded``).
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from engine.db.records import (
     RouteRecord,
     SubmittedTx,
 )
-from engine.recorder import OrderRecorder, StepStore
+from engine.recorder import OrderRecorder, StepStore, Superseded
 from engine.routing import QuoteFailure, Router, RoutingDecision
+from engine.runtime import dependency_down
 from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderStatus
 from kernel.errors import EngineError, RejectedError, RetryableError, TransactionExpired
 from kernel.money import format_amount, price
@@ -41,6 +46,9 @@ from kernel.venues import PreparedTx, Quote, QuoteRequest, SettlementVenue, Swap
 log = logging.getLogger("oee.execution")
 
 Sleep = Callable[[float], Awaitable[None]]
+
+# What :meth:`OrderExecutor.execute` returns when another run of the order wrote first (see ``Superseded``).
+SUPERSEDED = "superseded"
 
 # Waiting out a transient venue error while a transaction is in flight.
 _TRANSIENT_PAUSE_S = 0.25
@@ -105,13 +113,23 @@ class OrderExecutor:
         )
         rec = OrderRecorder(self._store, order.id, order.last_seq, order.status)
         try:
-            await self._drive(order, rec)
-        except EngineError as exc:
-            self._fail(rec, order.attempts, exc)
-        except Exception as exc:
-            log.exception("order %s hit an unexpected error", order_id)
-            self._fail(rec, order.attempts, EngineError(f"internal error: {exc!r}", code="internal_error"))
-        await rec.flush()
+            try:
+                await self._drive(order, rec)
+            except EngineError as exc:
+                self._fail(rec, order.attempts, exc)
+            except Superseded:
+                raise
+            except Exception as exc:
+                if dependency_down(exc):
+                    raise  # not the order's fault: the job runs again and resumes from what is recorded
+                log.exception("order %s hit an unexpected error", order_id)
+                self._fail(rec, order.attempts, EngineError(f"internal error: {exc!r}", code="internal_error"))
+            await rec.flush()
+        except Superseded:
+            # Another run (a worker that took this order over while this one stalled) wrote first; nothing of
+            # this run was written after that, and nothing it built was sent.
+            log.warning("order %s: another run wrote first; this run stops", order_id)
+            return SUPERSEDED
         return rec.status
 
     async def _drive(self, order: OrderState, rec: OrderRecorder) -> None:

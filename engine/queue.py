@@ -11,6 +11,13 @@ claim them and polls again: more processes add no throughput. Here one Lua call 
 a worker renews its leases while it lives, and any claim first returns expired leases to the ready set at
 their original score, so a killed worker's orders run again within a lease, at the head of the queue.
 A worker that finds a lease of its own taken over stops that job (the new holder resumes the order).
+The scripts are in ``engine.lease_scripts``.
+
+Redis going away (restarted, killed, stalled past ``REDIS_TIMEOUT_S``) never stops a worker: a poll that
+fails backs off and polls again, running jobs carry on (their steps go to PostgreSQL), a job that cannot
+be read or settled is left to its lease, and the first renewal that gets through takes back every lease of
+its running jobs that lapsed meanwhile, unless another worker holds it by then (that run is fenced, see
+``engine.recorder.Superseded``).
 
 What of arq this relies on (``arq_contract_problems`` checks all of it; the worker refuses to start and
 a test fails, naming the internal, if an arq release changes any of it):
@@ -48,6 +55,9 @@ from arq import Worker, constants
 from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
 from arq.jobs import deserialize_job_raw, serialize_job
 from arq.utils import timestamp_ms
+
+from engine.lease_scripts import CLAIM_LUA, FINISH_LUA, RENEW_LUA
+from engine.runtime import backoff_s, dependency_down
 
 log = logging.getLogger("oee.queue")
 
@@ -105,77 +115,6 @@ def lease_keys(queue_name: str) -> tuple[str, str]:
     return f"{queue_name}:leases", f"{queue_name}:lease-owners"
 
 
-# KEYS = ready, leases, owners; ARGV = now_ms, lease_ms, worker token, most jobs, in-progress prefix.
-_CLAIM_LUA = """
-local now = tonumber(ARGV[1])
-local lease = tonumber(ARGV[2])
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(expired) do
-    local owner = redis.call('HGET', KEYS[3], id)
-    local score = owner and tonumber(string.match(owner, ' (.*)$')) or now
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('HDEL', KEYS[3], id)
-    redis.call('ZADD', KEYS[1], score, id)
-end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[4]))
-for i = 1, #due, 2 do
-    local id = due[i]
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('ZADD', KEYS[2], now + lease, id)
-    redis.call('HSET', KEYS[3], id, ARGV[3] .. ' ' .. due[i + 1])
-    redis.call('PSETEX', ARGV[5] .. id, lease, '1')
-end
-return due
-"""
-
-# KEYS = leases, owners; ARGV = deadline_ms, lease_ms, worker token, in-progress prefix, then job IDs.
-# Returns the IDs whose lease this worker no longer holds.
-_RENEW_LUA = """
-local mine = ARGV[3] .. ' '
-local lost = {}
-for i = 5, #ARGV do
-    local id = ARGV[i]
-    local owner = redis.call('HGET', KEYS[2], id)
-    if owner and string.sub(owner, 1, #mine) == mine then
-        redis.call('ZADD', KEYS[1], 'XX', ARGV[1], id)
-        redis.call('PEXPIRE', ARGV[4] .. id, ARGV[2])
-    else
-        lost[#lost + 1] = id
-    end
-end
-return lost
-"""
-
-# KEYS = ready, leases, owners, abort set; ARGV = job ID, worker token, finished ('1'/'0'), requeue score,
-# result ('' for none), result ttl ms (0: forever), then the job, in-progress, retry and result prefixes.
-# A finished job's keys go as arq's finish_job removes them; an unfinished one goes back to the ready set,
-# unless another worker took its lease over meanwhile.
-_FINISH_LUA = """
-local id = ARGV[1]
-local owner = redis.call('HGET', KEYS[3], id)
-local mine = owner and string.sub(owner, 1, #ARGV[2] + 1) == ARGV[2] .. ' '
-if mine then
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('HDEL', KEYS[3], id)
-    redis.call('DEL', ARGV[8] .. id)
-end
-if ARGV[3] == '1' then
-    if ARGV[5] ~= '' then
-        if tonumber(ARGV[6]) > 0 then
-            redis.call('SET', ARGV[10] .. id, ARGV[5], 'PX', ARGV[6])
-        else
-            redis.call('SET', ARGV[10] .. id, ARGV[5])
-        end
-    end
-    redis.call('DEL', ARGV[9] .. id, ARGV[7] .. id)
-    redis.call('ZREM', KEYS[4], id)
-    redis.call('ZREM', KEYS[1], id)
-elseif mine then
-    redis.call('ZADD', KEYS[1], ARGV[4], id)
-end
-return mine and 1 or 0
-"""
-
 _WORKER_ATTRIBUTES = ("tasks", "job_tasks", "sem", "job_counter", "max_jobs", "allow_pick_jobs", "allow_abort_jobs",
                       "burst", "max_burst_jobs", "queue_name", "loop")  # fmt: skip
 _WORKER_METHODS = {
@@ -230,6 +169,7 @@ class LeasedWorker(Worker):
         self._leased: dict[str, int] = {}  # jobs this worker runs under a lease -> their queue score
         self._scripts: dict[str, Any] = {}
         self._renewer: asyncio.Task[None] | None = None
+        self._poll_failures = 0  # consecutive polls that found Redis unreachable
 
     def _script(self, name: str, source: str) -> Any:
         if name not in self._scripts:
@@ -239,6 +179,23 @@ class LeasedWorker(Worker):
     async def _poll_iteration(self) -> None:
         if self._renewer is None:
             self._renewer = self.loop.create_task(self._renew_leases(), name="lease-renewal")
+        try:
+            await self._poll_once()
+        except Exception as exc:
+            if not dependency_down(exc):
+                raise
+            # Redis down, restarting or stalled: keep the jobs running here (their steps go to PostgreSQL) and
+            # keep polling; once Redis answers, the renewal takes back the leases that lapsed meanwhile.
+            self._poll_failures += 1
+            log.warning("polling the queue failed (%r); retry %d in %.1f s", exc, self._poll_failures,
+                        backoff_s(self._poll_failures))  # fmt: skip
+            await asyncio.sleep(backoff_s(self._poll_failures))
+            return
+        if self._poll_failures:
+            log.warning("the queue answers again after %d failed polls", self._poll_failures)
+            self._poll_failures = 0
+
+    async def _poll_once(self) -> None:
         free = self.max_jobs - self.job_counter
         if self.burst and self.max_burst_jobs >= 0:
             free = min(free, self.max_burst_jobs - self._jobs_started())
@@ -257,35 +214,50 @@ class LeasedWorker(Worker):
             await self.sem.acquire()
             self.job_counter += 1
         try:
-            reply = await self._script("claim", _CLAIM_LUA)(
+            reply = await self._script("claim", CLAIM_LUA)(
                 keys=self._keys, args=[timestamp_ms(), self._lease_ms, self._token, slots, in_progress_key_prefix]
             )
         except BaseException:
             for _ in range(slots):
                 self._release_sem_dec_counter_on_complete()
             raise
+        started = 0
         for i in range(0, len(reply), 2):
             job_id, score = reply[i].decode(), int(float(reply[i + 1]))
+            if job_id in self._leased:
+                continue  # our own lapsed lease, claimed back: the job still runs here, and the lease is ours again
             self._leased[job_id] = score
             task = self.loop.create_task(self.run_job(job_id, score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
-        for _ in range(slots - len(reply) // 2):
+            started += 1
+        for _ in range(slots - started):
             self._release_sem_dec_counter_on_complete()
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        try:
+            await super().run_job(job_id, score)
+        except Exception as exc:
+            if not dependency_down(exc):
+                raise
+            # Redis went away while the job was being read or settled. Whatever the order reached is in
+            # PostgreSQL; the lease lapses and the job runs again, resuming from there.
+            log.warning("job %s: the queue is unreachable (%r); it runs again once its lease lapses", job_id, exc)
+            self._leased.pop(job_id, None)
 
     async def _renew_leases(self) -> None:
         while True:
             await asyncio.sleep(self._renew_s)
             if not self._leased:
                 continue
+            held = [part for job_id, score in self._leased.items() for part in (job_id, score)]
             try:
-                lost = await self._script("renew", _RENEW_LUA)(
-                    keys=self._keys[1:],
-                    args=[timestamp_ms() + self._lease_ms, self._lease_ms, self._token, in_progress_key_prefix,
-                          *self._leased],
-                )  # fmt: skip
-            except Exception:
-                log.warning("renewing %d leases failed; retrying", len(self._leased), exc_info=True)
+                lost = await self._script("renew", RENEW_LUA)(
+                    keys=self._keys,
+                    args=[timestamp_ms() + self._lease_ms, self._lease_ms, self._token, in_progress_key_prefix, *held],
+                )
+            except Exception as exc:
+                log.warning("renewing %d leases failed (%r); retrying", len(self._leased), exc)
                 continue
             for raw in lost:
                 job_id = raw.decode()
@@ -299,7 +271,7 @@ class LeasedWorker(Worker):
 
     async def _settle(self, job_id: str, finished: bool, result: bytes | None, ttl_ms: int, incr: int | None) -> None:
         score = self._leased.pop(job_id, timestamp_ms())
-        await self._script("finish", _FINISH_LUA)(
+        await self._script("finish", FINISH_LUA)(
             keys=[*self._keys, abort_jobs_ss],
             args=[job_id, self._token, "1" if finished else "0", score + (incr or 0), result or b"", ttl_ms,
                   job_key_prefix, in_progress_key_prefix, retry_key_prefix, result_key_prefix],
@@ -325,6 +297,16 @@ class LeasedWorker(Worker):
 
     async def close(self) -> None:
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        # All done now. A job cancelled before it began never settled its lease: hand it back as well. (arq's
+        # close would also re-raise that cancellation from its own gather over these tasks.)
+        self.tasks.clear()
+        for job_id in list(self._leased):
+            try:
+                await self._settle(job_id, False, None, 0, None)
+            except Exception as exc:
+                if not dependency_down(exc):
+                    raise
+                log.warning("handing job %s back failed (%r); it runs again once its lease lapses", job_id, exc)
         if self._renewer is not None:
             self._renewer.cancel()
             await asyncio.gather(self._renewer, return_exceptions=True)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -16,20 +17,52 @@ from engine.batching import GroupCommitter
 from engine.db import repository
 from engine.db.records import NO_CHANGE, EventRecord, OrderChange, StepWrite
 from engine.events import event_message, publish
+from engine.runtime import backoff_s, dependency_down
 from kernel.domain import EventKind, OrderStatus
 
 log = logging.getLogger("oee.recorder")
 
 
-class StepStore:
-    """The worker's writer: steps of many orders share transactions; events are published after commit."""
+class Superseded(Exception):
+    """Another run of this order wrote a step since this run last read or wrote it: this run must stop.
 
-    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, channel: str, max_batch: int = 512) -> None:
+    Every step with an event is a compare-and-set on the order's event sequence (step ``seq`` is written only
+    while the order's last ``seq`` is ``seq - 1``, under the row's lock), and a run that loses once writes
+    nothing more. Of two runs of one order (a worker that stalled past its lease, and the one that took the
+    order over) only one can write, so only one can record a signed transaction, and only a recorded one is
+    ever sent.
+    """
+
+
+@dataclass(eq=False)
+class Run:
+    """One run of one order, as the store fences it: once superseded, every later step is refused."""
+
+    superseded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    step: StepWrite
+    run: Run
+
+
+class StepStore:
+    """The worker's writer: steps of many orders share transactions; events are published after commit.
+
+    PostgreSQL down or restarting holds the writes back, in order, retried with back-off for up to
+    ``retry_for_s``: a run then carries on once the database is back instead of failing its order.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, redis: aioredis.Redis, channel: str, max_batch: int = 512, retry_for_s: float = 60
+    ) -> None:
         self._pool = pool
         self._redis = redis
         self._channel = channel
+        self._retry_for_s = retry_for_s
         # One flusher keeps each order's steps in the order they were taken.
-        self._committer: GroupCommitter[StepWrite, None] = GroupCommitter(
+        self._committer: GroupCommitter[_Queued, bool] = GroupCommitter(
             self._write, max_batch=max_batch, flushers=1, name="step-store"
         )
 
@@ -39,23 +72,54 @@ class StepStore:
     async def stop(self) -> None:
         await self._committer.stop()
 
-    def submit(self, step: StepWrite) -> asyncio.Future[None]:
-        return self._committer.submit(step)
+    def submit(self, step: StepWrite, run: Run) -> asyncio.Future[bool]:
+        """Queue ``step`` of ``run``; the future says whether it was written (False: ``run`` was superseded)."""
+        return self._committer.submit(_Queued(step, run))
 
-    async def _write(self, steps: Sequence[StepWrite]) -> list[None]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            await repository.write_steps(conn, steps)
+    async def _write(self, items: Sequence[_Queued]) -> list[bool]:
+        loop = asyncio.get_running_loop()
+        started, failures = loop.time(), 0
+        while True:
+            try:
+                written = await self._write_once(items)
+                break
+            except Exception as exc:
+                if not dependency_down(exc) or loop.time() - started > self._retry_for_s:
+                    raise
+                failures += 1
+                log.warning("writing %d steps failed (%r); retry %d in %.1f s", len(items), exc, failures,
+                            backoff_s(failures))  # fmt: skip
+                await asyncio.sleep(backoff_s(failures))
         messages = [
-            event_message(str(s.order_id), e.seq, e.status, e.kind, orjson.loads(e.data))
-            for s in steps
-            if (e := s.event) is not None
+            event_message(str(i.step.order_id), e.seq, e.status, e.kind, orjson.loads(e.data))
+            for i, ok in zip(items, written, strict=True)
+            if ok and (e := i.step.event) is not None
         ]
         # Publishing is best effort: clients that miss an event replay it from PostgreSQL.
         try:
             await publish(self._redis, messages, self._channel)
         except Exception as exc:
             log.warning("publishing %d events failed (clients replay them from the log): %s", len(messages), exc)
-        return [None] * len(steps)
+        return written
+
+    async def _write_once(self, items: Sequence[_Queued]) -> list[bool]:
+        stopped: set[Run] = set()  # runs superseded in this batch; marked on the runs only once it commits
+        written: list[bool] = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            seqs = await repository.lock_event_seqs(conn, list({i.step.order_id for i in items if i.step.event}))
+            for item in items:
+                ok = not item.run.superseded and item.run not in stopped
+                if ok and (event := item.step.event) is not None:
+                    ok = seqs.get(item.step.order_id) == event.seq - 1
+                    if ok:
+                        seqs[item.step.order_id] = event.seq
+                if not ok:
+                    stopped.add(item.run)
+                written.append(ok)
+            await repository.write_steps(conn, [i.step for i, ok in zip(items, written, strict=True) if ok])
+        for run in stopped:
+            run.superseded = True
+        return written
 
 
 class OrderRecorder:
@@ -66,7 +130,8 @@ class OrderRecorder:
         self.order_id = order_id
         self.seq = last_seq
         self.status = status
-        self._pending: list[asyncio.Future[None]] = []
+        self._run = Run()
+        self._pending: list[asyncio.Future[bool]] = []
 
     def step(
         self,
@@ -85,10 +150,11 @@ class OrderRecorder:
             self.seq += 1
             record = EventRecord(self.seq, self.status, kind.value, orjson.dumps(data or {}))
         step = StepWrite(self.order_id, status.value if status is not None else None, record, change)
-        self._pending.append(self._store.submit(step))
+        self._pending.append(self._store.submit(step, self._run))
 
     async def flush(self) -> None:
-        """Wait until every queued step is committed; raises if any write failed."""
+        """Wait until every queued step is committed; raises if any write failed, :class:`Superseded` if
+        another run of the order wrote first."""
         pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending)
+        if pending and not all(await asyncio.gather(*pending)):
+            raise Superseded(f"another run of order {self.order_id} wrote since this one; this one stops")

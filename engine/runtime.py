@@ -8,7 +8,8 @@ from pathlib import Path
 
 import asyncpg
 import redis.asyncio as aioredis
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis
+from redis import exceptions as redis_errors
 
 from engine.db.urls import asyncpg_dsn, sqlalchemy_url
 from engine.embedded import EmbeddedServices
@@ -60,26 +61,76 @@ def redis_url(settings: Settings) -> str:
     return settings.redis_url
 
 
+# What a dependency that is down, restarting or stalled looks like to its caller; the worker backs off and
+# retries on these, and treats anything else as the bug or the rejection it is.
+#   OSError                                 refused, reset, socket file gone; TimeoutError (a stall past its
+#                                           timeout) is one too
+#   asyncpg PostgresConnectionError         the connection could not be made or was lost
+#   asyncpg ConnectionDoesNotExistError     the server closed the connection in the middle of a query
+#   asyncpg OperatorInterventionError       57P*: the server is shutting down, crashed or still starting up
+#   redis ConnectionError / TimeoutError    Redis unreachable, or no answer within the socket timeout
+DEPENDENCY_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.OperatorInterventionError,
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+)
+
+
+def dependency_down(exc: BaseException) -> bool:
+    """True when ``exc`` says Redis or PostgreSQL is unreachable or stalled, not that a call was wrong.
+
+    The chain counts: leaving a transaction whose connection died raises asyncpg's ``InterfaceError``
+    ("the underlying connection is closed") while handling the error that says why.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, DEPENDENCY_DOWN):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def backoff_s(failures: int, first_s: float = 0.1, most_s: float = 2.0) -> float:
+    """The wait after ``failures`` consecutive failures of a dependency: doubling from ``first_s``, capped."""
+    return float(min(most_s, first_s * 2 ** max(0, failures - 1)))
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute("SET synchronous_commit = on")
 
 
-async def create_db_pool(settings: Settings, size: int | None = None) -> asyncpg.Pool:
+async def create_db_pool(
+    settings: Settings, size: int | None = None, *, timeout_s: float | None = None
+) -> asyncpg.Pool:
+    """A pool; with ``timeout_s`` every connect and query fails after that long instead of waiting on a stall."""
     n = size or settings.db_pool_size
+    limits = {} if timeout_s is None else {"timeout": timeout_s, "command_timeout": timeout_s}
     pool = await asyncpg.create_pool(
-        asyncpg_dsn(database_url(settings)), min_size=min(2, n), max_size=n, init=_init_connection
+        asyncpg_dsn(database_url(settings)), min_size=min(2, n), max_size=n, init=_init_connection, **limits
     )
     assert pool is not None
     return pool
 
 
-def create_redis(settings: Settings) -> aioredis.Redis:
-    client: aioredis.Redis = aioredis.Redis.from_url(redis_url(settings), health_check_interval=30)
+def create_redis(settings: Settings, *, timeout_s: float | None = None) -> aioredis.Redis:
+    """A client; with ``timeout_s`` a call that gets no answer for that long raises instead of hanging."""
+    client: aioredis.Redis = aioredis.Redis.from_url(
+        redis_url(settings), health_check_interval=30, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+    )
     return client
 
 
-def arq_redis_settings(settings: Settings) -> RedisSettings:
-    return RedisSettings.from_dsn(redis_url(settings))
+def create_arq_redis(settings: Settings, *, timeout_s: float) -> ArqRedis:
+    """The worker's queue client: arq's own client class, with the same call timeout as :func:`create_redis`."""
+    client: ArqRedis = ArqRedis.from_url(
+        redis_url(settings), socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
+    )
+    return client
 
 
 def run_migrations(settings: Settings) -> None:

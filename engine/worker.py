@@ -7,16 +7,16 @@ import contextlib
 import logging
 from typing import Any
 
-from arq.worker import func
+from arq.worker import Retry, func
 from solders.keypair import Keypair
 
 from adapters.registry import build_venues
 from engine.db import repository
-from engine.execution import OrderExecutor, RetryPolicy
+from engine.execution import SUPERSEDED, OrderExecutor, RetryPolicy
 from engine.queue import EXECUTE_ORDER, LeasedWorker, OrderQueue
 from engine.recorder import StepStore
 from engine.routing import Router
-from engine.runtime import arq_redis_settings, create_db_pool, create_redis
+from engine.runtime import backoff_s, create_arq_redis, create_db_pool, create_redis, dependency_down
 from kernel.settings import Settings
 
 log = logging.getLogger("oee.worker")
@@ -27,7 +27,20 @@ HEALTH_CHECK_INTERVAL_S = 5
 
 async def execute_order(ctx: dict[str, Any], order_id: str) -> None:
     executor: OrderExecutor = ctx["executor"]
-    await executor.execute(order_id)
+    settings: Settings = ctx["settings"]
+    try:
+        status = await executor.execute(order_id)
+    except Exception as exc:
+        if not dependency_down(exc):
+            raise
+        # PostgreSQL (or Redis) is down: run the job again after a back-off; it resumes from what is recorded.
+        delay = backoff_s(ctx.get("job_try", 1), first_s=0.5, most_s=5.0)
+        log.warning("order %s: a dependency is unreachable (%r); running it again in %.1f s", order_id, exc, delay)
+        raise Retry(defer=delay) from exc
+    if status == SUPERSEDED:
+        # Another run of the order wrote first. Look again once a lease has passed: by then that run has
+        # finished the order, or it died and this job resumes it.
+        raise Retry(defer=settings.job_lease_s)
 
 
 async def recover_lost_orders(ctx: dict[str, Any]) -> int:
@@ -52,16 +65,17 @@ async def _recovery_loop(ctx: dict[str, Any]) -> None:
     while True:
         try:
             await recover_lost_orders(ctx)
-        except Exception:
-            log.warning("recovery sweep failed", exc_info=True)
+        except Exception as exc:
+            # A dependency that is down is expected now and then: one line; anything else with its traceback.
+            log.warning("recovery sweep failed: %r", exc, exc_info=not dependency_down(exc))
         await asyncio.sleep(settings.recovery_interval_s)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
-    pool = await create_db_pool(settings, size=max(4, min(settings.db_pool_size, 20)))
-    redis = create_redis(settings)
-    store = StepStore(pool, redis, settings.events_channel)
+    pool = await create_db_pool(settings, size=max(4, min(settings.db_pool_size, 20)), timeout_s=settings.db_timeout_s)
+    redis = create_redis(settings, timeout_s=settings.redis_timeout_s)
+    store = StepStore(pool, redis, settings.events_channel, retry_for_s=settings.job_timeout_s)
     store.start()
     venues = build_venues(settings, redis, ctx.get("signer"))
     router = Router(venues.dexes, settings.quote_timeout_ms / 1000)
@@ -105,12 +119,16 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 def build_worker(settings: Settings, *, burst: bool = False, signer: Keypair | None = None) -> LeasedWorker:
-    """An arq worker tuned so the queue is not the bottleneck. ``signer`` is the wallet, if configured."""
+    """An arq worker tuned so the queue is not the bottleneck. ``signer`` is the wallet, if configured.
+
+    SIGTERM or SIGINT stops it taking orders and lets running ones finish for ``WORKER_SHUTDOWN_GRACE_S``;
+    what still runs then is cancelled and handed back to the queue, where another worker takes it at once.
+    """
     return LeasedWorker(
         functions=[
             func(execute_order, name=EXECUTE_ORDER, keep_result=0, max_tries=1000, timeout=settings.job_timeout_s)
         ],
-        redis_settings=arq_redis_settings(settings),
+        redis_pool=create_arq_redis(settings, timeout_s=settings.redis_timeout_s),
         queue_name=settings.order_queue_key,
         health_check_key=health_check_key(settings),
         lease_s=settings.job_lease_s,
@@ -125,6 +143,7 @@ def build_worker(settings: Settings, *, burst: bool = False, signer: Keypair | N
         on_shutdown=shutdown,
         ctx={"settings": settings, "signer": signer},
         handle_signals=True,
+        job_completion_wait=settings.worker_shutdown_grace_s,
         burst=burst,
         max_burst_jobs=-1,
     )

@@ -130,6 +130,18 @@ class Settings(BaseSettings):
     recovery_interval_s: float = Field(
         default=5.0, gt=0, description="How often a worker re-enqueues accepted orders whose job was lost."
     )
+    worker_shutdown_grace_s: int = Field(
+        default=20,
+        ge=0,
+        description="On SIGTERM a worker stops taking orders and lets those it runs finish for this long, then "
+        "hands the rest back to the queue for another worker.",
+    )
+    redis_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest a worker waits on one Redis call before it backs off and retries."
+    )
+    db_timeout_s: float = Field(
+        default=10.0, gt=0, description="Longest a worker waits on one PostgreSQL query or connection."
+    )
 
     # --- orders -------------------------------------------------------------------------------
     order_max_attempts: int = Field(default=3, ge=1, le=10, description="Attempts per order before it fails.")

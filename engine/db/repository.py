@@ -233,6 +233,20 @@ async def stale_unfinished(conn: asyncpg.Connection, older_than_s: float, limit:
 # --- worker steps ------------------------------------------------------------------------------
 
 
+async def lock_event_seqs(conn: asyncpg.Connection, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Lock the orders' rows until the caller's transaction ends; returns each one's last event ``seq``.
+
+    The lock makes "check the sequence, then write the next step" one atomic step across processes; rows
+    are locked in ID order so two writers never deadlock.
+    """
+    rows = await conn.fetch(
+        "SELECT o.id, GREATEST(o.last_seq, COALESCE((SELECT max(seq) FROM order_events e WHERE e.order_id = o.id),"
+        " 0)) AS seq FROM orders o WHERE o.id = ANY($1::uuid[]) ORDER BY o.id FOR UPDATE OF o",
+        list(order_ids),
+    )
+    return {r["id"]: int(r["seq"]) for r in rows}
+
+
 def _order_columns(step: StepWrite) -> dict[str, Any]:
     """The ``orders`` columns one step sets."""
     columns: dict[str, Any] = {}
