@@ -107,7 +107,7 @@ def dependency_fault(settings: Settings, title: str, orders: int, fault: Callabl
         engine.start_api()
         engine.start_workers()
         time.sleep(SETTLE_S)
-        accepted, rejected, _, ids = asyncio.run(drive(engine.port, orders, 1000))
+        accepted, rejected, _, ids = asyncio.run(drive(engine, orders, 1000))
         while asyncio.run(terminal_count(settings, ids)) < 20:
             time.sleep(0.05)
         before = asyncio.run(terminal_count(settings, ids))
