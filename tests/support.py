@@ -220,3 +220,14 @@ def create_api_key(
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, insert()).result()
     return new.secret
+
+
+async def json_rpc(url: str, method: str, *params: Any) -> Any:
+    """One raw JSON-RPC call to a Solana RPC (the local network's own ``localnet_*`` methods included);
+    returns ``result`` or fails with the error."""
+    async with httpx.AsyncClient() as http:
+        reply = (
+            await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+        ).json()
+    assert "error" not in reply, reply
+    return reply["result"]

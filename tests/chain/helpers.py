@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import based58
-import httpx
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
@@ -21,6 +20,7 @@ from adapters.chain import ChainConfig, ChainRpc
 from kernel.settings import Network, Settings
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import PreparedTx, Quote, SwapTicket, TxState, TxStatus
+from tests.support import json_rpc as rpc
 
 SOL_LAMPORTS = 1_000_000_000
 T = TypeVar("T")
@@ -36,16 +36,6 @@ SOL, USDC = _token("SOL"), _token("USDC")
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-async def rpc(url: str, method: str, *params: Any) -> Any:
-    """One raw JSON-RPC call (the localnet_* methods are never subject to injected faults)."""
-    async with httpx.AsyncClient() as http:
-        reply = (
-            await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
-        ).json()
-    assert "error" not in reply, reply
-    return reply["result"]
 
 
 async def advance(url: str, slots: int = 1) -> int:

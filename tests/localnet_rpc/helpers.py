@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import httpx
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Processed
 from solders.hash import Hash
@@ -18,6 +17,8 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
+from tests.support import json_rpc as rpc
+
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 USDC = Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
 SOL = 1_000_000_000
@@ -26,16 +27,6 @@ T = TypeVar("T")
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-async def rpc(url: str, method: str, *params: Any) -> Any:
-    """One raw JSON-RPC call; returns ``result`` or raises AssertionError with the error."""
-    async with httpx.AsyncClient() as http:
-        reply = (
-            await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
-        ).json()
-    assert "error" not in reply, reply
-    return reply["result"]
 
 
 async def wait_for(check: Callable[[], Awaitable[T | None]], what: str, limit_s: float = 20.0) -> T:
