@@ -122,7 +122,8 @@ function render() {
 }
 
 function streamState(text) {
-  fill(byId("order-stream-state"), text);
+  const node = fill(byId("order-stream-state"), text);
+  node.classList.toggle("live", text === "live");
 }
 
 // What a status event tells before the whole document is read again.
@@ -169,7 +170,7 @@ function connect(state) {
     onClose: (code) => {
       if (current !== state || state.closed) return;
       if (code === 1000) {
-        streamState("final");
+        streamState("final: stream closed");
         refresh(state); // attempts and stored quotes, whole
       } else if (code === 4404 || code === 4401) {
         streamState(code === 4404 ? "not found" : "needs a valid key");

@@ -9,7 +9,8 @@ function row(o) {
   const open = () => {
     location.hash = `#/orders/${o.orderId}`;
   };
-  return el("tr", { "data-order": o.orderId, tabindex: 0, onclick: open, onkeydown: (e) => e.key === "Enter" && open() },
+  const selected = location.hash === `#/orders/${o.orderId}`;
+  return el("tr", { "data-order": o.orderId, class: selected ? "selected" : null, tabindex: 0, onclick: open, onkeydown: (e) => e.key === "Enter" && open() },
     el("td", { class: "dim" }, clock(o.createdAt)),
     el("td", {}, el("code", { title: o.orderId }, short(o.orderId, 4))),
     el("td", {}, `${o.tokenIn.symbol} → ${o.tokenOut.symbol}`),
@@ -37,6 +38,7 @@ export function setupRecent() {
     }
   }
   filter.addEventListener("change", load);
+  window.addEventListener("hashchange", load);
   setInterval(() => document.hidden || load(), EVERY_MS);
   load();
   return load;

@@ -67,11 +67,11 @@ export function renderQuote(answer) {
       "tr",
       { class: q.dex === best.dex ? "best" : q.error ? "failed-row" : null, "data-dex": q.dex },
       el("td", {}, q.dex, q.dex === best.dex ? el("span", { class: "tag" }, "best") : null),
-      el("td", { class: "num" }, q.error ? "—" : amount(q.amountOut)),
-      el("td", { class: "num" }, sig(q.price)),
-      el("td", { class: "num" }, q.priceImpactPct === null ? "—" : `${sig(q.priceImpactPct, 3)} %`),
+      q.error
+        ? el("td", { class: "error-text", colspan: 3 }, q.error)
+        : [el("td", { class: "num" }, amount(q.amountOut)), el("td", { class: "num" }, sig(q.price)),
+           el("td", { class: "num" }, `${sig(q.priceImpactPct, 2)} %`)],
       el("td", { class: "num" }, `${q.latencyMs} ms`),
-      q.error ? el("td", { class: "error-text" }, q.error) : el("td", { class: "dim" }, "ok"),
     ),
   );
   fill(
@@ -81,8 +81,8 @@ export function renderQuote(answer) {
       el("strong", {}, `${amount(best.amountOut)} ${answer.tokenOut.symbol}`),
       el("span", { class: "dim" }, ` · min ${amount(answer.minAmountOut)} at ${answer.slippageBps} bps`)),
     el("table", { class: "grid-table", id: "quote-table" },
-      el("thead", {}, el("tr", {}, ["venue", "amount out", "price", "impact", "latency", ""].map((h, i) =>
-        el("th", { class: i > 0 && i < 5 ? "num" : null }, h)))),
+      el("thead", {}, el("tr", {}, ["venue", `out (${answer.tokenOut.symbol})`, "price", "impact", "latency"].map((h, i) =>
+        el("th", { class: i > 0 ? "num" : null }, h)))),
       el("tbody", {}, rows)),
     el("p", { class: "reason" }, best.reason),
   );
@@ -90,7 +90,7 @@ export function renderQuote(answer) {
 
 /** Wire the ticket; `onPlaced(orderId)` follows a new order. */
 export function setupTicket({ onPlaced }) {
-  let pending = null; // one Idempotency-Key per distinct order, so a double click places it once
+  let pending = null; // one Idempotency-Key per order until it is accepted: a retry after a lost answer places it once
   form().addEventListener("submit", (event) => {
     event.preventDefault();
     const order = request();
