@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,10 @@ import pytest_asyncio
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
 from engine.api.edge import PAGE_CSP, same_origin
-from tests.support import EngineProcesses, base_env
+from tests.support import ROOT, EngineProcesses, base_env
 
 CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()
 # The machine is offline: without the background-networking flags Chromium's own connections are refused.
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -33,7 +36,6 @@ WAIT_MS = 30_000
 MARKUP_SINKS = re.compile(r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML\(|document\.write\(")
 
 
-
 @pytest.fixture(scope="module")
 def engine(database_url: str, redis_url: str) -> Iterator[EngineProcesses]:
     """An API and a worker with a little simulated latency, so the page has a lifecycle to show."""
@@ -41,17 +43,13 @@ def engine(database_url: str, redis_url: str) -> Iterator[EngineProcesses]:
         database_url, redis_url, QUEUE_NAME=f"oee:console:{uuid.uuid4().hex[:6]}",
         SIMULATED_QUOTE_LATENCY_MS="20-60", SIMULATED_EXECUTION_LATENCY_MS="300",
     )  # fmt: skip
-    processes = EngineProcesses(env).start()
-    try:
-        processes.wait_healthy()
+    with EngineProcesses.running(env) as processes:
         yield processes
-    finally:
-        processes.stop()
 
 
 @pytest_asyncio.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
+    if not HAVE_CHROMIUM:
         pytest.skip(f"{CHROMIUM} is missing: make test installs it (as root)")
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -112,6 +110,15 @@ async def test_the_page_and_its_assets_come_from_this_origin_under_a_strict_poli
             assert not MARKUP_SINKS.search(r.text), asset
 
 
+def test_every_console_file_ships_in_the_package() -> None:
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = setuptools["package-data"]["engine.api.console"]
+    static = ROOT / "engine" / "api" / "console" / "static"
+    shipped = [f.relative_to(static.parent).as_posix() for f in static.iterdir()]
+    assert "static/index.html" in shipped
+    assert [f for f in shipped if not any(fnmatch(f, g) for g in globs)] == []
+
+
 def test_a_socket_from_a_page_of_this_api_is_same_origin_and_any_other_page_is_not() -> None:
     assert same_origin("http://127.0.0.1:8000", "127.0.0.1:8000")
     assert same_origin("https://Engine.example", "engine.example")
@@ -154,9 +161,7 @@ async def test_an_order_placed_from_the_page_is_followed_live_until_confirmed(
     row = page.locator(f'#recent tr[data-order="{order_id}"]')
     await expect(row.locator("[data-status]")).to_have_attribute("data-status", "confirmed", timeout=WAIT_MS)
     if target := os.environ.get("OEE_CONSOLE_SCREENSHOT"):
-        await page.click("#quote-button")
-        await expect(page.locator("#quote-table tbody tr")).to_have_count(len(VENUES), timeout=WAIT_MS)
-        await page.screenshot(path=target, full_page=True)
+        await save_screenshot(page, engine, target)
     await page.select_option("#recent-status", "failed")
     await expect(row).to_have_count(0)
     await page.select_option("#recent-status", "confirmed")
@@ -164,6 +169,21 @@ async def test_an_order_placed_from_the_page_is_followed_live_until_confirmed(
     # Every price pair answers from the venues.
     for pair in await page.locator("#prices tbody tr").all():
         await expect(pair.locator("td").nth(2)).to_have_text(re.compile("|".join(VENUES)), timeout=WAIT_MS)
+
+
+async def save_screenshot(page: Page, engine: EngineProcesses, target: str) -> None:
+    """The console as a desk sees it: a few more orders in the list, a quote beside the confirmed order."""
+    others = [("SOL", "USDT", "2"), ("JUP", "USDC", "250"), ("USDC", "SOL", "100"), ("RAY", "USDC", "40")]
+    async with engine.client(timeout=10) as client:
+        for token_in, token_out, amount_in in others:
+            order = {"tokenIn": token_in, "tokenOut": token_out, "amountIn": amount_in, "slippageBps": 50}
+            assert (await client.post("/api/orders/execute", json=order)).status_code == 202
+    await page.select_option("#recent-status", "")
+    confirmed = page.locator('#recent [data-status="confirmed"]')
+    await expect(confirmed).to_have_count(len(others) + 1, timeout=WAIT_MS)
+    await page.click("#quote-button")
+    await expect(page.locator("#quote-table tbody tr")).to_have_count(len(VENUES), timeout=WAIT_MS)
+    await page.screenshot(path=target, full_page=True)
 
 
 async def test_a_quote_shows_every_venue_and_the_best_route(page: Page) -> None:
