@@ -87,12 +87,8 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 def live_engine(database_url: str, redis_url: str) -> Iterator[EngineProcesses]:
     """One API process and one worker with no simulated latency, shared by the API tests."""
     env = base_env(database_url, redis_url, QUEUE_NAME=f"oee:live:{uuid.uuid4().hex[:6]}")
-    engine = EngineProcesses(env).start()
-    try:
-        engine.wait_healthy()
+    with EngineProcesses.running(env) as engine:
         yield engine
-    finally:
-        engine.stop()
 
 
 @pytest.fixture(scope="session")

@@ -112,6 +112,17 @@ class EngineProcesses:
         finally:
             engine.stop()
 
+    @classmethod
+    @contextmanager
+    def running(cls, env: dict[str, str]) -> Iterator[EngineProcesses]:
+        """An API process and a worker, healthy, until the block ends."""
+        engine = cls(env).start()
+        try:
+            engine.wait_healthy()
+            yield engine
+        finally:
+            engine.stop()
+
     def start(self, **worker_extra: str) -> EngineProcesses:
         self.start_api()
         self.start_worker(**worker_extra)

@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from engine import __version__
+from engine.api.console import install_console
 from engine.api.docs import install_docs
 from engine.api.edge import SecurityHeaders
 from engine.api.errors import install_handlers
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = api
     install_handlers(app)
     install_docs(app)
+    install_console(app)
     app.include_router(router)
     if api.allowed_origins:
         app.add_middleware(

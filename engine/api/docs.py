@@ -1,7 +1,7 @@
 """``/docs`` served from this process alone: Swagger UI's files come from a pinned package, not a CDN.
 
 The page has no inline script, so its Content-Security-Policy can allow scripts from this origin only
-(``engine.api.edge.DOCS_CSP``): the initialisation is a small script served beside it.
+(``engine.api.edge.PAGE_CSP``): the initialisation is a small script served beside it.
 """
 
 from __future__ import annotations

@@ -247,7 +247,7 @@ async def _admit(websocket: WebSocket, api: ApiServices) -> ApiKey | None:
     """The socket's key once accepted. A browser page whose origin is not listed is refused at the
     handshake (HTTP 403); a socket without a valid key, or over its rate, gets an error frame and 4401
     or 4429; past a socket cap, 4429 (this key) or 1013 (this process)."""
-    if not api.origin_allowed(websocket.headers.get("origin")):
+    if not api.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
         await websocket.close(code=_WS_POLICY)
         return None
     offered = websocket.scope.get("subprotocols") or []

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from adapters.registry import Quoting, build_quoting
 from engine.api.auth import Gate
+from engine.api.edge import same_origin
 from engine.api.intake import OrderIntake
 from engine.auth.keys import ApiKey, KeyVerifier
 from engine.auth.ratelimit import RateLimiter
@@ -75,9 +76,10 @@ class ApiServices:
         if self._pool is not None:
             await self._pool.close()
 
-    def origin_allowed(self, origin: str | None) -> bool:
-        """A browser's Origin must be listed in API_CORS_ORIGINS; a client that sends none (not a browser) passes."""
-        return origin is None or origin in self.allowed_origins
+    def origin_allowed(self, origin: str | None, host: str | None = None) -> bool:
+        """A browser's Origin must be listed in API_CORS_ORIGINS or be this API's own (the console's page);
+        a client that sends none (not a browser) passes."""
+        return origin is None or origin in self.allowed_origins or same_origin(origin, host)
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -1,0 +1,84 @@
+// Building the page from data. Everything the server sends becomes text nodes or attribute values set
+// through the DOM, never markup: no innerHTML anywhere, so no answer can inject a script or a tag.
+
+/** An element: `el("td", {class: "num"}, "1.5", child)`. Strings and numbers become text nodes. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replace what `node` holds with `children`. */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+export function byId(id) {
+  return document.getElementById(id);
+}
+
+/** A link only to http(s) addresses: a `javascript:` URL from an answer would otherwise run on click. */
+export function safeLink(url, text) {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol === "https:" || parsed.protocol === "http:") {
+      return el("a", { href: parsed.href, target: "_blank", rel: "noopener noreferrer" }, text);
+    }
+  } catch {
+    // not a URL: shown as text below
+  }
+  return el("span", {}, String(url));
+}
+
+/** A long identifier shortened for tables (`5Kx9…a3Fq`), whole in its tooltip. */
+export function short(id, keep = 6) {
+  const text = String(id ?? "");
+  return text.length <= keep * 2 + 1 ? text : `${text.slice(0, keep)}…${text.slice(-keep)}`;
+}
+
+/** A decimal string with thousands separators, digits untouched (amounts stay exact strings). */
+export function amount(text) {
+  if (text === null || text === undefined) return "—";
+  const [whole, frac] = String(text).split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return frac === undefined ? grouped : `${grouped}.${frac}`;
+}
+
+/** A price-like decimal string cut to `digits` significant digits for display. */
+export function sig(text, digits = 6) {
+  if (text === null || text === undefined) return "—";
+  const value = Number(text);
+  if (!Number.isFinite(value)) return String(text);
+  return value.toLocaleString("en-US", { maximumSignificantDigits: digits });
+}
+
+export function clock(iso) {
+  if (!iso) return "";
+  const when = new Date(iso);
+  return Number.isNaN(when.getTime()) ? String(iso) : when.toLocaleTimeString("en-GB", { hour12: false });
+}
+
+/** Milliseconds between two ISO times, as "+240 ms" or "+2.4 s". */
+export function since(fromIso, toIso) {
+  const ms = new Date(toIso).getTime() - new Date(fromIso).getTime();
+  if (!Number.isFinite(ms)) return "";
+  return ms < 1000 ? `+${ms} ms` : `+${(ms / 1000).toFixed(1)} s`;
+}
+
+export function badge(status) {
+  return el("span", { class: `badge status-${status}`, "data-status": status }, status);
+}

@@ -1,0 +1,109 @@
+// The order ticket: place a market order or ask for a quote. The server is the only judge of the input:
+// a refused request shows the error envelope's reason beside each field it names.
+
+import { ApiError, placeOrder, quote } from "./api.js";
+import { amount, byId, el, fill, sig } from "./dom.js";
+
+const form = () => byId("ticket");
+
+function request() {
+  const data = new FormData(form());
+  const text = (name) => String(data.get(name) ?? "").trim();
+  const slippage = text("slippageBps");
+  // Sent as typed: the API parses the amount exactly and names what is wrong with any field.
+  return {
+    tokenIn: text("tokenIn"),
+    tokenOut: text("tokenOut"),
+    amountIn: text("amountIn"),
+    slippageBps: /^\d+$/.test(slippage) ? Number(slippage) : slippage,
+  };
+}
+
+function clearErrors() {
+  for (const node of form().querySelectorAll(".field-error")) fill(node);
+  for (const node of form().querySelectorAll("input")) node.removeAttribute("aria-invalid");
+  fill(byId("ticket-message")).className = "message";
+}
+
+function showError(exc) {
+  const message = byId("ticket-message");
+  message.className = "message error";
+  const unplaced = [];
+  for (const { field, reason } of exc.fields ?? []) {
+    const slot = form().querySelector(`.field-error[data-field="${CSS.escape(field)}"]`);
+    if (slot) {
+      fill(slot, reason);
+      form().elements.namedItem(field)?.setAttribute("aria-invalid", "true");
+    } else {
+      unplaced.push(`${field}: ${reason}`);
+    }
+  }
+  const title = exc.status ? `${exc.status} ${exc.code}` : exc.code;
+  fill(message, el("strong", {}, title), " ", exc.fields?.length ? unplaced.join("; ") || "see the fields above" : exc.message);
+}
+
+function busy(on) {
+  for (const id of ["quote-button", "place-button"]) byId(id).disabled = on;
+}
+
+async function run(action) {
+  clearErrors();
+  busy(true);
+  try {
+    await action();
+  } catch (exc) {
+    if (!(exc instanceof ApiError)) throw exc;
+    showError(exc);
+  } finally {
+    busy(false);
+  }
+}
+
+/** Every venue's quote, the winner marked, and why it won. */
+export function renderQuote(answer) {
+  const best = answer.route;
+  const rows = answer.quotes.map((q) =>
+    el(
+      "tr",
+      { class: q.dex === best.dex ? "best" : q.error ? "failed-row" : null, "data-dex": q.dex },
+      el("td", {}, q.dex, q.dex === best.dex ? el("span", { class: "tag" }, "best") : null),
+      q.error
+        ? el("td", { class: "error-text", colspan: 3 }, q.error)
+        : [el("td", { class: "num" }, amount(q.amountOut)), el("td", { class: "num" }, sig(q.price)),
+           el("td", { class: "num" }, `${sig(q.priceImpactPct, 2)} %`)],
+      el("td", { class: "num" }, `${q.latencyMs} ms`),
+    ),
+  );
+  fill(
+    byId("quote"),
+    el("p", { class: "quote-head" },
+      el("strong", {}, `${amount(answer.amountIn)} ${answer.tokenIn.symbol}`), " → ",
+      el("strong", {}, `${amount(best.amountOut)} ${answer.tokenOut.symbol}`),
+      el("span", { class: "dim" }, ` · min ${amount(answer.minAmountOut)} at ${answer.slippageBps} bps`)),
+    el("table", { class: "grid-table", id: "quote-table" },
+      el("thead", {}, el("tr", {}, ["venue", `out (${answer.tokenOut.symbol})`, "price", "impact", "latency"].map((h, i) =>
+        el("th", { class: i > 0 ? "num" : null }, h)))),
+      el("tbody", {}, rows)),
+    el("p", { class: "reason" }, best.reason),
+  );
+}
+
+/** Wire the ticket; `onPlaced(orderId)` follows a new order. */
+export function setupTicket({ onPlaced }) {
+  let pending = null; // one Idempotency-Key per order until it is accepted: a retry after a lost answer places it once
+  form().addEventListener("submit", (event) => {
+    event.preventDefault();
+    const order = request();
+    const signature = JSON.stringify(order);
+    if (pending?.signature !== signature) pending = { signature, key: crypto.randomUUID() };
+    run(async () => {
+      const accepted = await placeOrder(order, pending.key);
+      pending = null;
+      const message = byId("ticket-message");
+      message.className = "message ok";
+      fill(message, "Accepted: ", el("code", {}, accepted.orderId));
+      onPlaced(accepted.orderId);
+    });
+  });
+  byId("quote-button").addEventListener("click", () => run(async () => renderQuote(await quote(request()))));
+}
