@@ -165,6 +165,8 @@ def spawn(argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from tools.demo_view import mode_line
+
     services = _prepare(settings)
     s = services.settings
     env = child_env(s)
@@ -176,7 +178,9 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     try:
         _, created = ensure_local_key(s)
         supervisor.start()
-        print(f"oee up: API on http://{s.api_host}:{s.api_port} (docs at /docs), {s.worker_processes} worker(s)")
+        print(f"oee up: API on http://{s.api_host}:{s.api_port} (docs at /docs, metrics at /metrics), "
+              f"{s.worker_processes} worker(s)")  # fmt: skip
+        print(f"oee up: {mode_line(s).plain}")
         print(f"oee up: {how_to_use(s, created)}", flush=True)
         supervisor.run()
     finally:
