@@ -191,6 +191,8 @@ class OrderRecorder:
             self._timeline.retried(str(data.get("code", "unknown")))
         if status is not None:
             self._timeline.entered(status.value, at)
+            if not log.isEnabledFor(logging.INFO):
+                return
             fields: dict[str, Any] = {"orderId": str(self.order_id), "status": status.value, "seq": seq}
             if "attempt" in data:
                 fields["attempt"] = data["attempt"]
