@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import json
+import re
 import subprocess
 import sys
 import uuid
@@ -12,6 +15,7 @@ from collections.abc import Iterator
 import asyncpg
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.db.urls import asyncpg_dsn
@@ -144,3 +148,15 @@ def test_the_cli_chooses_the_metrics_directory_before_anything_imports_prometheu
     probe = "import sys, tools.cli; print('prometheus_client' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_dashboard_reads_only_metrics_the_engine_exports() -> None:
+    for module in ("engine.metrics", "engine.api.metrics", "adapters.solana.rpc", "adapters.chain.funding"):
+        importlib.import_module(module)  # each defines the metrics it counts
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+    exported = {f.name + s for f in REGISTRY.collect() for s in suffixes.get(f.type, ())}
+    exported |= {"oee_orders_unfinished", "oee_queue_depth"}  # read from the stores at scrape time
+    dashboard = json.loads((ROOT / "docs" / "grafana" / "oee-dashboard.json").read_text())
+    used = {name for p in dashboard["panels"] for t in p["targets"] for name in re.findall(r"\boee_\w+", t["expr"])}
+    assert used and used <= exported, used - exported
