@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from engine.metrics import WS_SUBSCRIBERS
+
 log = logging.getLogger("oee.events")
 
 # Put in every listener's queue when the subscription is (re)established: events published while it
@@ -71,12 +73,14 @@ class EventHub:
     def listen(self, order_id: str) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._listeners[order_id].add(queue)
+        WS_SUBSCRIBERS.inc()
         return queue
 
     def unlisten(self, order_id: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
         listeners = self._listeners.get(order_id)
-        if listeners is not None:
-            listeners.discard(queue)
+        if listeners is not None and queue in listeners:
+            listeners.remove(queue)
+            WS_SUBSCRIBERS.dec()
             if not listeners:
                 del self._listeners[order_id]
 

@@ -38,6 +38,7 @@ from engine.routing import QuoteFailure, Router, RoutingDecision
 from engine.runtime import dependency_down
 from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderStatus
 from kernel.errors import EngineError, RejectedError, RetryableError, TransactionExpired
+from kernel.logs import bind, bound
 from kernel.money import format_amount, price
 from kernel.settings import Settings
 from kernel.tokens import TokenRegistry
@@ -97,6 +98,10 @@ class OrderExecutor:
 
     async def execute(self, order_id: str) -> str:
         """Drive the order to a terminal status; returns that status. Safe to call again for the same order."""
+        with bound(orderId=order_id):  # on every log line of this run
+            return await self._execute(order_id)
+
+    async def _execute(self, order_id: str) -> str:
         async with self._pool.acquire() as conn:
             stored = await repository.order_for_execution(conn, uuid.UUID(order_id))
         if stored is None:
@@ -111,7 +116,8 @@ class OrderExecutor:
             token_in=tokens.resolve(stored.token_in.mint) or stored.token_in,
             token_out=tokens.resolve(stored.token_out.mint) or stored.token_out,
         )
-        rec = OrderRecorder(self._store, order.id, order.last_seq, order.status)
+        rec = OrderRecorder(self._store, order.id, order.last_seq, order.status, order_type=order.order_type,
+                            accepted_at=order.created_at)  # fmt: skip
         try:
             try:
                 await self._drive(order, rec)
@@ -138,7 +144,8 @@ class OrderExecutor:
             # A re-run after a crash: settle the transaction already recorded, never a second one.
             rec.step(kind=EventKind.SETTLEMENT, data={"resumed": True, "txHash": order.tx.signature}, event=True)
             try:
-                await self._land(order, rec, order.tx, order.attempts, resend=True)
+                with bound(attempt=order.attempts, signature=order.tx.signature):
+                    await self._land(order, rec, order.tx, order.attempts, resend=True)
                 return
             except RetryableError as exc:
                 last_error = self._retry_or_fail(rec, order.attempts, exc)
@@ -151,7 +158,8 @@ class OrderExecutor:
                 return
             order.attempts += 1
             try:
-                await self._attempt(order, rec)
+                with bound(attempt=order.attempts):  # and the dex and signature bound inside: this attempt's alone
+                    await self._attempt(order, rec)
                 return
             except RejectedError as exc:
                 self._fail(rec, order.attempts, exc)
@@ -193,6 +201,7 @@ class OrderExecutor:
                 rec.step(change=OrderChange(quotes=[_failure_record(attempt, f) for f in failures]), event=False)
             raise
         best = decision.best
+        bind(dex=best.dex)
         min_out = best.min_amount_out(order.slippage_bps)
         self._log_decision(order, decision, min_out)
         rec.step(
@@ -213,6 +222,7 @@ class OrderExecutor:
         )
         ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out)
         tx = await self._venue.prepare(ticket)
+        bind(signature=tx.signature)
         explorer = self._explorer_url(tx)
         rec.step(
             status=OrderStatus.SUBMITTED,

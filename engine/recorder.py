@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -17,6 +20,7 @@ from engine.batching import GroupCommitter
 from engine.db import repository
 from engine.db.records import NO_CHANGE, EventRecord, OrderChange, StepWrite
 from engine.events import event_message, publish
+from engine.metrics import OrderTimeline
 from engine.runtime import backoff_s, dependency_down
 from kernel.domain import EventKind, OrderStatus
 
@@ -123,15 +127,29 @@ class StepStore:
 
 
 class OrderRecorder:
-    """One job's view of its order: numbers events and queues its steps, in order."""
+    """One job's view of its order: numbers events and queues its steps, in order.
 
-    def __init__(self, store: StepStore, order_id: uuid.UUID, last_seq: int, status: str) -> None:
+    Every status change and retry of the order passes through here, so here (once each, when the step
+    commits) they are counted and timed for ``/metrics`` and logged as one line carrying the order's ID.
+    """
+
+    def __init__(
+        self,
+        store: StepStore,
+        order_id: uuid.UUID,
+        last_seq: int,
+        status: str,
+        *,
+        order_type: str = "market",
+        accepted_at: datetime | None = None,
+    ) -> None:
         self._store = store
         self.order_id = order_id
         self.seq = last_seq
         self.status = status
         self._run = Run()
         self._pending: list[asyncio.Future[bool]] = []
+        self._timeline = OrderTimeline(order_type, status, accepted_at.timestamp() if accepted_at else None)
 
     def step(
         self,
@@ -150,7 +168,35 @@ class OrderRecorder:
             self.seq += 1
             record = EventRecord(self.seq, self.status, kind.value, orjson.dumps(data or {}))
         step = StepWrite(self.order_id, status.value if status is not None else None, record, change)
-        self._pending.append(self._store.submit(step, self._run))
+        future = self._store.submit(step, self._run)
+        if status is not None or kind is EventKind.RETRYING:
+            # The callback runs in this context: the line carries the fields bound to the order now.
+            future.add_done_callback(partial(self._committed, status, kind, data or {}, self.seq, time.time()))
+        self._pending.append(future)
+
+    def _committed(
+        self,
+        status: OrderStatus | None,
+        kind: EventKind,
+        data: dict[str, Any],
+        seq: int,
+        at: float,
+        written: asyncio.Future[bool],
+    ) -> None:
+        """Count, time and log a step once it is durable; a step not written (a failed write, or a run
+        fenced off by another) never happened, so it is neither counted nor logged."""
+        if written.cancelled() or written.exception() is not None or not written.result():
+            return
+        if kind is EventKind.RETRYING:
+            self._timeline.retried(str(data.get("code", "unknown")))
+        if status is not None:
+            self._timeline.entered(status.value, at)
+            if not log.isEnabledFor(logging.INFO):
+                return
+            fields: dict[str, Any] = {"orderId": str(self.order_id), "status": status.value, "seq": seq}
+            if "attempt" in data:
+                fields["attempt"] = data["attempt"]
+            log.info("order %s is %s", self.order_id, status.value, extra=fields)
 
     async def flush(self) -> None:
         """Wait until every queued step is committed; raises if any write failed, :class:`Superseded` if

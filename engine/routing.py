@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from engine.metrics import QUOTE_ERRORS, QUOTE_SECONDS
 from kernel.errors import EngineError, NoRoute, QuoteUnavailable, RejectedError, UnsupportedPair
 from kernel.money import format_amount
 from kernel.venues import DexAdapter, Quote, QuoteRequest
@@ -78,8 +79,12 @@ class Router:
         except (QuoteUnavailable, RejectedError) as exc:
             err = exc
         else:
+            QUOTE_SECONDS.labels(adapter.name).observe(time.perf_counter() - started)
             return quote
-        return QuoteFailure(adapter.name, err, int((time.perf_counter() - started) * 1000))
+        elapsed = time.perf_counter() - started
+        QUOTE_SECONDS.labels(adapter.name).observe(elapsed)
+        QUOTE_ERRORS.labels(adapter.name, err.code).inc()
+        return QuoteFailure(adapter.name, err, int(elapsed * 1000))
 
 
 def _reason(best: Quote, quotes: Sequence[Quote], failures: Sequence[QuoteFailure], request: QuoteRequest) -> str:

@@ -232,6 +232,11 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = Field(
         default="console", description="console (text lines) or json (one JSON object per line)."
     )
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        description="Where every process of the deployment writes its metrics for /metrics to add up. "
+        "Unset: <OEE_DATA_DIR>/metrics/<namespace>, emptied by oee up and oee demo at start.",
+    )
 
     @model_validator(mode="after")
     def _renewed_within_the_lease(self) -> Settings:

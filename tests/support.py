@@ -6,9 +6,11 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -46,6 +48,13 @@ class EngineProcesses:
     api: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _api_key: str | None = None
+    _metrics_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        # One engine, one deployment: its processes share a metrics directory of their own.
+        if "PROMETHEUS_MULTIPROC_DIR" not in self.env:
+            self._metrics_dir = tempfile.mkdtemp(prefix="oee-metrics-")
+            self.env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": self._metrics_dir}
 
     @property
     def base_url(self) -> str:
@@ -151,6 +160,8 @@ class EngineProcesses:
         stop_processes([p for p in [self.api, *self.workers] if p is not None])
         self.api = None
         self.workers = []
+        if self._metrics_dir is not None:
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)  # made again if it starts again
 
 
 async def eventually(

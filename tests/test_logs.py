@@ -5,10 +5,18 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 
 from kernel.logs import ConsoleFormatter, JsonFormatter, bind, bound
+from tests.support import EngineProcesses, base_env, eventually
+
+ORDER = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.5", "slippageBps": 100}
 
 
 def capture(formatter: logging.Formatter) -> tuple[logging.Logger, io.StringIO]:
@@ -55,3 +63,50 @@ def test_console_lines_end_with_the_fields() -> None:
     with bound(orderId="o-9"):
         logger.info("confirmed")
     assert out.getvalue().rstrip().endswith("confirmed orderId=o-9")
+
+
+@pytest.fixture
+def logged_engine(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[EngineProcesses]:
+    env = base_env(database_url, redis_url, QUEUE_NAME=f"oee:logs:{uuid.uuid4().hex[:6]}", LOG_FORMAT="json",
+                   LOG_LEVEL="INFO")  # fmt: skip
+    engine = EngineProcesses(env, log_dir=tmp_path)
+    yield engine
+    engine.stop()
+
+
+def json_lines(path: Path) -> list[dict[str, Any]]:
+    """Every line the process wrote; each must be one JSON object."""
+    return [orjson.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def test_a_worker_logs_one_json_line_per_status_change_carrying_the_order(
+    logged_engine: EngineProcesses, tmp_path: Path
+) -> None:
+    engine = logged_engine.start()
+    engine.wait_healthy()
+    async with engine.client() as client:
+        replies = await asyncio.gather(*(client.post("/api/orders/execute", json=ORDER) for _ in range(5)))
+        ids = [r.json()["orderId"] for r in replies]
+
+        async def orders() -> list[dict[str, Any]]:
+            return [(await client.get(f"/api/orders/{i}")).json() for i in ids]
+
+        done = await eventually(orders, lambda got: all(o["status"] in ("confirmed", "failed") for o in got))
+    engine.stop()  # every line written
+
+    worker = json_lines(tmp_path / "worker.log")
+    for order in done:
+        changes = [line for line in worker if line.get("orderId") == order["orderId"] and "status" in line]
+        recorded = [e["status"] for e in order["events"] if e["kind"] == "status" and e["status"] != "pending"]
+        assert [line["status"] for line in changes] == recorded  # one line per change, in order
+        assert all(line["attempt"] >= 1 for line in changes)
+        if order["status"] == "confirmed":
+            last = changes[-1]
+            assert last["signature"] == order["txHash"] and last["dex"] == order["route"]["dex"]
+    # Every other line of an order's run carries its ID too (the routing decision, for one).
+    assert {line["orderId"] for line in worker if line["logger"] == "oee.execution"} >= set(ids)
+
+    access = [line for line in json_lines(tmp_path / "api.log") if line["logger"] == "oee.access"]
+    submits = [line for line in access if line["method"] == "POST" and line["path"] == "/api/orders/execute"]
+    assert [line["status"] for line in submits] == [202] * len(ids)
+    assert all(line["durationMs"] >= 0 for line in access)

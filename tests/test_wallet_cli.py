@@ -64,6 +64,7 @@ def test_setup_writes_a_private_keypair_and_env_lines_and_funds_it(tmp_path: Pat
     assert f"address: {keypair.pubkey()}" in out
     assert "balance: 1.5 SOL (1500000000 lamports)" in out
     assert not any(secret in out + err for secret in secrets_of(keypair))
+    assert "`make demo`" in out and "now talk to localnet" in out  # said loudly, whatever else it says
 
     assert env.read_text().splitlines() == [
         "# engine settings",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -22,6 +24,10 @@ from tools.supervisor import Child, Supervisor
 log = logging.getLogger("oee")
 
 SKIP_MIGRATIONS_ENV = "OEE_SKIP_MIGRATIONS"
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# The commands whose processes record metrics, and those that start a deployment (its metrics begin at zero).
+RECORDS_METRICS = {"api", "worker", "up", "demo"}
+STARTS_DEPLOYMENT = {"up", "demo"}
 
 
 def _prepare(settings: Settings) -> ResolvedServices:
@@ -53,6 +59,22 @@ SIGNING_KEY_ENV = ("SOLANA_PRIVATE_KEY", "SOLANA_KEYPAIR_PATH")
 def api_env(settings: Settings) -> dict[str, str]:
     """The environment of an API process: the child environment without the wallet."""
     return {k: v for k, v in child_env(settings).items() if k not in SIGNING_KEY_ENV}
+
+
+def with_metrics_dir(settings: Settings, *, fresh: bool) -> Settings:
+    """Put the deployment's metrics directory in the environment, where prometheus-client reads it when first
+    imported (so before anything imports it) and every child process inherits it. ``fresh``: a deployment
+    starts, so the samples of an earlier one are removed."""
+    directory = settings.prometheus_multiproc_dir
+    if directory is None:
+        directory = settings.data_dir / "metrics" / settings.namespace.replace(":", "-")
+    directory = Path(directory).expanduser().resolve()
+    if fresh and directory.is_dir():
+        for file in glob.glob(str(directory / "*.db")):  # only prometheus-client's files, whatever else is there
+            os.remove(file)
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ[METRICS_DIR_ENV] = str(directory)
+    return settings.model_copy(update={"prometheus_multiproc_dir": directory})
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -143,6 +165,8 @@ def spawn(argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from tools.demo_view import mode_line
+
     services = _prepare(settings)
     s = services.settings
     env = child_env(s)
@@ -154,7 +178,9 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     try:
         _, created = ensure_local_key(s)
         supervisor.start()
-        print(f"oee up: API on http://{s.api_host}:{s.api_port} (docs at /docs), {s.worker_processes} worker(s)")
+        print(f"oee up: API on http://{s.api_host}:{s.api_port} (docs at /docs, metrics at /metrics), "
+              f"{s.worker_processes} worker(s)")  # fmt: skip
+        print(f"oee up: {mode_line(s).plain}")
         print(f"oee up: {how_to_use(s, created)}", flush=True)
         supervisor.run()
     finally:
@@ -255,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_or_exit()
     setup_logging(settings.log_level, settings.log_format)
+    if args.command in RECORDS_METRICS:
+        settings = with_metrics_dir(settings, fresh=args.command in STARTS_DEPLOYMENT)
     return int(args.run(settings, args))
 
 

@@ -143,6 +143,8 @@ async def _setup(args: argparse.Namespace, settings: Settings, out: _Out, backof
     values["SOLANA_KEYPAIR_PATH"] = env_path_value(path, args.env_file)
     written = update_env_file(args.env_file, values)
     out.line(f"env: set {', '.join(written)} in {args.env_file}")
+    for line in _env_changes_the_engine(args.env_file, network, config.rpc_url):
+        out.line(line)
     if settings.solana_private_key is not None:
         out.line("note: SOLANA_PRIVATE_KEY is also set and takes precedence over SOLANA_KEYPAIR_PATH")
     wanted = sol_to_lamports(args.airdrop if args.airdrop is not None else Decimal(str(settings.airdrop_sol)))
@@ -210,6 +212,19 @@ def _configured_keypair(args: argparse.Namespace, settings: Settings, network: N
         return None
     default = default_keypair_path(settings, network)
     return parse_secret(default.read_text(), f"the keypair file {default}") if default.exists() else None
+
+
+def _env_changes_the_engine(env_file: Path, network: Network, rpc_url: str) -> list[str]:
+    """Said loudly: the engine reads .env, so the demo that settled on the simulated ledger now uses a cluster."""
+    here = env_file.expanduser().resolve() == Path(".env").resolve()
+    where = "in this folder" if here else f"in the folder whose .env is {env_file}"
+    return [
+        "!" * 100,
+        f"!! {env_file} now points the engine at {network.value} ({rpc_url}), no longer the simulated network:",
+        f"!! `make demo`, `make up` and every oee command run {where} now talk to {network.value}.",
+        f"!! To go back, remove SOLANA_NETWORK, SOLANA_RPC_URL and SOLANA_KEYPAIR_PATH from {env_file}.",
+        "!" * 100,
+    ]
 
 
 def _no_faucet(out: _Out, network: Network) -> int:

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from prometheus_client import Counter
+
 from adapters.chain.settlement import SolanaSettlement
 from adapters.solana.config import LAMPORTS_PER_SOL
 from adapters.solana.errors import AirdropRateLimited, WalletUnfunded
@@ -25,6 +27,9 @@ from kernel.venues import PreparedTx, SettlementKind, SettlementVenue, SwapTicke
 log = logging.getLogger("oee.chain.funding")
 
 SIMULATED_KIND = SettlementKind.SIMULATED
+FALLBACKS = Counter(
+    "oee_settlement_fallbacks", "Transactions built on the simulated ledger because the wallet could not pay fees."
+)
 # How long to wait for an airdrop's lamports to show in the balance.
 _AIRDROP_ARRIVAL_POLLS = 50
 
@@ -76,6 +81,7 @@ class FundedOrSimulated:
                 self._balance = None
                 reason = self._note(f"cannot pay fees: {exc}")
         prepared = await self.ledger.prepare(ticket)
+        FALLBACKS.inc()
         log.info("order %s: settling %s on the simulated ledger: %s", ticket.order_id, prepared.signature, reason)
         return replace(prepared, kind=SIMULATED_KIND, note=reason)
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import httpx
+from prometheus_client import Counter
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed, Finalized, Processed
 from solana.rpc.types import MemcmpOpts, TxOpts
@@ -32,10 +33,15 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from adapters.solana.config import ChainConfig
 from adapters.solana.errors import AirdropRateLimited, RpcErrorCode, classify, error_code, is_panic, transaction_error
 from adapters.solana.transactions import percentile
-from kernel.errors import FatalError, RetryableError
+from kernel.errors import EngineError, FatalError, RejectedError, RetryableError
 from kernel.venues import SlippageCode
 
 log = logging.getLogger("oee.chain.rpc")
+
+RPC_ERRORS = Counter(
+    "oee_rpc_errors", "Failed Solana RPC calls (each try), by class (retryable, rejected, fatal) and code.",
+    ["class", "code"],
+)  # fmt: skip
 
 T = TypeVar("T")
 _COMMITMENTS: dict[str, Commitment] = {"processed": Processed, "confirmed": Confirmed, "finalized": Finalized}
@@ -50,6 +56,12 @@ PRIORITY_FEE_PERCENTILE = 75
 
 def commitment_of(name: str) -> Commitment:
     return _COMMITMENTS[name]
+
+
+def _counted(err: EngineError) -> EngineError:
+    kind = "retryable" if isinstance(err, RetryableError) else "rejected" if isinstance(err, RejectedError) else "fatal"
+    RPC_ERRORS.labels(kind, err.code).inc()
+    return err
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -89,10 +101,10 @@ class ChainRpc:
             try:
                 return await call()
             except Exception as exc:
-                raise classify(exc, action, airdrop=airdrop) from exc
+                raise _counted(classify(exc, action, airdrop=airdrop)) from exc
             except BaseException as exc:
                 if is_panic(exc):
-                    raise classify(exc, action, airdrop=airdrop) from exc
+                    raise _counted(classify(exc, action, airdrop=airdrop)) from exc
                 raise
 
         retrying = AsyncRetrying(

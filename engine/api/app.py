@@ -15,6 +15,8 @@ from engine.api.docs import install_docs
 from engine.api.edge import SecurityHeaders
 from engine.api.errors import install_handlers
 from engine.api.fastpath import SubmissionFastPath
+from engine.api.metrics import AccessLog
+from engine.api.metrics import router as metrics_router
 from engine.api.routes import router
 from engine.api.services import ApiServices, services_of
 from kernel.settings import Settings
@@ -56,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_docs(app)
     install_console(app)
     app.include_router(router)
+    app.include_router(metrics_router)
     if api.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -67,9 +70,10 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def create_asgi_app(settings: Settings) -> ASGIApp:
-    """The API as served: security headers on every answer, the order-submission fast path in front."""
+    """The API as served: security headers on every answer, the order-submission fast path in front, and the
+    access log in front of both."""
     app = create_app(settings)
-    return SubmissionFastPath(SecurityHeaders(app), services_of(app))
+    return AccessLog(SubmissionFastPath(SecurityHeaders(app), services_of(app)))
 
 
 def create_app_from_env() -> ASGIApp:
@@ -78,7 +82,7 @@ def create_app_from_env() -> ASGIApp:
     from kernel.settings import load_settings
 
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     if not settings.database_url or not settings.redis_url:
         from engine.runtime import resolve_services
 

@@ -13,6 +13,7 @@ import asyncpg
 from engine.batching import GroupCommitter
 from engine.db import repository
 from engine.db.repository import IdempotencyScope, NewOrder
+from engine.metrics import orders_accepted
 from engine.queue import OrderQueue
 
 log = logging.getLogger("oee.intake")
@@ -58,6 +59,7 @@ class OrderIntake:
             created = await repository.insert_orders(conn, unique)
             clashing = [(o.api_key_id, o.idempotency_key) for o in unique if o.id not in created and o.idempotency_key]
             existing = await repository.ids_by_idempotency_key(conn, clashing) if clashing else {}
+        orders_accepted(o.order_type for o in unique if o.id in created)
         # Enqueue after the commit. If Redis fails here the orders are still durable: the workers'
         # recovery sweep finds unfinished orders without a job and enqueues them.
         if created:

@@ -42,6 +42,7 @@ class OrderState:
 
     ``tx`` is the recorded transaction, if any. The tokens are as the order stored them (symbol,
     decimals, mint); ``last_seq`` is taken from the event log itself, which is the authority.
+    ``created_at`` is when the API accepted it.
     """
 
     id: uuid.UUID
@@ -53,6 +54,8 @@ class OrderState:
     attempts: int
     last_seq: int
     tx: PreparedTx | None
+    order_type: str = "market"
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

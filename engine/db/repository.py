@@ -166,6 +166,8 @@ async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> 
         attempts=int(row["attempts"]),
         last_seq=int(row["log_seq"]),
         tx=tx,
+        order_type=row["order_type"],
+        created_at=row["created_at"],
     )
 
 
@@ -339,6 +341,15 @@ async def write_steps(conn: asyncpg.Connection, steps: Sequence[StepWrite]) -> N
             "retry_delay_ms = $6 WHERE order_id = $1 AND attempt = $2",
             finishes,
         )
+
+
+async def unfinished_counts(conn: asyncpg.Connection) -> list[tuple[str, str, int]]:
+    """(order type, status, how many) of the orders not yet confirmed or failed (a partial index covers them)."""
+    rows = await conn.fetch(
+        "SELECT order_type, status, count(*) AS n FROM orders WHERE status NOT IN ('confirmed', 'failed') "
+        "GROUP BY order_type, status"
+    )
+    return [(r["order_type"], r["status"], int(r["n"])) for r in rows]
 
 
 def is_terminal(status: str) -> bool:
