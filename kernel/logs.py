@@ -77,8 +77,9 @@ class ConsoleFormatter(logging.Formatter):
         return head + " " + " ".join(f"{k}={v}" for k, v in fields.items()) + sep + tail
 
 
-def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
-    """Configure the root logger once per process: ``fmt`` is ``console`` or ``json``."""
+def setup_logging(level: str = "INFO", fmt: str = "console", *, access_log: bool = False) -> None:
+    """Configure the root logger once per process: ``fmt`` is ``console`` or ``json``; the API's access
+    log (``oee.access``) only when ``access_log``."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
     root = logging.getLogger()
@@ -86,3 +87,4 @@ def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("oee.access").setLevel(logging.NOTSET if access_log else logging.WARNING)

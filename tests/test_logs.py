@@ -68,7 +68,7 @@ def test_console_lines_end_with_the_fields() -> None:
 @pytest.fixture
 def logged_engine(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[EngineProcesses]:
     env = base_env(database_url, redis_url, QUEUE_NAME=f"oee:logs:{uuid.uuid4().hex[:6]}", LOG_FORMAT="json",
-                   LOG_LEVEL="INFO")  # fmt: skip
+                   LOG_LEVEL="INFO", ACCESS_LOG="true")  # fmt: skip
     engine = EngineProcesses(env, log_dir=tmp_path)
     yield engine
     engine.stop()

@@ -280,7 +280,7 @@ def settings_or_exit() -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_or_exit()
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, access_log=settings.access_log)
     if args.command in RECORDS_METRICS:
         settings = with_metrics_dir(settings, fresh=args.command in STARTS_DEPLOYMENT)
     return int(args.run(settings, args))

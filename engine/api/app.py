@@ -82,7 +82,7 @@ def create_app_from_env() -> ASGIApp:
     from kernel.settings import load_settings
 
     settings = load_settings()
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, access_log=settings.access_log)
     if not settings.database_url or not settings.redis_url:
         from engine.runtime import resolve_services
 
