@@ -73,7 +73,7 @@ def chain_env(database_url: str, redis_url: str, localnet: LocalnetHandle, walle
     return base_env(
         database_url,
         redis_url,
-        QUEUE_NAME=f"oee:chain:{uuid.uuid4().hex[:6]}",
+        OEE_NAMESPACE=f"oee:chain:{uuid.uuid4().hex[:6]}",
         SOLANA_NETWORK="localnet",
         SOLANA_RPC_URL=localnet.url,
         SOLANA_PRIVATE_KEY=based58.b58encode(bytes(wallet)).decode(),
@@ -203,7 +203,7 @@ async def test_an_unfunded_wallet_with_a_limited_faucet_settles_as_simulated_and
     poor = Keypair()
     net = start_localnet(slot_ms=50, max_requests_global=0)
     env = base_env(
-        database_url, redis_url, QUEUE_NAME=f"oee:chain:{uuid.uuid4().hex[:6]}", SOLANA_NETWORK="localnet",
+        database_url, redis_url, OEE_NAMESPACE=f"oee:chain:{uuid.uuid4().hex[:6]}", SOLANA_NETWORK="localnet",
         SOLANA_RPC_URL=net.url, SOLANA_PRIVATE_KEY=based58.b58encode(bytes(poor)).decode(), LOG_LEVEL="INFO",
     )  # fmt: skip
     procs = EngineProcesses(env, log_dir=tmp_path)

@@ -6,8 +6,9 @@ pair, then the commit. An Idempotency-Key already used for other parameters is a
 first order to a caller who asked for something else would tell them a trade they never sent).
 
 A 503 (PostgreSQL did not answer within ``REQUEST_DB_TIMEOUT_S``) means the order was not accepted: a
-submission answered 503 was not stored unless the same Idempotency-Key later shows it. Redis plays no
-part in the answer: the enqueue after the commit is best effort (see :mod:`engine.api.intake`).
+submission answered 503 was not stored unless the same Idempotency-Key later shows it. Redis answers
+only the key's rate limit, before anything is written; the enqueue after the commit is best effort
+(see :mod:`engine.api.intake`).
 """
 
 from __future__ import annotations
