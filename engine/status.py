@@ -112,13 +112,13 @@ class StatusReporter:
         self._task = asyncio.create_task(self._run(), name="worker-status")
 
     async def stop(self) -> None:
+        """Stop publishing and remove this worker's record; bounded, so it never holds up a shutdown."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=PROBE_TIMEOUT_S)
         with contextlib.suppress(Exception):
-            gone = cast("Awaitable[int]", self._redis.hdel(self._settings.worker_status_key, self.worker))
-            await asyncio.wait_for(gone, self._interval_s)
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                await cast("Awaitable[int]", self._redis.hdel(self._settings.worker_status_key, self.worker))
 
     async def current(self) -> WorkerStatus:
         """Probe the venue now. A venue without a probe (the simulated ledger) has nothing to go wrong."""
@@ -147,7 +147,8 @@ class StatusReporter:
     async def _run(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self.publish(), self._interval_s + PROBE_TIMEOUT_S)
+                async with asyncio.timeout(self._interval_s + PROBE_TIMEOUT_S):
+                    await self.publish()
             except Exception as exc:
                 log.warning("worker status not published: %r", exc)
             await asyncio.sleep(self._interval_s)

@@ -235,7 +235,8 @@ class SolanaSettlement:
         )
         started = time.monotonic()
         try:
-            balance = await asyncio.wait_for(self.rpc.balance(self.wallet), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                balance = await self.rpc.balance(self.wallet)
         except (EngineError, TimeoutError) as exc:
             # The error's code only: its message may quote the RPC URL, which can carry an API key.
             code = exc.code if isinstance(exc, EngineError) else f"no answer within {timeout_s:g} s"
