@@ -75,6 +75,10 @@ class GroupCommitter(Generic[T, R]):
                     self._queue.task_done()
 
     async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        # A caller that gave up waiting (its request timed out and answered so) must not be written later.
+        batch = [(item, future) for item, future in batch if not future.cancelled()]
+        if not batch:
+            return
         try:
             results = await self._write([item for item, _ in batch])
         except asyncio.CancelledError:

@@ -11,6 +11,7 @@ from arq.worker import Retry, func
 from solders.keypair import Keypair
 
 from adapters.registry import build_venues
+from engine import status as worker_status
 from engine.db import repository
 from engine.execution import SUPERSEDED, OrderExecutor, RetryPolicy
 from engine.queue import EXECUTE_ORDER, LeasedWorker, OrderQueue
@@ -96,6 +97,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         ),
     )
     ctx["recovery_task"] = asyncio.create_task(_recovery_loop(ctx), name="order-recovery")
+    ctx["status_reporter"] = worker_status.start_reporter(settings, redis, venues.settlement)
     log.info(
         "worker ready: concurrency=%d dexes=%s settlement=%s (%s)",
         settings.worker_concurrency, [d.name for d in venues.dexes], venues.settlement.kind, venues.note,
@@ -103,6 +105,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await worker_status.stop_reporter(ctx.get("status_reporter"))
     task = ctx.get("recovery_task")
     if task is not None:
         task.cancel()

@@ -95,6 +95,14 @@ class Settings(BaseSettings):
         default=[],
         description="Comma-separated browser origins allowed to call the API and open its WebSockets (none: no CORS).",
     )
+    request_db_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Longest a request waits on PostgreSQL (a connection, a query, a commit) before it answers 503.",
+    )
+    request_redis_timeout_s: float = Field(
+        default=2.0, gt=0, description="Longest an API process waits on one Redis call before giving up on it."
+    )
 
     # --- API keys -------------------------------------------------------------------------------
     rate_limit_per_s: float = Field(
@@ -141,6 +149,11 @@ class Settings(BaseSettings):
     )
     db_timeout_s: float = Field(
         default=10.0, gt=0, description="Longest a worker waits on one PostgreSQL query or connection."
+    )
+    worker_status_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a worker publishes its status (network, RPC, wallet balance, fallback) for /health.",
     )
 
     # --- orders -------------------------------------------------------------------------------
@@ -287,6 +300,11 @@ class Settings(BaseSettings):
     @property
     def events_channel(self) -> str:
         return f"{self.namespace}:events"
+
+    @property
+    def worker_status_key(self) -> str:
+        """The Redis hash where each worker publishes its status record (one field per worker)."""
+        return f"{self.namespace}:worker-status"
 
     @property
     def data_dir(self) -> Path:

@@ -194,3 +194,44 @@ class SettlementVenue(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VenueHealth:
+    """What a settlement venue knows of itself right now, as a worker publishes it for ``/health``.
+
+    Safe to show anyone: the wallet's public address, never a key, and no RPC URL (URLs carry API keys).
+    ``rpc_reachable`` is None for a venue without an RPC (the simulated ledger); ``fallback`` is the reason
+    orders settle on the simulated ledger right now, None while they settle where configured.
+    """
+
+    network: str
+    settlement: SettlementKind
+    rpc_reachable: bool | None = None
+    rpc_latency_ms: int | None = None
+    rpc_error: str | None = None
+    wallet: str | None = None
+    balance_lamports: int | None = None
+    min_fee_balance_lamports: int | None = None
+    fallback: str | None = None
+
+    def problems(self) -> list[str]:
+        """Each thing wrong, in words; empty when the venue settles as configured."""
+        found: list[str] = []
+        if self.rpc_reachable is False:
+            found.append(f"{self.network} RPC unreachable ({self.rpc_error or 'no answer'})")
+        balance, floor = self.balance_lamports, self.min_fee_balance_lamports
+        if balance is not None and floor is not None and balance < floor:
+            found.append(f"wallet {self.wallet} holds {balance} lamports, below the fee floor of {floor}")
+        if self.fallback is not None:
+            found.append(f"orders settle on the simulated ledger: {self.fallback}")
+        return found
+
+
+@runtime_checkable
+class VenueProbe(Protocol):
+    """A settlement venue that can say how it stands (RPC, wallet, fallback) without changing anything."""
+
+    async def health(self, timeout_s: float) -> VenueHealth:
+        """Read-only; answers within about ``timeout_s`` whatever the RPC does (unreachable is an answer)."""
+        ...

@@ -44,7 +44,14 @@ async def read_stream(engine: EngineProcesses, path: str) -> tuple[list[dict[str
 async def test_health_reports_every_dependency(client: httpx.AsyncClient) -> None:
     r = await client.get("/health")
     assert r.status_code == 200
-    assert r.json()["checks"] == {"database": "ok", "redis": "ok", "worker": "ok"}
+    body = r.json()
+    assert body["checks"] == {"database": "ok", "redis": "ok", "worker": "ok", "settlement": "ok"}
+    assert body["status"] == "ok" and body["degraded"] == []
+    # The worker says where it settles: the simulated ledger, which has no RPC and no wallet to fund.
+    assert body["workers"]
+    for worker in body["workers"]:
+        assert (worker["network"], worker["settlement"], worker["routing"]) == ("simulated", "simulated", "simulated")
+        assert worker["rpc"] is None and worker["wallet"] is None and worker["fallback"] is None
 
 
 async def test_submit_then_read_the_whole_order(client: httpx.AsyncClient) -> None:
@@ -131,6 +138,8 @@ async def test_active_and_recent(client: httpx.AsyncClient) -> None:
     recent = (await client.get("/api/orders/recent", params={"limit": 5, "status": "confirmed"})).json()
     assert 1 <= recent["count"] <= 5
     assert all(o["status"] == "confirmed" for o in recent["orders"])
+    # A listing says where each order settled, so a simulated fill never passes for a chain one.
+    assert {o["settlement"]["kind"] for o in recent["orders"]} == {"simulated"}
     assert (await client.get("/api/orders/recent", params={"limit": 0})).status_code == 422
     assert (await client.get("/api/orders/recent", params={"status": "nope"})).status_code == 422
 

@@ -48,7 +48,10 @@ async def test_without_a_valid_key_every_order_route_is_401(
             assert (presented or "") not in r.text or not presented
         health = await c.get("/health")
     assert health.status_code == 200
-    assert set(health.json()) <= {"status", "checks", "version", "time"}
+    # Open, and it shows what is up and why, never a key or a URL (URLs can carry passwords).
+    assert set(health.json()) == {"status", "checks", "degraded", "workers", "version", "time"}
+    for secret in (live_engine.api_key, live_engine.env["DATABASE_URL"], live_engine.env["REDIS_URL"]):
+        assert secret not in health.text
 
 
 async def test_a_socket_without_a_key_gets_an_error_frame_and_4401(live_engine: EngineProcesses) -> None:

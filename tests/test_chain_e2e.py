@@ -73,7 +73,7 @@ def chain_env(database_url: str, redis_url: str, localnet: LocalnetHandle, walle
     return base_env(
         database_url,
         redis_url,
-        QUEUE_NAME=f"oee:chain:{uuid.uuid4().hex[:6]}",
+        OEE_NAMESPACE=f"oee:chain:{uuid.uuid4().hex[:6]}",
         SOLANA_NETWORK="localnet",
         SOLANA_RPC_URL=localnet.url,
         SOLANA_PRIVATE_KEY=based58.b58encode(bytes(wallet)).decode(),
@@ -89,6 +89,11 @@ def engine(chain_env: dict[str, str], tmp_path: Path) -> Iterator[EngineProcesse
     procs = EngineProcesses(chain_env, log_dir=tmp_path)
     yield procs
     procs.stop()
+
+
+async def health(engine: EngineProcesses) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=engine.base_url, timeout=5) as client:
+        return (await client.get("/health")).json()  # type: ignore[no-any-return]
 
 
 async def submit(engine: EngineProcesses, n: int) -> list[str]:
@@ -198,18 +203,28 @@ async def test_an_unfunded_wallet_with_a_limited_faucet_settles_as_simulated_and
     poor = Keypair()
     net = start_localnet(slot_ms=50, max_requests_global=0)
     env = base_env(
-        database_url, redis_url, QUEUE_NAME=f"oee:chain:{uuid.uuid4().hex[:6]}", SOLANA_NETWORK="localnet",
+        database_url, redis_url, OEE_NAMESPACE=f"oee:chain:{uuid.uuid4().hex[:6]}", SOLANA_NETWORK="localnet",
         SOLANA_RPC_URL=net.url, SOLANA_PRIVATE_KEY=based58.b58encode(bytes(poor)).decode(), LOG_LEVEL="INFO",
     )  # fmt: skip
     procs = EngineProcesses(env, log_dir=tmp_path)
     try:
         procs.start()
-        procs.wait_healthy()
+        procs.wait_answering()
+        # Health says so before any order: the wallet is below the fee floor.
+        unfunded = await eventually(lambda: health(procs), lambda h: bool(h["workers"]))
+        assert unfunded["status"] == "degraded" and any("below the fee floor" in r for r in unfunded["degraded"])
         ids = await submit(procs, 3)
         finished = await all_terminal(procs, ids)
+        # Once the faucet refused, orders are falling back to the simulated ledger, and health says that too.
+        falling_back = await eventually(
+            lambda: health(procs), lambda h: any(w["fallback"] for w in h["workers"]), within=30
+        )
     finally:
         procs.stop()
         net.stop()
+    [worker] = falling_back["workers"]
+    assert "rate-limited" in worker["fallback"] and worker["wallet"]["address"] == str(poor.pubkey())
+    assert any(r.startswith("worker ") and "simulated ledger" in r for r in falling_back["degraded"])
     assert [o["status"] for o in finished] == ["confirmed"] * 3
     for order in finished:
         assert order["settlement"]["kind"] == "simulated"
@@ -225,7 +240,17 @@ async def test_the_secret_key_appears_in_no_log_or_response(
     engine.wait_healthy()
     ids = await submit(engine, 2)
     finished = await all_terminal(engine, ids)
+    said = await health(engine)
     engine.stop()
+    # Health is honest about the chain: the network, the RPC's latency, the wallet's address and balance.
+    assert said["status"] == "ok", said
+    [worker] = said["workers"]
+    assert (worker["network"], worker["settlement"], worker["fallback"]) == ("localnet", "chain", None)
+    assert worker["rpc"]["reachable"] is True and worker["rpc"]["latencyMs"] >= 0
+    assert worker["wallet"]["address"] == str(wallet.pubkey())
+    assert worker["wallet"]["balanceLamports"] >= worker["wallet"]["minFeeBalanceLamports"] > 0
+    finished.append(said)  # and shows neither the key nor the RPC URL
+    assert chain_env["SOLANA_RPC_URL"] not in orjson.dumps(said).decode()
     secret_b58 = chain_env["SOLANA_PRIVATE_KEY"]
     secret_json = orjson.dumps(list(bytes(wallet))).decode()
     seed_b58 = based58.b58encode(bytes(wallet)[:32]).decode()
@@ -261,3 +286,14 @@ def test_wallet_setup_command_reports_a_rate_limited_faucet(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
     keypair = Keypair.from_bytes(bytes(orjson.loads((tmp_path / "id.json").read_text())))
     assert str(keypair.pubkey()) in result.stdout + result.stderr
+
+
+async def test_health_says_when_the_rpc_stops_answering(engine: EngineProcesses, localnet: LocalnetHandle) -> None:
+    engine.env["WORKER_STATUS_INTERVAL_S"] = "0.5"
+    engine.start()
+    engine.wait_healthy()
+    localnet.stop()
+    said = await eventually(lambda: health(engine), lambda h: h["status"] == "degraded", within=30)
+    [worker] = said["workers"]
+    assert worker["rpc"]["reachable"] is False and worker["rpc"]["error"]
+    assert any("localnet RPC unreachable" in r for r in said["degraded"])

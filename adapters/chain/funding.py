@@ -22,7 +22,7 @@ from adapters.chain.settlement import SolanaSettlement
 from adapters.solana.config import LAMPORTS_PER_SOL
 from adapters.solana.errors import AirdropRateLimited, WalletUnfunded
 from kernel.errors import EngineError, RetryableError
-from kernel.venues import PreparedTx, SettlementKind, SettlementVenue, SwapTicket, TxStatus
+from kernel.venues import PreparedTx, SettlementKind, SettlementVenue, SwapTicket, TxStatus, VenueHealth
 
 log = logging.getLogger("oee.chain.funding")
 
@@ -94,10 +94,8 @@ class FundedOrSimulated:
             if balance >= minimum:
                 return None
             network = self._config.network.value
-            if not self._config.has_faucet:
-                return self._note(f"cannot pay fees ({balance} lamports) and {network} has no faucet")
-            if self._clock() < self._faucet_blocked_until:
-                return self._note(f"cannot pay fees ({balance} lamports) and {self._faucet_reason}")
+            if (known := self._without_faucet(balance)) is not None:
+                return known
             try:
                 balance = await self._airdrop(balance)
             except AirdropRateLimited:
@@ -111,6 +109,23 @@ class FundedOrSimulated:
                     return None
                 self._block_faucet(f"the {network} faucet sent no SOL")
             return self._note(f"cannot pay fees ({balance} lamports) and {self._faucet_reason}")
+
+    def _without_faucet(self, balance: int) -> str | None:
+        """The fallback note for an unfunded wallet when the faucet cannot be asked now; None when it can."""
+        if not self._config.has_faucet:
+            return self._note(f"cannot pay fees ({balance} lamports) and {self._config.network.value} has no faucet")
+        if self._clock() < self._faucet_blocked_until:
+            return self._note(f"cannot pay fees ({balance} lamports) and {self._faucet_reason}")
+        return None
+
+    async def health(self, timeout_s: float) -> VenueHealth:
+        """The chain's health, and whether orders settle on the simulated ledger right now. Read-only: it never
+        asks the faucet (an unfunded wallet the faucet may still fund shows as below the floor, not as fallback)."""
+        health = await self.chain.health(timeout_s)
+        balance = health.balance_lamports
+        if balance is None or balance >= self._config.min_fee_balance_lamports:
+            return health
+        return replace(health, fallback=self._without_faucet(balance))
 
     def _note(self, why: str) -> str:
         return f"wallet {short_address(str(self.chain.wallet))} {why}: settled on the simulated ledger"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from solana.rpc.commitment import Confirmed
 from solders.instruction import Instruction
@@ -35,8 +37,16 @@ from adapters.solana.transactions import (
     program_at,
     writable_accounts,
 )
-from kernel.errors import FatalError
-from kernel.venues import PreparedTx, SettlementKind, SwapBuilder, SwapTicket, TxState, TxStatus
+from kernel.errors import EngineError, FatalError
+from kernel.venues import (
+    PreparedTx,
+    SettlementKind,
+    SwapBuilder,
+    SwapTicket,
+    TxState,
+    TxStatus,
+    VenueHealth,
+)
 
 log = logging.getLogger("oee.chain.settlement")
 
@@ -214,6 +224,25 @@ class SolanaSettlement:
 
     def explorer_url(self, signature: str) -> str | None:
         return self.config.explorer_url(signature)
+
+    async def health(self, timeout_s: float) -> VenueHealth:
+        """RPC reachability and latency, measured by reading the wallet's balance (one read, no write)."""
+        known = VenueHealth(
+            self.config.network.value,
+            self.kind,
+            wallet=str(self.wallet),
+            min_fee_balance_lamports=self.config.min_fee_balance_lamports,
+        )
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout_s):
+                balance = await self.rpc.balance(self.wallet)
+        except (EngineError, TimeoutError) as exc:
+            # The error's code only: its message may quote the RPC URL, which can carry an API key.
+            code = exc.code if isinstance(exc, EngineError) else f"no answer within {timeout_s:g} s"
+            return replace(known, rpc_reachable=False, rpc_error=code)
+        latency_ms = round((time.monotonic() - started) * 1000)
+        return replace(known, rpc_reachable=True, rpc_latency_ms=latency_ms, balance_lamports=balance)
 
     async def aclose(self) -> None:
         await self.rpc.aclose()

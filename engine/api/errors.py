@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from engine.runtime import DEPENDENCY_DOWN
 from kernel.errors import (
     EngineError,
     FieldIssue,
@@ -71,8 +72,18 @@ DESCRIPTIONS: dict[int, str] = {
     422: "Fields missing, unknown or out of range; `fields` names each.",
     429: "Too many requests; retry after Retry-After seconds.",
     500: "A fault of the service.",
-    503: "A dependency is down; nothing was accepted, and the same request may be retried.",
+    503: "A dependency is down or did not answer in time; retry after Retry-After seconds. A submission answered "
+    "503 was not accepted unless the same Idempotency-Key later shows it.",
 }
+
+
+# A stalled or restarting dependency usually answers again within a couple of seconds.
+RETRY_AFTER_UNAVAILABLE_S = 2
+
+
+def unavailable() -> ServiceUnavailable:
+    """The refusal for a request that PostgreSQL or Redis left without an answer before it changed anything."""
+    return ServiceUnavailable("a dependency did not answer in time; nothing was done, retry after Retry-After")
 
 
 def status_of(exc: EngineError) -> int:
@@ -96,6 +107,8 @@ def error_reply(exc: EngineError) -> tuple[int, list[tuple[bytes, bytes]], bytes
         headers.append((b"allow", ", ".join(exc.allow).encode()))
     if isinstance(exc, RateLimited):
         headers.append((b"retry-after", str(exc.retry_after_s).encode()))
+    elif status == 503:
+        headers.append((b"retry-after", str(RETRY_AFTER_UNAVAILABLE_S).encode()))
     return status, headers, envelope(status, exc.code, exc.message, fields)
 
 
@@ -140,6 +153,16 @@ def install_handlers(app: FastAPI) -> None:
             body = envelope(exc.status_code, converted.code, converted.message)
             return Response(body, status_code=exc.status_code, media_type="application/json")
         return error_response(converted)
+
+    async def _dependency_down(request: Request, exc: Exception) -> Response:
+        log.warning("%s %s: a dependency did not answer: %r", request.method, request.url.path, exc)
+        return error_response(unavailable())
+
+    # A PostgreSQL or Redis that is down or stalled: TimeoutError is an OSError (a request's own deadline,
+    # asyncpg's command timeout, redis-py's socket timeout).
+    for down in DEPENDENCY_DOWN:
+        if issubclass(down, Exception):
+            app.add_exception_handler(down, _dependency_down)
 
     @app.exception_handler(Exception)
     async def _fault(request: Request, exc: Exception) -> Response:

@@ -34,7 +34,7 @@ class SubmissionFastPath:
         headers = scope["headers"]
         extra = cors_headers(header(headers, b"origin"), self.services.allowed_origins)
         try:
-            caller = await self.services.gate.caller(header(headers, b"x-api-key"))
+            caller = await self.services.caller(header(headers, b"x-api-key"))
             declared = header(headers, b"content-length")
             if declared is not None and declared.isdigit():
                 check_size(int(declared))  # refuse before reading a byte of it

@@ -1,7 +1,13 @@
-"""Accepting orders: validated orders are committed in batches, then enqueued after the commit."""
+"""Accepting orders: validated orders are committed in batches, then enqueued after the commit.
+
+An order is accepted once committed; the enqueue runs after the answer, in the background, because a
+stalled Redis must not hold up an order PostgreSQL already holds. If the enqueue fails the order is still
+durable: the workers' recovery sweep finds unfinished orders without a job and enqueues them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -29,9 +35,13 @@ class Accepted:
 class OrderIntake:
     """Commits accepted orders in shared transactions and enqueues them once committed."""
 
-    def __init__(self, pool: asyncpg.Pool, queue: OrderQueue, *, max_batch: int = 512) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, queue: OrderQueue, *, max_batch: int = 512, acquire_timeout_s: float | None = None
+    ) -> None:
         self._pool = pool
         self._queue = queue
+        self._acquire_timeout_s = acquire_timeout_s
+        self._enqueues: set[asyncio.Task[None]] = set()
         self._committer: GroupCommitter[NewOrder, Accepted] = GroupCommitter(
             self._write, max_batch=max_batch, flushers=2, name="intake"
         )
@@ -41,6 +51,8 @@ class OrderIntake:
 
     async def stop(self) -> None:
         await self._committer.stop()
+        if self._enqueues:
+            await asyncio.wait(self._enqueues)
 
     async def accept(self, order: NewOrder) -> Accepted:
         """Returns once the order is durable. A known idempotency key answers the existing order."""
@@ -55,18 +67,15 @@ class OrderIntake:
             elif (scope := (order.api_key_id, order.idempotency_key)) not in first_by_key:
                 first_by_key[scope] = order
                 unique.append(order)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn, conn.transaction():
             created = await repository.insert_orders(conn, unique)
             clashing = [(o.api_key_id, o.idempotency_key) for o in unique if o.id not in created and o.idempotency_key]
             existing = await repository.ids_by_idempotency_key(conn, clashing) if clashing else {}
         orders_accepted(o.order_type for o in unique if o.id in created)
-        # Enqueue after the commit. If Redis fails here the orders are still durable: the workers'
-        # recovery sweep finds unfinished orders without a job and enqueues them.
         if created:
-            try:
-                await self._queue.enqueue([str(i) for i in created])
-            except Exception:
-                log.warning("enqueue of %d committed orders failed; recovery will enqueue them", len(created))
+            task = asyncio.create_task(self._enqueue([str(i) for i in created]), name="intake-enqueue")
+            self._enqueues.add(task)
+            task.add_done_callback(self._enqueues.discard)
         results: list[Accepted] = []
         for order in batch:
             if order.id in created:
@@ -80,3 +89,9 @@ class OrderIntake:
             else:
                 results.append(Accepted(existing[scope], False, None))
         return results
+
+    async def _enqueue(self, ids: list[str]) -> None:
+        try:
+            await self._queue.enqueue(ids)
+        except Exception as exc:
+            log.warning("enqueue of %d committed orders failed (%r); recovery will enqueue them", len(ids), exc)

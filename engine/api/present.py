@@ -9,6 +9,7 @@ from typing import Any
 from engine.routing import RoutingDecision
 from kernel.money import format_amount
 from kernel.tokens import Token
+from kernel.venues import SettlementKind
 
 
 def _iso(value: Any) -> str | None:
@@ -32,6 +33,11 @@ def _raw(value: Any, decimals: int) -> str | None:
     return None if value is None else format_amount(int(Decimal(value)), decimals)
 
 
+def _settlement_kind(value: str | None) -> str | None:
+    # Rows written before the simulated ledger's rename say "mock"; the API says "simulated" only.
+    return None if value is None else SettlementKind(value).value
+
+
 def order_summary(row: dict[str, Any]) -> dict[str, Any]:
     """The fields every order listing shows."""
     din, dout = row["token_in_decimals"], row["token_out_decimals"]
@@ -49,6 +55,7 @@ def order_summary(row: dict[str, Any]) -> dict[str, Any]:
         "executedPrice": _num(row.get("executed_price")),
         "txHash": row.get("tx_signature"),
         "failureReason": row.get("failure_reason"),
+        "settlement": {"kind": _settlement_kind(row.get("settlement_kind")), "note": row.get("settlement_note")},
         "createdAt": _iso(row.get("created_at")),
         "updatedAt": _iso(row.get("updated_at")),
     }
@@ -100,7 +107,6 @@ def order_document(doc: dict[str, Any]) -> dict[str, Any]:
             ],
             "quotedAmountOut": _raw(doc.get("quoted_amount_out"), dout),
             "explorerUrl": doc.get("explorer_url"),
-            "settlement": {"kind": doc.get("settlement_kind"), "note": doc.get("settlement_note")},
             "attemptCount": doc.get("attempts", 0),
             "attempts": [
                 {

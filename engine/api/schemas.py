@@ -85,6 +85,14 @@ class TokenView(_Strict):
     decimals: int
 
 
+class Settlement(_Strict):
+    """Where the order's transaction settles: ``chain`` (a Solana cluster) or ``simulated`` (the simulated
+    ledger, which moves no tokens); null until a transaction is built. ``note`` says why, when not as configured."""
+
+    kind: Literal["simulated", "chain"] | None
+    note: str | None
+
+
 class OrderSummary(_Strict):
     """An order as listings show it."""
 
@@ -101,6 +109,7 @@ class OrderSummary(_Strict):
     executedPrice: str | None
     txHash: str | None
     failureReason: str | None
+    settlement: Settlement
     createdAt: str | None
     updatedAt: str | None
 
@@ -147,11 +156,6 @@ class EventView(_Strict):
     at: str | None
 
 
-class Settlement(_Strict):
-    kind: str | None
-    note: str | None
-
-
 class OrderDocument(OrderSummary):
     """The whole order: every quote, the route, every attempt and every event."""
 
@@ -160,7 +164,6 @@ class OrderDocument(OrderSummary):
     routes: list[RouteView]
     quotedAmountOut: Amount
     explorerUrl: str | None
-    settlement: Settlement
     attemptCount: int
     attempts: list[AttemptView]
     failureCode: str | None
@@ -200,9 +203,39 @@ class QuoteAnswer(_Strict):
     minAmountOut: str
 
 
+class RpcView(_Strict):
+    reachable: bool
+    latencyMs: int | None = Field(description="How long the last probe (a balance read) took; null if it failed.")
+    error: str | None = Field(description="The failure's code when unreachable.")
+
+
+class WalletView(_Strict):
+    address: str = Field(description="The wallet's public address (never its key).")
+    balanceLamports: int | None = Field(description="Null when the RPC could not be read.")
+    minFeeBalanceLamports: int | None = Field(description="The fee floor: below it the wallet is unfunded.")
+
+
+class WorkerView(_Strict):
+    """What one live worker last published about itself."""
+
+    worker: str
+    reportedAt: str
+    network: str = Field(description="simulated, localnet, devnet or mainnet-beta.")
+    settlement: Literal["simulated", "chain"] = Field(description="Where the worker is configured to settle.")
+    routing: str = Field(description="simulated or onchain.")
+    rpc: RpcView | None = Field(description="Null for the simulated ledger, which has no RPC.")
+    wallet: WalletView | None
+    fallback: str | None = Field(description="Why orders settle on the simulated ledger right now; null if not.")
+    problems: list[str]
+
+
 class Health(_Strict):
+    """``ok`` (200) when everything is, else ``degraded`` (503) with each reason in ``degraded``."""
+
     status: Literal["ok", "degraded"]
-    checks: dict[str, str]
+    checks: dict[str, str] = Field(description="database, redis, worker, settlement: `ok` or what is wrong.")
+    degraded: list[str] = Field(description="Each thing degraded, in words; empty when the status is ok.")
+    workers: list[WorkerView]
     version: str
     time: str
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import asyncpg
 import redis.asyncio as aioredis
 from fastapi import FastAPI
@@ -10,6 +14,7 @@ from starlette.requests import HTTPConnection
 from adapters.registry import Quoting, build_quoting
 from engine.api.auth import Gate
 from engine.api.edge import same_origin
+from engine.api.errors import unavailable
 from engine.api.intake import OrderIntake
 from engine.auth.keys import ApiKey, KeyVerifier
 from engine.auth.ratelimit import RateLimiter
@@ -17,7 +22,7 @@ from engine.db import keys as key_sql
 from engine.events import EventHub
 from engine.queue import OrderQueue
 from engine.routing import Router
-from engine.runtime import create_db_pool, create_redis
+from engine.runtime import DEPENDENCY_DOWN, create_db_pool, create_redis
 from kernel.settings import Settings
 from kernel.tokens import TokenRegistry
 
@@ -43,12 +48,15 @@ class ApiServices:
         self._gate: Gate | None = None
 
     async def start(self) -> None:
-        self._pool = await create_db_pool(self.settings)
-        self._redis = create_redis(self.settings)
+        db_timeout_s = self.settings.request_db_timeout_s
+        self._pool = await create_db_pool(self.settings, timeout_s=db_timeout_s)
+        self._redis = create_redis(self.settings, timeout_s=self.settings.request_redis_timeout_s)
         self._hub = EventHub(self._redis, self.settings.events_channel)
         await self._hub.start()
         queue = OrderQueue(self._redis, self.settings.order_queue_key)
-        self._intake = OrderIntake(self._pool, queue, max_batch=self.settings.write_batch_max)
+        self._intake = OrderIntake(
+            self._pool, queue, max_batch=self.settings.write_batch_max, acquire_timeout_s=db_timeout_s
+        )
         self._intake.start()
         self._quoting = build_quoting(self.settings)
         self._router = Router(self._quoting.dexes, self.settings.quote_timeout_ms / 1000)
@@ -59,8 +67,18 @@ class ApiServices:
         )
 
     async def _lookup_key(self, key_id: str) -> ApiKey | None:
-        async with self.pool.acquire() as conn:
+        async with self.db() as conn:
             return await key_sql.key_by_key_id(conn, key_id)
+
+    async def caller(self, presented: str | None) -> ApiKey:
+        """The key ``presented`` proves (:meth:`Gate.caller`), answered 503 when the key store or the rate
+        limiter does not answer within the request timeouts: a request refused so has done nothing."""
+        budget_s = max(self.settings.request_db_timeout_s, self.settings.request_redis_timeout_s)
+        try:
+            async with asyncio.timeout(budget_s):
+                return await self.gate.caller(presented)
+        except DEPENDENCY_DOWN as exc:
+            raise unavailable() from exc
 
     async def stop(self) -> None:
         if self._limiter is not None:
@@ -80,6 +98,13 @@ class ApiServices:
         """A browser's Origin must be listed in API_CORS_ORIGINS or be this API's own (the console's page);
         a client that sends none (not a browser) passes."""
         return origin is None or origin in self.allowed_origins or same_origin(origin, host)
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection for one request's reads, all of it (waiting for a connection, the queries, handing it
+        back) bounded by ``REQUEST_DB_TIMEOUT_S``: a stalled PostgreSQL raises ``TimeoutError``, answered 503."""
+        async with asyncio.timeout(self.settings.request_db_timeout_s), self.pool.acquire() as conn:
+            yield conn
 
     @property
     def pool(self) -> asyncpg.Pool:

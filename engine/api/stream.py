@@ -44,7 +44,7 @@ async def stream_order(
     queue = hub.listen(order_id)  # listen before reading, so nothing falls between the two
     reader = asyncio.create_task(_drain_client(websocket))
     try:
-        async with services.pool.acquire() as conn:
+        async with services.db() as conn:
             doc = await repository.order_document(conn, oid, owner)
         if doc is None:
             await websocket.close(code=NOT_FOUND, reason="order not found")
@@ -67,7 +67,7 @@ async def stream_order(
             if live is not RESYNC and live["seq"] == last + 1:
                 batch = [live]
             else:
-                async with services.pool.acquire() as conn:
+                async with services.db() as conn:
                     stored = await repository.events_after(conn, oid, last)
                 batch = [event_wire(order_id, e) for e in stored]
             for event in batch:

@@ -4,10 +4,16 @@ raw-ASGI fast path and the WebSocket submission, so the three apply the same rul
 Order of checks, cheapest first: Idempotency-Key, content type, size (while reading), JSON, fields,
 pair, then the commit. An Idempotency-Key already used for other parameters is a 409 (replaying the
 first order to a caller who asked for something else would tell them a trade they never sent).
+
+A 503 (PostgreSQL did not answer within ``REQUEST_DB_TIMEOUT_S``) means the order was not accepted: a
+submission answered 503 was not stored unless the same Idempotency-Key later shows it. Redis answers
+only the key's rate limit, before anything is written; the enqueue after the commit is best effort
+(see :mod:`engine.api.intake`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -40,6 +46,10 @@ MAX_IDEMPOTENCY_KEY_CHARS = 200
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"
 _KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _DB_DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+UNAVAILABLE_MESSAGE = (
+    "the order store did not answer in time: the order was not accepted; retry with the same Idempotency-Key, "
+    "which answers the order if it was stored after all and places it once if not"
+)
 
 
 def check_key(key: str | None) -> None:
@@ -108,7 +118,8 @@ async def accept(
     """Commit the order (or find the one ``caller``'s Idempotency-Key placed): the status and the body."""
     order = new_order(valid, key, caller)
     try:
-        accepted = await services.intake.accept(order)
+        async with asyncio.timeout(services.settings.request_db_timeout_s):
+            accepted = await services.intake.accept(order)
         if accepted.created:
             row: dict[str, Any] = {
                 "id": order.id, "order_type": order.order_type, "status": OrderStatus.PENDING.value,
@@ -119,16 +130,18 @@ async def accept(
                 "created_at": accepted.created_at, "updated_at": accepted.created_at,
             }  # fmt: skip
         else:
-            async with services.pool.acquire() as conn:
+            async with services.db() as conn:
                 found = await repository.order_row(conn, accepted.order_id, caller.id)
             assert found is not None
             if not _same_request(found, order):
                 raise IdempotencyConflict("this Idempotency-Key placed an order with other parameters")
             row = found
     except _DB_DOWN as exc:
-        # The order could not be committed: nothing was accepted, and the client may safely retry.
-        log.error("order store unavailable: %s", exc)
-        raise ServiceUnavailable("the order store is unavailable; nothing was accepted, retry later") from exc
+        # Not accepted. Almost always nothing was stored (a connection or the batch's turn never came, and a
+        # caller that gave up is never written later); only a stall during the commit itself can leave the
+        # order stored unbeknown to us, which a retry with the same Idempotency-Key then answers (200).
+        log.error("order store unavailable: %r", exc)
+        raise ServiceUnavailable(UNAVAILABLE_MESSAGE) from exc
     summary = order_summary(row)
     oid = str(accepted.order_id)
     body = {"orderId": oid, "status": summary["status"], "wsUrl": f"/ws/orders/{oid}", "order": summary}
