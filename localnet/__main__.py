@@ -91,11 +91,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("ADDRESS", "FILE"),
         help="load an account from a solana CLI JSON file; ADDRESS '-' uses the file's pubkey (repeatable)",
     )
+    setup.add_argument(
+        "--fixtures",
+        action="append",
+        default=[],
+        metavar="DIR",
+        type=Path,
+        help="load every <ADDRESS>.so in DIR as a program and every *.json in it as an account (repeatable)",
+    )
     p.add_argument("--quiet", action="store_true", help="log warnings only")
     return p
 
 
+def fixtures_in(folder: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
+    """The programs (``<ADDRESS>.so``) and accounts (solana CLI ``*.json``, pubkey inside) of a folder, as
+    ``solana program dump`` and ``solana account --output json`` write them; sorted, so loads repeat."""
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"--fixtures: {folder} is not a folder")
+    programs = [(path.stem, path) for path in sorted(folder.glob("*.so"))]
+    accounts = [("-", path) for path in sorted(folder.glob("*.json"))]
+    if not programs and not accounts:
+        raise argparse.ArgumentTypeError(f"--fixtures: {folder} holds no *.so program and no *.json account")
+    return programs, accounts
+
+
 def config_from_args(args: argparse.Namespace) -> LocalnetConfig:
+    programs: list[tuple[str, Path]] = []
+    accounts: list[tuple[str, Path]] = []
+    for folder in args.fixtures:
+        found_programs, found_accounts = fixtures_in(folder)
+        programs += found_programs
+        accounts += found_accounts
     return build_config(
         host=args.host,
         port=args.port,
@@ -116,8 +142,8 @@ def config_from_args(args: argparse.Namespace) -> LocalnetConfig:
         fund_lamports=args.fund_sol,
         fund_tokens=dict(args.fund_token),
         create_test_mints=not args.no_test_mints,
-        programs=[(address, Path(path)) for address, path in args.bpf_program],
-        accounts=[(address, Path(path)) for address, path in args.account],
+        programs=[(address, Path(path)) for address, path in args.bpf_program] + programs,
+        accounts=[(address, Path(path)) for address, path in args.account] + accounts,
     )
 
 
@@ -127,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
-    except ValidationError as exc:
+    except (ValidationError, argparse.ArgumentTypeError) as exc:
         parser.error(str(exc))
     setup_logging("WARNING" if args.quiet else "INFO")
     logging.getLogger("oee.localnet").setLevel(logging.WARNING if args.quiet else logging.INFO)

@@ -3,6 +3,7 @@ and batches, loaded accounts and programs, and its command line."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -204,3 +205,35 @@ def test_cli_prints_the_url_and_serves() -> None:
         finally:
             proc.terminate()
             assert proc.wait(timeout=15) == 0
+
+
+async def test_one_option_loads_a_folder_of_dumped_programs_and_accounts(
+    tmp_path: Path, manual_client: AsyncClient
+) -> None:
+    """The layout `solana program dump` and `solana account --output json` leave: <ADDRESS>.so and *.json."""
+    memo_elf = (await manual_client.get_account_info(MEMO_PROGRAM)).value
+    assert memo_elf is not None
+    program_id, address = Keypair().pubkey(), Keypair().pubkey()
+    (tmp_path / f"{program_id}.so").write_bytes(bytes(memo_elf.data))
+    account = {"lamports": 777, "data": [base64.b64encode(b"pool").decode(), "base64"], "owner": str(program_id),
+               "executable": False, "rentEpoch": 0, "space": 4}  # fmt: skip
+    (tmp_path / "pool.json").write_text(json.dumps({"pubkey": str(address), "account": account}))
+    cmd = [sys.executable, "-m", "localnet", "--port", "0", "--quiet", "--slot-ms", "50", "--fixtures", str(tmp_path)]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        url = (await proc.stdout.readline()).decode().strip()
+        async with AsyncClient(url) as client:
+            loaded = (await client.get_account_info(address)).value
+            program = (await client.get_account_info(program_id)).value
+        assert loaded is not None and (loaded.lamports, bytes(loaded.data)) == (777, b"pool")
+        assert program is not None and program.executable
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), timeout=15) == 0
+
+
+def test_a_fixtures_folder_without_fixtures_is_refused(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "localnet", "--port", "0", "--fixtures", str(tmp_path)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2 and "holds no *.so program and no *.json account" in result.stderr
