@@ -47,8 +47,9 @@ from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import DexAdapter, OnChainDex, Quote, QuoteRequest, SwapTicket
 from localnet import Localnet, LocalnetConfig, running_localnet
-from localnet.accounts import b58decode, encode_account
+from localnet.accounts import encode_account
 from localnet.methods import config_at, pubkey_param
+from tests.contract.accounts import filter_matches
 from tests.contract.meteora_dlmm import (
     PROGRAM_ID,
     SOL,
@@ -94,19 +95,10 @@ class LocalnetWithProgramAccounts(Localnet):
             if account is None or account.owner != program:
                 continue
             data = bytes(account.data)
-            if all(_matches(data, f) for f in config.get("filters") or []):
+            if all(filter_matches(f, data) for f in config.get("filters") or []):
                 encoded = encode_account(account, config.get("encoding") or "base64")
                 found.append({"pubkey": str(key), "account": encoded})
         return found
-
-
-def _matches(data: bytes, spec: dict[str, Any]) -> bool:
-    if "dataSize" in spec:
-        return len(data) == int(spec["dataSize"])
-    memcmp = spec["memcmp"]
-    wanted = b58decode(memcmp["bytes"])
-    offset = memcmp["offset"]
-    return data[offset : offset + len(wanted)] == wanted
 
 
 @dataclass

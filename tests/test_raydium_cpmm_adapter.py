@@ -15,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import based58
 import httpx
 import pytest
 import respx
@@ -51,6 +50,7 @@ from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import DexAdapter, OnChainDex, Quote, QuoteRequest, SwapTicket
 from localnet import running_localnet
+from tests.contract.accounts import filter_matches
 from tests.contract.raydium_cpmm import (
     PROGRAM_ID,
     SOL,
@@ -252,21 +252,12 @@ def _fake_program_accounts(files: PoolFiles, seen: list[Any]) -> Any:
             doc = json.loads(path.read_text())
             account = doc["account"]
             data = base64.b64decode(account["data"][0])
-            if account["owner"] != program or not all(_matches(f, data) for f in config.get("filters", [])):
+            if account["owner"] != program or not all(filter_matches(f, data) for f in config.get("filters", [])):
                 continue
             found.append({"pubkey": doc["pubkey"], "account": account})
         return httpx.Response(200, json={"jsonrpc": "2.0", "result": found, "id": call["id"]})
 
     return answer
-
-
-def _matches(flt: dict[str, Any], data: bytes) -> bool:
-    if "dataSize" in flt:
-        return bool(len(data) == flt["dataSize"])
-    memcmp = flt["memcmp"]
-    text = memcmp["bytes"]
-    wanted = base64.b64decode(text) if memcmp.get("encoding") == "base64" else based58.b58decode(text.encode())
-    return data[memcmp["offset"] : memcmp["offset"] + len(wanted)] == wanted
 
 
 async def test_discovers_a_keypair_pool_by_memcmp(net: Net) -> None:

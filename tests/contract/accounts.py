@@ -6,7 +6,9 @@ import base64
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import based58
 from solders.pubkey import Pubkey
 
 
@@ -37,3 +39,13 @@ class AccountFiles:
         path = self.folder / f"{address}.json"
         path.write_text(json.dumps(doc), encoding="utf-8")
         self.accounts.append((str(address), path))
+
+
+def filter_matches(flt: dict[str, Any], data: bytes) -> bool:
+    """Whether account ``data`` passes one getProgramAccounts filter (``dataSize`` or ``memcmp``)."""
+    if "dataSize" in flt:
+        return bool(len(data) == int(flt["dataSize"]))
+    memcmp = flt["memcmp"]
+    text = memcmp["bytes"]
+    wanted = base64.b64decode(text) if memcmp.get("encoding") == "base64" else based58.b58decode(text.encode())
+    return data[memcmp["offset"] : memcmp["offset"] + len(wanted)] == wanted
