@@ -14,7 +14,7 @@ import time
 import httpx
 
 from kernel.settings import Settings
-from tools.bench import Engine, drive, pct
+from tools.bench import Engine, drive, outcome, pct
 
 BOMBS = {
     "amount 1E+999990": b'{"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1E+999990"}',
@@ -44,15 +44,16 @@ async def bombard(engine: Engine, rounds: int) -> dict[str, list[float]]:
     return timings
 
 
-async def under_fire(engine: Engine, orders: int, rate: float, rounds: int) -> None:
+async def under_fire(engine: Engine, orders: int, rate: float, rounds: int) -> list[str]:
     normal = asyncio.create_task(drive(engine, orders, rate, connections=16))
     timings = await bombard(engine, rounds)
-    accepted, rejected, seconds, _ = await normal
+    accepted, rejected, seconds, ids = await normal
     print(
         f"   ordinary     {accepted} of {orders} accepted at {accepted / seconds:.0f}/s ({rejected} refused) meanwhile"
     )
     for name, ms in timings.items():
         print(f"   refused      {name:<22} p50 {pct(ms, 0.5):7.1f} ms, max {max(ms):7.1f} ms ({len(ms)} sent)")
+    return ids
 
 
 def hostile_input(settings: Settings, orders: int = 3000, rate: float = 1000, rounds: int = 10) -> None:
@@ -60,6 +61,8 @@ def hostile_input(settings: Settings, orders: int = 3000, rate: float = 1000, ro
     engine = Engine(settings, 10, "0", "0")
     try:
         engine.start_api()
-        asyncio.run(under_fire(engine, orders, rate, rounds))
+        ids = asyncio.run(under_fire(engine, orders, rate, rounds))
+        engine.start_workers()  # drain them, so no later phase's recovery sweep inherits them
+        asyncio.run(outcome(settings, ids))
     finally:
         engine.stop()

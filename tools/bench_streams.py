@@ -38,6 +38,34 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+async def order_reads(dsn: str) -> int:
+    """Scans of the order tables PostgreSQL has counted: what a stream's reads show up as (autovacuum and
+    these statistics queries count none)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT sum(seq_scan + coalesce(idx_scan, 0)) FROM pg_stat_user_tables "
+                "WHERE relname IN ('orders', 'order_events')"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def settled(dsn: str, quiet_s: float = 12, within_s: float = 120) -> float:
+    """Seconds until the order-table read count stops moving for ``quiet_s`` (a backend reports its
+    statistics within ten seconds of going idle, so the opening's reads are all counted by then)."""
+    started = time.perf_counter()
+    value, since = await order_reads(dsn), time.perf_counter()
+    while time.perf_counter() - since < quiet_s and time.perf_counter() - started < within_s:
+        await asyncio.sleep(1)
+        latest = await order_reads(dsn)
+        if latest != value:
+            value, since = latest, time.perf_counter()
+    return time.perf_counter() - started
+
+
 async def transactions(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
@@ -97,16 +125,22 @@ async def run(engine: Engine, settings: Settings, ids: list[str], idle_s: float)
         sockets += await asyncio.gather(
             *(subscribe(f"ws://127.0.0.1:{engine.port}/ws/orders/{i}", engine.api_key, delays, done) for i in batch)
         )
-    print(f"   opened       {len(sockets)} sockets in {time.perf_counter() - started:.1f} s")
+    print(
+        f"   opened       {len(sockets)} sockets in {time.perf_counter() - started:.1f} s; "
+        f"{sum(ws.close_code is None for ws in sockets)} still open"
+    )
     await asyncio.sleep(1)
     delays.clear()  # the replayed `pending` events are not live deliveries
     api_pid = engine.procs[0].pid
-    before = await transactions(dsn)
+    waited = await settled(dsn)
+    before, reads_before = await transactions(dsn), await order_reads(dsn)
     await asyncio.sleep(idle_s)
-    after = await transactions(dsn)
-    per_s = max(0, after - before - 2) / idle_s  # less the two transactions of counting itself
+    after, reads_after = await transactions(dsn), await order_reads(dsn)
+    per_s = max(0, after - before - 4) / idle_s  # less the transactions of counting itself
     print(
-        f"   idle         {per_s:.1f} PostgreSQL transactions/s over {idle_s:.0f} s with {len(sockets)} sockets "
+        f"   idle         (statistics settled {waited:.0f} s after the last socket opened) "
+        f"{(reads_after - reads_before) / idle_s:.1f} order-table reads/s and "
+        f"{per_s:.1f} PostgreSQL transactions/s over {idle_s:.0f} s with {len(sockets)} sockets "
         f"open; API process RSS {rss_mib(api_pid):.0f} MiB; this client's peak RSS "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
     )
@@ -138,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     # 50 ms of simulated execution plus the engine's own steps is about 100 ms an order per slot.
     slots = max(1, round(args.rate / 10))
     engine = Engine(services.settings, slots, "0", "50")
+    # One client holds every socket here, so its key may hold them all (the default cap is 1,000 a key).
+    engine.env.update(WS_MAX_PER_KEY=str(args.sockets), WS_MAX_PER_PROCESS=str(args.sockets + 100))
     try:
         print(f"\n== {args.sockets} WebSocket subscribers on one API process; worker at about {args.rate:.0f} orders/s")
         engine.start_api()
