@@ -111,7 +111,7 @@ async def test_over_its_rate_a_key_gets_429_with_retry_after(live_engine: Engine
     assert codes == [200, 200, 200, 429, 429, 429]
     limited = next(r for r in replies if r.status_code == 429)
     assert limited.json()["error"]["code"] == "rate_limited"
-    assert int(limited.headers["retry-after"]) == 5  # one token at 0.2 a second
+    assert 4 <= int(limited.headers["retry-after"]) <= 5  # one token at 0.2 a second, less what has refilled
 
 
 @pytest.fixture(scope="module")
