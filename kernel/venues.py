@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
+from kernel.routes import RouteLeg, RoutePlan
 from kernel.tokens import Token
 
 
@@ -92,6 +93,12 @@ class SwapBuilder(Protocol):
         """
         ...
 
+    async def leg_instructions(self, leg: RouteLeg, owner: Pubkey) -> list[Instruction]:
+        """The swap instruction(s) of one leg of a multi-leg plan, and nothing around them: the token
+        accounts and wrapped SOL are settlement's, once per transaction. Re-quotes the leg's pool first and
+        raises ``SlippageExceeded`` when it already pays less than the leg's floor."""
+        ...
+
 
 @runtime_checkable
 class OnChainDex(DexAdapter, SwapBuilder, Protocol):
@@ -100,13 +107,18 @@ class OnChainDex(DexAdapter, SwapBuilder, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SwapTicket:
-    """What a settlement venue needs to build one swap transaction for an order."""
+    """What a settlement venue needs to build one swap transaction for an order.
+
+    ``route`` is the best single pool's quote; ``plan``, when set and of more than one leg, is the route
+    to execute instead (split or hop), all of its legs in one transaction.
+    """
 
     order_id: str
     route: Quote
     token_in: Token
     token_out: Token
     min_amount_out: int
+    plan: RoutePlan | None = None
 
 
 class SettlementKind(StrEnum):

@@ -28,6 +28,7 @@ from adapters.pools import PoolBook, parse_address
 from adapters.solana.rpc import ChainRpc
 from kernel import money
 from kernel.errors import FatalError, QuoteUnavailable, RejectedError, RetryableError, SlippageExceeded, UnsupportedPair
+from kernel.routes import LegMode, RouteLeg
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import Quote, QuoteRequest, SlippageCode, SwapTicket
 
@@ -173,23 +174,37 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
         """Re-quote ``ticket``'s pool and return :meth:`instructions` for it with ``ticket.min_amount_out``.
         Raises ``SlippageExceeded`` when the fresh quote already pays less than ``ticket.min_amount_out``."""
         route = ticket.route
-        if route.dex != self.name:
-            raise FatalError(f"a {route.dex} route was given to the {self.name} adapter")
-        address = parse_address(route.pool, "pool")
+        fresh = await self._requote(route.dex, route.pool, ticket.token_in, ticket.token_out, route.amount_in,
+                                    ticket.min_amount_out)  # fmt: skip
+        return self.instructions(fresh.detail, ticket.min_amount_out, owner)
+
+    async def leg_instructions(self, leg: RouteLeg, owner: Pubkey) -> list[Instruction]:
+        """One exact-in leg of a plan: the swap alone, its pool re-quoted against the leg's floor."""
+        if leg.mode is not LegMode.EXACT_IN:
+            raise FatalError(f"{self.name} builds no {leg.mode.value} leg")
+        fresh = await self._requote(leg.dex, leg.pool, leg.token_in, leg.token_out, leg.amount_in, leg.min_amount_out)
+        return self.instructions(fresh.detail, leg.min_amount_out, owner)
+
+    async def _requote(
+        self, dex: str, pool: str, token_in: Token, token_out: Token, amount_in: int, floor: int
+    ) -> Priced[D]:
+        """Price ``pool`` again; ``SlippageExceeded`` when it already pays less than ``floor``."""
+        if dex != self.name:
+            raise FatalError(f"a {dex} route was given to the {self.name} adapter")
+        address = parse_address(pool, "pool")
         try:
-            await self._prepare([address], ticket.token_in, ticket.token_out)
-            fresh = await self._best([address], ticket.token_in, ticket.token_out, route.amount_in)
+            await self._prepare([address], token_in, token_out)
+            fresh = await self._best([address], token_in, token_out, amount_in)
         except QuoteUnavailable:
             raise
         except RetryableError as exc:
             raise QuoteUnavailable(f"{self.name}: {exc}", context={"cause": exc.code}) from exc
-        if fresh.amount_out < ticket.min_amount_out:
+        if fresh.amount_out < floor:
             raise SlippageExceeded(
-                f"pool {address} now pays {fresh.amount_out} raw {ticket.token_out.symbol}, below the "
-                f"order's minimum {ticket.min_amount_out}",
-                context={"quoted": fresh.amount_out, "min_amount_out": ticket.min_amount_out, "pool": str(address)},
+                f"pool {address} now pays {fresh.amount_out} raw {token_out.symbol}, below the order's minimum {floor}",
+                context={"quoted": fresh.amount_out, "min_amount_out": floor, "pool": str(address)},
             )
-        return self.instructions(fresh.detail, ticket.min_amount_out, owner)
+        return fresh
 
     # --- pools -----------------------------------------------------------------------------------------
 

@@ -1,0 +1,78 @@
+"""A route plan: the legs an order's swap takes, executed together in one atomic transaction.
+
+A plain route is one leg through one pool. A split divides the order's input over several pools of the
+same pair (the two DEXes, or several pools of one DEX); a hop goes through an intermediate token (USDC or
+SOL), its second leg spending exactly what the first produced. A plan may combine both. Amounts are raw
+units; ``share_bps`` is a leg's share of the order's input, for display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kernel.tokens import Token
+
+
+class LegMode(StrEnum):
+    """How a leg's swap instruction is written.
+
+    ``EXACT_IN``: spend ``amount_in``, receive at least ``min_amount_out``.
+    ``EXACT_OUT``: receive exactly ``amount_out``, spend at most ``amount_in`` (the first leg of a hop, so
+    the next leg can spend exactly what it produced).
+    """
+
+    EXACT_IN = "exact_in"
+    EXACT_OUT = "exact_out"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteLeg:
+    """One swap through one pool. ``amount_out`` is the quote; ``min_amount_out`` the floor the transaction
+    enforces for this leg (for ``EXACT_OUT``, ``amount_out`` itself)."""
+
+    dex: str
+    pool: str
+    token_in: Token
+    token_out: Token
+    amount_in: int
+    amount_out: int
+    min_amount_out: int
+    share_bps: int = 10_000
+    mode: LegMode = LegMode.EXACT_IN
+    hop: int = 0  # 0 for a leg from the order's input, 1 for a leg from the intermediate token
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """Every leg of an order's swap, in execution order, and what the whole route is quoted to pay.
+
+    ``amount_out`` is the sum of the final legs' quotes; ``min_amount_out`` the order's floor (the quote
+    less the order's slippage), which the legs' own floors add up to at least. ``gain_bps`` is what the
+    plan pays over the best single pool (0 for a single leg).
+    """
+
+    legs: tuple[RouteLeg, ...]
+    token_in: Token
+    token_out: Token
+    amount_in: int
+    amount_out: int
+    min_amount_out: int
+    gain_bps: int = 0
+
+    @property
+    def kind(self) -> str:
+        """``single``, ``split``, ``hop`` or ``split-hop``, as the route plan shows it."""
+        hops = any(leg.hop for leg in self.legs)
+        firsts = sum(1 for leg in self.legs if leg.hop == 0)
+        if hops:
+            return "split-hop" if len(self.legs) > 2 or firsts > 1 else "hop"
+        return "split" if len(self.legs) > 1 else "single"
+
+    @property
+    def intermediate(self) -> Token | None:
+        """The token a hop goes through, or None."""
+        for leg in self.legs:
+            if leg.hop:
+                return leg.token_in
+        return None
