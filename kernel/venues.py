@@ -7,6 +7,7 @@ they classify what they catch at their boundary.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -93,10 +94,14 @@ class SwapBuilder(Protocol):
         """
         ...
 
-    async def leg_instructions(self, leg: RouteLeg, owner: Pubkey) -> list[Instruction]:
-        """The swap instruction(s) of one leg of a multi-leg plan, and nothing around them: the token
-        accounts and wrapped SOL are settlement's, once per transaction. Re-quotes the leg's pool first and
-        raises ``SlippageExceeded`` when it already pays less than the leg's floor."""
+    async def leg_instructions(
+        self, leg: RouteLeg, owner: Pubkey, accounts: Mapping[str, Pubkey] | None = None
+    ) -> list[Instruction]:
+        """The swap instruction(s) of one leg of a plan: the idempotent creation of its output token account
+        and the swap, nothing more; wrapped SOL is settlement's, once per transaction. ``accounts`` maps a mint
+        to the token account to use for it instead of the owner's associated one (and that one is not
+        created). Re-quotes the leg's pool first and raises ``SlippageExceeded`` when it already pays less
+        than the leg's floor (for ``EXACT_OUT``, when the leg's maximum input no longer buys its output)."""
         ...
 
 

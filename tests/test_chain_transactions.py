@@ -227,9 +227,12 @@ def test_slippage_errors_are_recognised_per_program() -> None:
     code, message = failure_of(TransactionErrorInstructionError(2, InstructionErrorCustom(1)), programs, BOTH_DEXES)
     assert code == "tx_failed" and "custom program error 1" in message
     assert failure_of(cpmm_slip, [], BOTH_DEXES)[0] == "slippage_exceeded"  # program unknown: the code decides
-    # Only the DEXes settlement was given count: without Meteora, its code is a plain failure.
-    assert failure_of(dlmm_slip, programs, [raydium_cpmm.SLIPPAGE])[0] == "tx_failed"
-    assert failure_of(cpmm_slip, programs)[0] == "tx_failed"
+    # Every DEX declares its code at the boundary: a caller naming none (a bare simulation) still reads it.
+    assert failure_of(dlmm_slip, programs, [raydium_cpmm.SLIPPAGE])[0] == "slippage_exceeded"
+    assert failure_of(cpmm_slip, programs)[0] == "slippage_exceeded"
+    # A code no DEX declared is a plain failure.
+    stranger = [COMPUTE_BUDGET_PROGRAM_ID, Pubkey.from_bytes(bytes([9]) * 32)]
+    assert failure_of(TransactionErrorInstructionError(1, InstructionErrorCustom(6005)), stranger)[0] == "tx_failed"
 
 
 def test_pre_landing_transaction_errors() -> None:

@@ -27,12 +27,13 @@ from adapters.meteora_dlmm.layouts import StaticParameters
 from adapters.meteora_dlmm.math import quote_exact_in
 from adapters.solana.accounts import CLOCK_SYSVAR, decode_clock
 from adapters.solana.spl import (
-    NATIVE_MINT,
     TOKEN_PROGRAM_ID,
     associated_token_address,
+    close_temporary_wsol,
     create_associated_token_account_idempotent,
-    unwrap_sol,
-    wrap_sol,
+    open_temporary_wsol,
+    temporary_seed,
+    temporary_wsol_address,
 )
 from kernel import money
 from kernel.errors import (
@@ -300,10 +301,13 @@ def _swap(
     min_out: int,
     arrays: tuple[int, ...],
 ) -> Any:
+    def account(token: Token) -> Pubkey:  # SOL goes through the transaction's fresh wSOL account
+        fresh = temporary_wsol_address(owner, temporary_seed("order-1"))
+        return fresh if token.native else associated_token_address(owner, _key(token))
+
     return swap2(
-        lb_pair=pool.address, pair=pool.pair, user=owner,
-        user_token_in=associated_token_address(owner, _key(token_in)),
-        user_token_out=associated_token_address(owner, _key(token_out)),
+        lb_pair=pool.address, pair=pool.pair, user=owner, user_token_in=account(token_in),
+        user_token_out=account(token_out),
         amount_in=amount, min_amount_out=min_out,
         bin_arrays=[bin_array_address(pool.address, i, PROGRAM_ID) for i in arrays],
     )  # fmt: skip
@@ -314,11 +318,12 @@ async def test_selling_sol_wraps_swaps_and_unwraps(net: Net, configured: Meteora
     quote = await configured.quote(QuoteRequest(SOL, USDC, 50 * 10**9))
     min_out = quote.min_amount_out(50)
     steps = await configured.swap_instructions(_ticket(quote, SOL, USDC, min_out), owner)
+    seed = temporary_seed("order-1")
     assert steps == [
-        *wrap_sol(owner, 50 * 10**9),
+        *open_temporary_wsol(owner, seed, 50 * 10**9),
         create_associated_token_account_idempotent(owner, owner, _key(USDC), TOKEN_PROGRAM_ID),
         _swap(net.sol_usdc, owner, SOL, USDC, 50 * 10**9, min_out, (-28, -29)),
-        *unwrap_sol(owner),
+        close_temporary_wsol(owner, seed),
     ]
 
 
@@ -326,10 +331,11 @@ async def test_buying_sol_creates_the_wsol_account_and_closes_it(net: Net, confi
     owner = Keypair().pubkey()
     quote = await configured.quote(QuoteRequest(USDC, SOL, 12_000 * 10**6))
     steps = await configured.swap_instructions(_ticket(quote, USDC, SOL, quote.amount_out), owner)
+    seed = temporary_seed("order-1")
     assert steps == [
-        create_associated_token_account_idempotent(owner, owner, NATIVE_MINT, TOKEN_PROGRAM_ID),
+        *open_temporary_wsol(owner, seed),
         _swap(net.sol_usdc, owner, USDC, SOL, 12_000 * 10**6, quote.amount_out, (-28, -27, -25)),
-        *unwrap_sol(owner),
+        close_temporary_wsol(owner, seed),
     ]
 
 
@@ -338,12 +344,12 @@ async def test_one_spare_array_rides_along_past_the_walk(net: Net, configured: M
     quote = await configured.quote(QuoteRequest(SOL, USDC, 10**9))  # stays in array -28
     steps = await configured.swap_instructions(_ticket(quote, SOL, USDC, quote.amount_out), owner)
     # -29 is listed too, should the price move down a bin array before the swap lands.
-    assert steps[4] == _swap(net.sol_usdc, owner, SOL, USDC, 10**9, quote.amount_out, (-28, -29))
+    assert steps[3] == _swap(net.sol_usdc, owner, SOL, USDC, 10**9, quote.amount_out, (-28, -29))
     none = dataclasses.replace(configured.config, spare_arrays=0)
     bare = MeteoraDlmmAdapter(ChainRpc(chain_config(net.url)), book_with([net.sol_usdc]), TOKENS, config=none)
     try:
         steps = await bare.swap_instructions(_ticket(quote, SOL, USDC, quote.amount_out), owner)
-        assert steps[4] == _swap(net.sol_usdc, owner, SOL, USDC, 10**9, quote.amount_out, (-28,))
+        assert steps[3] == _swap(net.sol_usdc, owner, SOL, USDC, 10**9, quote.amount_out, (-28,))
     finally:
         await bare.aclose()
 

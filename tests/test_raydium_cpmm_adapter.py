@@ -33,9 +33,11 @@ from adapters.solana.spl import (
     TOKEN_2022_PROGRAM_ID,
     TOKEN_PROGRAM_ID,
     associated_token_address,
+    close_temporary_wsol,
     create_associated_token_account_idempotent,
-    unwrap_sol,
-    wrap_sol,
+    open_temporary_wsol,
+    temporary_seed,
+    temporary_wsol_address,
 )
 from kernel import money
 from kernel.errors import (
@@ -342,24 +344,29 @@ def _ticket(quote: Quote, token_in: Token, token_out: Token, min_out: int) -> Sw
     return SwapTicket("order-1", quote, token_in, token_out, min_out)
 
 
+SEED = temporary_seed("order-1")
+
+
 async def test_sol_in_wraps_swaps_and_unwraps(net: Net, configured: RaydiumCpmmAdapter) -> None:
     quote = await configured.quote(QuoteRequest(SOL, USDC, 10**9))
     min_out = quote.min_amount_out(50)
     ixs = await configured.swap_instructions(_ticket(quote, SOL, USDC, min_out), OWNER)
     usdc = Pubkey.from_string(USDC.mint)
+    # the SOL goes through a fresh wSOL account the transaction creates and closes, never the owner's own
     swap = swap_pool(
         PROGRAM_ID, net.sol_usdc.address, net.sol_usdc.state, zero_for_one=True, payer=OWNER,
-        input_token_account=associated_token_address(OWNER, NATIVE_MINT),
+        input_token_account=temporary_wsol_address(OWNER, SEED),
         output_token_account=associated_token_address(OWNER, usdc), amount_in=10**9, minimum_amount_out=min_out,
     )  # fmt: skip
     assert ixs == [
-        *wrap_sol(OWNER, 10**9),
+        *open_temporary_wsol(OWNER, SEED, 10**9),
         create_associated_token_account_idempotent(OWNER, OWNER, usdc, TOKEN_PROGRAM_ID),
         swap,
-        *unwrap_sol(OWNER),
+        close_temporary_wsol(OWNER, SEED),
     ]
-    assert ixs[4].data[8:16] == (10**9).to_bytes(8, "little")
-    assert ixs[4].data[16:] == min_out.to_bytes(8, "little")
+    assert associated_token_address(OWNER, NATIVE_MINT) not in {m.pubkey for ix in ixs for m in ix.accounts}
+    assert ixs[3].data[8:16] == (10**9).to_bytes(8, "little")
+    assert ixs[3].data[16:] == min_out.to_bytes(8, "little")
 
 
 async def test_sol_out_creates_then_closes_the_wsol_account(net: Net, configured: RaydiumCpmmAdapter) -> None:
@@ -369,10 +376,10 @@ async def test_sol_out_creates_then_closes_the_wsol_account(net: Net, configured
     swap = swap_pool(
         PROGRAM_ID, net.sol_usdc.address, net.sol_usdc.state, zero_for_one=False, payer=OWNER,
         input_token_account=associated_token_address(OWNER, usdc),
-        output_token_account=associated_token_address(OWNER, NATIVE_MINT), amount_in=150 * 10**6,
+        output_token_account=temporary_wsol_address(OWNER, SEED), amount_in=150 * 10**6,
         minimum_amount_out=quote.amount_out,
     )  # fmt: skip
-    assert ixs == [create_associated_token_account_idempotent(OWNER, OWNER, NATIVE_MINT), swap, *unwrap_sol(OWNER)]
+    assert ixs == [*open_temporary_wsol(OWNER, SEED), swap, close_temporary_wsol(OWNER, SEED)]
 
 
 async def test_token_2022_output_account_uses_its_program(net: Net, configured: RaydiumCpmmAdapter) -> None:

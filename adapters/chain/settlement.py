@@ -22,6 +22,7 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType, UiTransactionTokenBalance
 
+from adapters.chain.plans import plan_instructions
 from adapters.solana.config import MAX_COMPUTE_UNITS, ChainConfig
 from adapters.solana.errors import failure_of
 from adapters.solana.rpc import ChainRpc
@@ -32,6 +33,7 @@ from adapters.solana.transactions import (
     build_transaction,
     clamp_price,
     compute_unit_limit,
+    created_token_accounts,
     encode_memo,
     memo_of,
     program_at,
@@ -120,13 +122,11 @@ class SolanaSettlement:
         return PreparedTx(signature=signature, raw=bytes(tx), last_valid=last_valid, kind=self.kind, note=note)
 
     async def _swap(self, ticket: SwapTicket) -> list[Instruction]:
-        """The route's swap instructions from the DEX it names; none while routing is simulated."""
+        """The route's swap instructions, every leg of its plan from the DEX each names (see
+        :mod:`adapters.chain.plans`); none while routing is simulated."""
         if not self._swaps:
             return []
-        builder = self._swaps.get(ticket.route.dex)
-        if builder is None:
-            raise FatalError(f"order {ticket.order_id} routes to {ticket.route.dex}, which builds no swaps here")
-        return await builder.swap_instructions(ticket, self.wallet)
+        return await plan_instructions(ticket, self.wallet, self._swaps)
 
     async def _cu_price(self, swap: list[Instruction]) -> int:
         c = self.config
@@ -209,13 +209,16 @@ class SolanaSettlement:
             ]  # fmt: skip
 
         pre, post = meta.pre_balances, meta.post_balances
+        pre_tokens, post_tokens = balances(meta.pre_token_balances), balances(meta.post_token_balances)
+        created = created_token_accounts(pre_tokens, post_tokens, owner)
         return amount_received(
             owner=owner,
             mint=memo.token_out,
-            pre_tokens=balances(meta.pre_token_balances),
-            post_tokens=balances(meta.post_token_balances),
+            pre_tokens=pre_tokens,
+            post_tokens=post_tokens,
             owner_lamports_change=(post[0] - pre[0]) if pre and post else 0,
             fee=meta.fee,
+            created_rent=sum(post[i] - pre[i] for i in created if i < len(post)),
         )
 
     async def expired(self, tx: PreparedTx) -> bool:

@@ -3,7 +3,7 @@
 What every on-chain DEX does alike is :class:`~adapters.onchain.OnChainAdapter`'s. Here:
 :class:`~adapters.meteora_dlmm.client.MeteoraDlmmClient` reads every candidate pair in shared rounds of
 ``getMultipleAccounts`` and prices it with :func:`~adapters.meteora_dlmm.math.quote_exact_in`; the swap
-is ``swap2`` with the bin arrays the quote walks.
+is ``swap2`` with the bin arrays the quote walks (``swap_exact_out2`` for an exact-out leg).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from adapters.meteora_dlmm.math import Bitmap, PairAccounts
 from adapters.onchain import OnChainAdapter, Priced, check_decimals
 from adapters.pools import PoolBook, parse_address
 from adapters.solana.errors import DiscoveryRefused
-from adapters.solana.spl import TokenSide, around_swap
+from adapters.solana.spl import TokenSide
 from kernel.errors import RejectedError
+from kernel.routes import LegMode
 from kernel.tokens import Token
 
 log = logging.getLogger("oee.meteora_dlmm")
@@ -96,14 +97,27 @@ class MeteoraDlmmAdapter(OnChainAdapter[MeteoraDlmmConfig, PairAccounts, PoolQuo
 
     # --- the swap --------------------------------------------------------------------------------------
 
-    def instructions(self, fresh: PoolQuote, min_amount_out: int, owner: Pubkey) -> list[Instruction]:
-        """``swap2`` of the fresh quote, framed by the token account steps it needs. The quote named the
-        bin arrays; ``config.spare_arrays`` more ride along."""
-        pool, q = fresh.pool, fresh.quote
-        pair = pool.pair
+    def _sides(self, fresh: PoolQuote) -> tuple[TokenSide, TokenSide, int]:
+        pair, q = fresh.pool.pair, fresh.quote
         x_program, y_program = token_programs(pair)
         x, y = TokenSide(pair.token_x_mint, x_program), TokenSide(pair.token_y_mint, y_program)
-        side_in, side_out = (x, y) if q.swap_for_y else (y, x)
+        return (x, y, q.amount_in) if q.swap_for_y else (y, x, q.amount_in)
+
+    def swap_instruction(
+        self,
+        fresh: PoolQuote,
+        owner: Pubkey,
+        account_in: Pubkey,
+        account_out: Pubkey,
+        *,
+        mode: LegMode,
+        amount_in: int,
+        amount_out: int,
+    ) -> Instruction:
+        """``swap2`` (``EXACT_IN``) or ``swap_exact_out2`` (``EXACT_OUT``) with the bin arrays the fresh quote
+        walks (for an exact-out leg, the quote of its maximum input, which walks at least as far);
+        ``config.spare_arrays`` more ride along."""
+        pool, q = fresh.pool, fresh.quote
         arrays = list(q.bin_arrays)
         if arrays and self.config.spare_arrays:
             beyond = arrays[-1] + (-1 if q.swap_for_y else 1)
@@ -112,16 +126,16 @@ class MeteoraDlmmAdapter(OnChainAdapter[MeteoraDlmmConfig, PairAccounts, PoolQuo
         outside = q.needs_extension or not all(Bitmap.in_default_range(i) for i in arrays)
         if outside and pool.extension is not None:
             extension = bitmap_extension_address(pool.address, self.program_id)
-        swap = swap2(
+        return swap2(
             lb_pair=pool.address,
-            pair=pair,
+            pair=pool.pair,
             user=owner,
-            user_token_in=side_in.account(owner),
-            user_token_out=side_out.account(owner),
-            amount_in=q.amount_in,
-            min_amount_out=min_amount_out,
+            user_token_in=account_in,
+            user_token_out=account_out,
+            amount_in=amount_in,
+            min_amount_out=amount_out,
             bin_arrays=[bin_array_address(pool.address, index, self.program_id) for index in arrays],
             bitmap_extension=extension,
             program_id=self.program_id,
+            exact_out=mode is LegMode.EXACT_OUT,
         )
-        return around_swap(owner, side_in, side_out, q.amount_in, swap)

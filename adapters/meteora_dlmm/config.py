@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from solders.pubkey import Pubkey
 
 from adapters.pools import METEORA_DLMM
+from adapters.solana.errors import declare_slippage
 from kernel.venues import SlippageCode
 
 DEX_NAME = "meteora"
@@ -16,7 +17,7 @@ MAINNET_PROGRAM_ID = Pubkey.from_string("LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVa
 PROGRAM_IDS = frozenset((MAINNET_PROGRAM_ID,))
 # lb_clmm fails with ExceededAmountSlippageTolerance (Anchor numbers custom errors from 6000) below min_amount_out.
 EXCEEDED_SLIPPAGE = 6003
-SLIPPAGE = SlippageCode(PROGRAM_IDS, EXCEEDED_SLIPPAGE)
+SLIPPAGE = declare_slippage(SlippageCode(PROGRAM_IDS, EXCEEDED_SLIPPAGE))
 # getMultipleAccounts takes at most 100 keys.
 MAX_ACCOUNTS_PER_CALL = 100
 

@@ -22,6 +22,9 @@ from adapters.meteora_dlmm.layouts import LbPair
 from adapters.solana.spl import MEMO_PROGRAM_ID, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 SWAP2_DISCRIMINATOR = bytes([65, 75, 63, 76, 235, 91, 91, 136])
+# sha256("global:swap_exact_out2")[:8]: args max_in_amount u64, out_amount u64, remaining_accounts_info; the
+# same accounts as swap2.
+SWAP_EXACT_OUT2_DISCRIMINATOR = bytes([43, 215, 247, 132, 137, 60, 243, 81])
 _NO_TRANSFER_HOOKS = struct.pack("<I", 0)
 
 
@@ -59,8 +62,10 @@ def token_programs(pair: LbPair) -> tuple[Pubkey, Pubkey]:
     return program(pair.token_mint_x_program_flag), program(pair.token_mint_y_program_flag)
 
 
-def swap2_data(amount_in: int, min_amount_out: int) -> bytes:
-    return SWAP2_DISCRIMINATOR + struct.pack("<QQ", amount_in, min_amount_out) + _NO_TRANSFER_HOOKS
+def swap2_data(amount_in: int, min_amount_out: int, *, exact_out: bool = False) -> bytes:
+    """``swap2`` data, or with ``exact_out`` ``swap_exact_out2`` data (``max_in_amount``, ``out_amount``)."""
+    discriminator = SWAP_EXACT_OUT2_DISCRIMINATOR if exact_out else SWAP2_DISCRIMINATOR
+    return discriminator + struct.pack("<QQ", amount_in, min_amount_out) + _NO_TRANSFER_HOOKS
 
 
 def swap2(
@@ -76,8 +81,10 @@ def swap2(
     bitmap_extension: Pubkey | None = None,
     host_fee_in: Pubkey | None = None,
     program_id: Pubkey = MAINNET_PROGRAM_ID,
+    exact_out: bool = False,
 ) -> Instruction:
     """Swap exactly ``amount_in`` for at least ``min_amount_out`` (the program fails with 6003 below it).
+    With ``exact_out`` it is ``swap_exact_out2``: receive exactly ``min_amount_out`` for at most ``amount_in``.
 
     The direction follows from the user's token accounts; ``bin_arrays`` are the arrays' addresses in
     walk order, starting from the active bin's (see :func:`bin_array_address`).
@@ -106,4 +113,4 @@ def swap2(
         AccountMeta(program_id, False, False),
         *(AccountMeta(key, False, True) for key in bin_arrays),
     ]
-    return Instruction(program_id, swap2_data(amount_in, min_amount_out), accounts)
+    return Instruction(program_id, swap2_data(amount_in, min_amount_out, exact_out=exact_out), accounts)

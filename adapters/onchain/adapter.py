@@ -7,7 +7,12 @@ the choice is stable). Before a swap is built its pool is priced again: a fresh 
 order's minimum is ``SlippageExceeded`` and nothing is sent.
 
 A subclass says how its DEX's pools are found (:meth:`_find`), read (:meth:`_prepare`), priced
-(:meth:`_price_each`) and swapped (:meth:`instructions`).
+(:meth:`_price_each`) and swapped (:meth:`_sides`, :meth:`swap_instruction`).
+
+An ``EXACT_OUT`` leg (the first leg of a hop) is guarded like an exact-in one: its pool is re-quoted for
+the leg's maximum input, and a fresh quote paying less than the exact output wanted is ``SlippageExceeded``.
+That is enough: on a constant-product curve and on DLMM's bins, when spending ``max_in`` buys at least
+``out``, buying exactly ``out`` needs at most ``max_in`` (the program fails the swap otherwise).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from solders.pubkey import Pubkey
 from adapters.onchain.discovery import DiscoveryCache, Monotonic, mint_pair
 from adapters.pools import PoolBook, parse_address
 from adapters.solana.rpc import ChainRpc
+from adapters.solana.spl import TokenSide, around_swap, create_associated_token_account_idempotent, temporary_seed
 from kernel import money
 from kernel.errors import FatalError, QuoteUnavailable, RejectedError, RetryableError, SlippageExceeded, UnsupportedPair
 from kernel.routes import LegMode, RouteLeg
@@ -35,6 +41,8 @@ from kernel.venues import Quote, QuoteRequest, SlippageCode, SwapTicket
 log = logging.getLogger("oee.onchain")
 
 IMPACT_QUANTUM = Decimal("0.000001")
+# The fresh wSOL account's seed when no order names the transaction.
+DEFAULT_SEED = temporary_seed("oee")
 
 
 class OnChainConfig(Protocol):
@@ -141,8 +149,36 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
         """Price every pool (read together); a pool that cannot take the swap maps to its refusal."""
 
     @abstractmethod
-    def instructions(self, fresh: D, min_amount_out: int, owner: Pubkey) -> list[Instruction]:
-        """The instructions that swap ``fresh`` for ``owner`` with ``min_amount_out`` (no RPC)."""
+    def _sides(self, fresh: D) -> tuple[TokenSide, TokenSide, int]:
+        """The input and output sides of the quoted swap, and the amount it spends."""
+
+    @abstractmethod
+    def swap_instruction(
+        self,
+        fresh: D,
+        owner: Pubkey,
+        account_in: Pubkey,
+        account_out: Pubkey,
+        *,
+        mode: LegMode,
+        amount_in: int,
+        amount_out: int,
+    ) -> Instruction:
+        """The DEX's swap of ``fresh`` between the owner's two token accounts. ``EXACT_IN``: spend ``amount_in``
+        for at least ``amount_out``; ``EXACT_OUT``: receive exactly ``amount_out`` for at most ``amount_in``."""
+
+    def instructions(self, fresh: D, min_amount_out: int, owner: Pubkey, seed: str = DEFAULT_SEED) -> list[Instruction]:
+        """The instructions that swap ``fresh`` for ``owner`` with ``min_amount_out`` (no RPC), framed by the
+        token account steps it needs; a native side goes through a fresh wSOL account made with ``seed``."""
+        side_in, side_out, amount_in = self._sides(fresh)
+
+        def swap(account_in: Pubkey, account_out: Pubkey) -> Instruction:
+            return self.swap_instruction(
+                fresh, owner, account_in, account_out, mode=LegMode.EXACT_IN, amount_in=amount_in,
+                amount_out=min_amount_out,
+            )  # fmt: skip
+
+        return around_swap(owner, side_in, side_out, amount_in, swap, seed)
 
     # --- DexAdapter -----------------------------------------------------------------------------------
 
@@ -176,14 +212,29 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
         route = ticket.route
         fresh = await self._requote(route.dex, route.pool, ticket.token_in, ticket.token_out, route.amount_in,
                                     ticket.min_amount_out)  # fmt: skip
-        return self.instructions(fresh.detail, ticket.min_amount_out, owner)
+        return self.instructions(fresh.detail, ticket.min_amount_out, owner, temporary_seed(ticket.order_id))
 
-    async def leg_instructions(self, leg: RouteLeg, owner: Pubkey) -> list[Instruction]:
-        """One exact-in leg of a plan: the swap alone, its pool re-quoted against the leg's floor."""
-        if leg.mode is not LegMode.EXACT_IN:
-            raise FatalError(f"{self.name} builds no {leg.mode.value} leg")
-        fresh = await self._requote(leg.dex, leg.pool, leg.token_in, leg.token_out, leg.amount_in, leg.min_amount_out)
-        return self.instructions(fresh.detail, leg.min_amount_out, owner)
+    async def leg_instructions(
+        self, leg: RouteLeg, owner: Pubkey, accounts: Mapping[str, Pubkey] | None = None
+    ) -> list[Instruction]:
+        """One leg of a plan, its pool re-quoted first: the idempotent creation of its output token account
+        (unless ``accounts`` names one) and the swap. ``accounts`` maps a mint to the token account to use
+        for it instead of the owner's associated one (settlement's fresh wSOL account)."""
+        floor = leg.min_amount_out if leg.mode is LegMode.EXACT_IN else leg.amount_out
+        fresh = await self._requote(leg.dex, leg.pool, leg.token_in, leg.token_out, leg.amount_in, floor)
+        side_in, side_out, _ = self._sides(fresh.detail)
+        given = accounts or {}
+        account_in = given.get(str(side_in.mint), side_in.account(owner))
+        account_out = given.get(str(side_out.mint), side_out.account(owner))
+        steps = []
+        if str(side_out.mint) not in given:
+            steps.append(create_associated_token_account_idempotent(owner, owner, side_out.mint, side_out.program))
+        steps.append(
+            self.swap_instruction(
+                fresh.detail, owner, account_in, account_out, mode=leg.mode, amount_in=leg.amount_in, amount_out=floor
+            )
+        )
+        return steps
 
     async def _requote(
         self, dex: str, pool: str, token_in: Token, token_out: Token, amount_in: int, floor: int

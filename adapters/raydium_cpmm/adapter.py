@@ -2,7 +2,8 @@
 
 What every on-chain DEX does alike is :class:`~adapters.onchain.OnChainAdapter`'s. Here: each quote reads
 every pool it considers in one ``getMultipleAccounts`` (:meth:`RaydiumCpmmClient.snapshots`) and prices
-them with :func:`~adapters.raydium_cpmm.math.quote_exact_in`; the swap is ``swap_base_input``.
+them with :func:`~adapters.raydium_cpmm.math.quote_exact_in`; the swap is ``swap_base_input``, or
+``swap_base_output`` for an exact-out leg.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from adapters.raydium_cpmm.config import DEX_NAME, MAX_POOLS_PER_QUOTE, PROGRAM_
 from adapters.raydium_cpmm.instructions import swap_pool
 from adapters.raydium_cpmm.layouts import PoolState
 from adapters.raydium_cpmm.math import CpmmQuote, quote_exact_in
-from adapters.solana.spl import TokenSide, around_swap
+from adapters.solana.spl import TokenSide
 from kernel.errors import FatalError, RejectedError
+from kernel.routes import LegMode
 from kernel.tokens import Token
 
 
@@ -103,21 +105,26 @@ class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool
 
     # --- the swap --------------------------------------------------------------------------------------
 
-    def instructions(self, fresh: PricedPool, min_amount_out: int, owner: Pubkey) -> list[Instruction]:
-        """``swap_base_input`` of the fresh quote, framed by the token account steps it needs."""
+    def _sides(self, fresh: PricedPool) -> tuple[TokenSide, TokenSide, int]:
         state, q = fresh.snapshot.state, fresh.quote
         side_0 = TokenSide(state.token_0_mint, state.token_0_program)
         side_1 = TokenSide(state.token_1_mint, state.token_1_program)
-        side_in, side_out = (side_0, side_1) if q.zero_for_one else (side_1, side_0)
-        swap = swap_pool(
-            self.program_id,
-            fresh.snapshot.address,
-            state,
-            zero_for_one=q.zero_for_one,
-            payer=owner,
-            input_token_account=side_in.account(owner),
-            output_token_account=side_out.account(owner),
-            amount_in=q.amount_in,
-            minimum_amount_out=min_amount_out,
-        )
-        return around_swap(owner, side_in, side_out, q.amount_in, swap)
+        return (side_0, side_1, q.amount_in) if q.zero_for_one else (side_1, side_0, q.amount_in)
+
+    def swap_instruction(
+        self,
+        fresh: PricedPool,
+        owner: Pubkey,
+        account_in: Pubkey,
+        account_out: Pubkey,
+        *,
+        mode: LegMode,
+        amount_in: int,
+        amount_out: int,
+    ) -> Instruction:
+        """``swap_base_input`` (``EXACT_IN``) or ``swap_base_output`` (``EXACT_OUT``) on the fresh quote's pool."""
+        return swap_pool(
+            self.program_id, fresh.snapshot.address, fresh.snapshot.state, zero_for_one=fresh.quote.zero_for_one,
+            payer=owner, input_token_account=account_in, output_token_account=account_out, amount_in=amount_in,
+            minimum_amount_out=amount_out, exact_out=mode is LegMode.EXACT_OUT,
+        )  # fmt: skip

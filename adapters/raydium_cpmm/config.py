@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from solders.pubkey import Pubkey
 
 from adapters.pools import RAYDIUM_CPMM
+from adapters.solana.errors import declare_slippage
 from kernel.venues import SlippageCode
 
 DEX_NAME = "raydium"
@@ -22,7 +23,7 @@ PROGRAM_IDS = frozenset(
 )
 # cp-swap fails with ExceededSlippage (Anchor numbers custom errors from 6000) below minimum_amount_out.
 EXCEEDED_SLIPPAGE = 6005
-SLIPPAGE = SlippageCode(PROGRAM_IDS, EXCEEDED_SLIPPAGE)
+SLIPPAGE = declare_slippage(SlippageCode(PROGRAM_IDS, EXCEEDED_SLIPPAGE))
 
 # AmmConfig accounts are PDAs of ("amm_config", index as u16 big-endian). Index 0 is the 0.25% tier on
 # mainnet (trade 2500, protocol 120000, fund 40000 ppm); ``instructions.config_address`` derives any index.

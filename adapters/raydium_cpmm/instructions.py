@@ -1,4 +1,7 @@
-"""CPMM program addresses (PDAs) and the ``swap_base_input`` instruction. Pure: no I/O.
+"""CPMM program addresses (PDAs) and the ``swap_base_input`` and ``swap_base_output`` instructions. Pure: no I/O.
+
+Both swaps take the same 13 accounts; ``swap_base_input`` data is ``amount_in``, ``minimum_amount_out`` and
+``swap_base_output`` data ``max_amount_in``, ``amount_out`` (u64 each, after the discriminator).
 
 Pools made by ``initialize`` sit at their PDA, but pools can also be plain keypairs: take vault and
 observation addresses from the pool state, never derive them for a pool that exists.
@@ -15,6 +18,7 @@ from solders.pubkey import Pubkey
 from adapters.raydium_cpmm.layouts import PoolState
 
 SWAP_BASE_INPUT_DISCRIMINATOR = bytes([143, 190, 90, 218, 196, 30, 51, 222])
+SWAP_BASE_OUTPUT_DISCRIMINATOR = bytes([55, 217, 98, 86, 163, 74, 180, 173])
 AUTHORITY_SEED = b"vault_and_lp_mint_auth_seed"
 CONFIG_SEED = b"amm_config"
 POOL_SEED = b"pool"
@@ -71,9 +75,13 @@ def swap_base_input(
     observation_state: Pubkey,
     amount_in: int,
     minimum_amount_out: int,
+    exact_out: bool = False,
 ) -> Instruction:
     """Swap exactly ``amount_in``; the program fails with 6005 if the trader would get less than
-    ``minimum_amount_out``. The 13 accounts in the program's order; only the payer signs."""
+    ``minimum_amount_out``. The 13 accounts in the program's order; only the payer signs.
+
+    With ``exact_out`` it is ``swap_base_output`` instead: receive exactly ``minimum_amount_out``, spending at
+    most ``amount_in`` (6005 when it would take more)."""
     for name, value in (("amount_in", amount_in), ("minimum_amount_out", minimum_amount_out)):
         if not 0 <= value <= _U64_MAX:
             raise ValueError(f"{name} must be a u64, got {value}")
@@ -92,7 +100,8 @@ def swap_base_input(
         AccountMeta(output_mint, is_signer=False, is_writable=False),
         AccountMeta(observation_state, is_signer=False, is_writable=True),
     ]
-    data = SWAP_BASE_INPUT_DISCRIMINATOR + struct.pack("<QQ", amount_in, minimum_amount_out)
+    discriminator = SWAP_BASE_OUTPUT_DISCRIMINATOR if exact_out else SWAP_BASE_INPUT_DISCRIMINATOR
+    data = discriminator + struct.pack("<QQ", amount_in, minimum_amount_out)
     return Instruction(program_id, data, accounts)
 
 
@@ -107,8 +116,10 @@ def swap_pool(
     output_token_account: Pubkey,
     amount_in: int,
     minimum_amount_out: int,
+    exact_out: bool = False,
 ) -> Instruction:
-    """:func:`swap_base_input` on the pool at ``address``, its accounts read from its state ``pool``."""
+    """:func:`swap_base_input` (or, ``exact_out``, ``swap_base_output``) on the pool at ``address``, its
+    accounts read from its state ``pool``."""
     side_0 = (pool.token_0_vault, pool.token_0_program, pool.token_0_mint)
     side_1 = (pool.token_1_vault, pool.token_1_program, pool.token_1_mint)
     (in_vault, in_program, in_mint), (out_vault, out_program, out_mint) = (
@@ -131,4 +142,5 @@ def swap_pool(
         observation_state=pool.observation_key,
         amount_in=amount_in,
         minimum_amount_out=minimum_amount_out,
+        exact_out=exact_out,
     )

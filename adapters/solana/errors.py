@@ -12,6 +12,10 @@ What solana-py 0.36 raises, and what it becomes here:
 - a JSON-RPC error solders cannot parse: a pyo3 ``PanicException`` (a ``BaseException``).
 
 Callers always ``raise classify(exc, action) from exc``.
+
+A DEX's slippage failure is read with the :class:`~kernel.venues.SlippageCode` it declares: each DEX module
+declares its code here (:func:`declare_slippage`), so a simulation or landed failure is classified as
+``SlippageExceeded`` wherever it is met, even by a caller that names no DEX.
 """
 
 from __future__ import annotations
@@ -42,6 +46,22 @@ from solders.transaction_status import (
 
 from kernel.errors import EngineError, FatalError, RejectedError, RetryableError, SlippageExceeded
 from kernel.venues import SlippageCode
+
+# Every DEX's declared slippage code: the boundary reads failures with all of them.
+_DECLARED_SLIPPAGE: list[SlippageCode] = []
+
+
+def declare_slippage(code: SlippageCode) -> SlippageCode:
+    """Make ``code`` known to every classification here (a DEX's config declares its own); returns it."""
+    if code not in _DECLARED_SLIPPAGE:
+        _DECLARED_SLIPPAGE.append(code)
+    return code
+
+
+def _with_declared(slippage: Iterable[SlippageCode]) -> list[SlippageCode]:
+    given = list(slippage)
+    return given + [code for code in _DECLARED_SLIPPAGE if code not in given]
+
 
 # --- the error types this adapter raises ------------------------------------------------------------
 
@@ -146,12 +166,12 @@ def failure_of(
 ) -> tuple[str, str]:
     """The ``(error_code, message)`` of a transaction that landed with ``err``; ``programs`` are the
     programs of its top-level instructions, in order, and ``slippage`` the slippage codes of the DEXes
-    that may have built it. Slippage is ``slippage_exceeded``, else ``tx_failed``."""
+    that may have built it (besides every declared one). Slippage is ``slippage_exceeded``, else ``tx_failed``."""
     custom = custom_error(err)
     if custom is not None:
         index, code = custom
         program = programs[index] if 0 <= index < len(programs) else None
-        if any(known.matches(program, code) for known in slippage):
+        if any(known.matches(program, code) for known in _with_declared(slippage)):
             return SlippageExceeded.code, f"slippage exceeded: the DEX program refused the fill ({describe(err)})"
     return "tx_failed", f"the transaction landed with an error: {describe(err)}"
 

@@ -53,15 +53,27 @@ class SwapMemo:
 
     @classmethod
     def for_ticket(cls, ticket: SwapTicket, *, simulated: bool) -> SwapMemo:
-        """The memo of ``ticket``; a simulated route records its quoted fill as ``sim``."""
+        """The memo of ``ticket``; a simulated route records its quoted fill as ``sim``. A plan of several
+        legs names its DEXes joined by ``+`` and its first leg's pool, with the plan's input and minimum."""
+        plan = ticket.plan
+        if plan is None or len(plan.legs) < 2:
+            dex, pool, amount_in, min_out = (
+                ticket.route.dex,
+                ticket.route.pool,
+                ticket.route.amount_in,
+                ticket.min_amount_out,
+            )
+        else:
+            dexes = dict.fromkeys(leg.dex for leg in plan.legs)
+            dex, pool, amount_in, min_out = "+".join(dexes), plan.legs[0].pool, plan.amount_in, plan.min_amount_out
         return cls(
             order_id=ticket.order_id,
-            dex=ticket.route.dex,
-            pool=ticket.route.pool,
+            dex=dex,
+            pool=pool,
             token_in=ticket.token_in.mint,
             token_out=ticket.token_out.mint,
-            amount_in=ticket.route.amount_in,
-            min_out=ticket.min_amount_out,
+            amount_in=amount_in,
+            min_out=min_out,
             sim=ticket.route.amount_out if simulated else None,
         )
 
@@ -235,11 +247,22 @@ def amount_received(
     post_tokens: Sequence[TokenBalance],
     owner_lamports_change: int,
     fee: int,
+    created_rent: int = 0,
 ) -> int:
-    """The output of a landed swap for ``owner``. For SOL out the wrapped account is usually closed in the
-    same transaction, so the lamports it returned (the owner's balance change with the fee added back) count
-    too."""
+    """The output of a landed swap for ``owner``: the movement of ``mint`` in the owner's token accounts.
+
+    SOL out is paid into a wSOL account the transaction creates and closes, which no token balance lists;
+    what it paid is the owner's lamport change with the fee added back, and the rent of every token account
+    the transaction created and left open (``created_rent``: an output or intermediate account) too. The
+    fresh account's own rent is paid and returned in the same transaction, and the owner's own wSOL account
+    is never touched: nothing else moves the owner's lamports."""
     received = token_balance_change(pre_tokens, post_tokens, owner, mint)
     if mint == str(NATIVE_MINT):
-        received += owner_lamports_change + fee
+        received += owner_lamports_change + fee + created_rent
     return received
+
+
+def created_token_accounts(pre: Iterable[TokenBalance], post: Iterable[TokenBalance], owner: str) -> list[int]:
+    """The account indexes of ``owner``'s token accounts that exist after the transaction and not before."""
+    before = {b.account_index for b in pre}
+    return [b.account_index for b in post if b.owner == owner and b.account_index not in before]
