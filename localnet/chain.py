@@ -7,7 +7,9 @@ confirmed → finalized as slots pass, transaction history with balances and log
 that execute at a later slot, and an index of the accounts it has seen (for ``getTokenAccountsByOwner``).
 
 LiteSVM only accepts its single latest blockhash, so its own check is turned off and the ring here
-decides which blockhashes are still valid, the way a validator's blockhash queue does. Account state
+decides which blockhashes are still valid, the way a validator's blockhash queue does. Each new slot is
+also written to the SlotHashes sysvar (newest first, the last 512), which the Address Lookup Table
+program reads: a table is created for a recent slot, and is usable from the slot after its extension. Account state
 is always the processed state: reads ignore commitment.
 """
 
@@ -45,6 +47,9 @@ from localnet.records import (
     return_data_of,
 )
 
+# SlotHashes holds the most recent 512 slots, as a validator's does.
+SLOT_HASHES_KEPT = 512
+
 
 class ChainConfig(BaseModel):
     """The ledger's clock and windows."""
@@ -73,6 +78,7 @@ class Chain:
         self._pending: dict[int, list[VersionedTransaction]] = {}
         self._pending_signatures: set[Signature] = set()
         self._fees: dict[int, list[tuple[int, frozenset[Pubkey]]]] = {}
+        self._slot_hashes: deque[tuple[int, Hash]] = deque(maxlen=SLOT_HASHES_KEPT)
         self._by_address: dict[Pubkey, deque[Signature]] = {}
         self._known: dict[Pubkey, None] = {}
         self._decimals: dict[Pubkey, int] = {}
@@ -96,6 +102,8 @@ class Chain:
         epoch, _ = schedule.get_epoch_and_slot_index(self.slot)
         self.svm.set_clock(Clock(self.slot, int(now), epoch, epoch + 1, int(now)))
         entry = BlockhashEntry(self.svm.latest_blockhash(), self.slot, self.slot, int(now))
+        self._slot_hashes.appendleft((self.slot, entry.blockhash))
+        self.svm.set_slot_hashes(list(self._slot_hashes))
         self._ring.append(entry)
         self._by_hash[entry.blockhash] = entry
         while len(self._ring) > self.config.blockhash_window + 1:

@@ -4,6 +4,10 @@ Landing practice: the blockhash is read at ``confirmed`` and its last valid bloc
 unit limit comes from one simulation plus a margin and the price from recent fees (or the settings);
 bytes are sent with no preflight and no node retries, and the engine rebroadcasts the same bytes (the
 same signature, so they execute at most once) until they land or the blockhash provably expires.
+
+Every leg of a ticket's plan goes into one transaction (:mod:`adapters.chain.plans`). A transaction too
+large for a legacy message (1,232 bytes) is built as a v0 message with an address lookup table holding its
+accounts (:mod:`adapters.chain.tables`), made once per set of accounts.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from solana.rpc.commitment import Confirmed
+from solders.address_lookup_table_account import AddressLookupTableAccount
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -23,8 +28,10 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType, UiTransactionTokenBalance
 
 from adapters.chain.plans import plan_instructions
+from adapters.chain.tables import LookupTables
 from adapters.solana.config import MAX_COMPUTE_UNITS, ChainConfig
 from adapters.solana.errors import failure_of
+from adapters.solana.lookup_tables import PACKET_DATA_SIZE
 from adapters.solana.rpc import ChainRpc
 from adapters.solana.transactions import (
     SwapMemo,
@@ -96,6 +103,7 @@ class SolanaSettlement:
         self._keypair = keypair
         self._swaps = dict(swaps or {})
         self._slippage = [builder.slippage for builder in self._swaps.values()]
+        self.tables = LookupTables(rpc, keypair, poll_s=config.confirm_poll_ms / 1000)
 
     @property
     def wallet(self) -> Pubkey:
@@ -109,9 +117,17 @@ class SolanaSettlement:
         memo = encode_memo(SwapMemo.for_ticket(ticket, simulated=not swap))
         price = await self._cu_price(swap)
         draft = build_transaction(self._keypair, blockhash, MAX_COMPUTE_UNITS, price, memo, swap)
+        tables: tuple[AddressLookupTableAccount, ...] = ()
+        if len(bytes(draft)) > PACKET_DATA_SIZE:
+            tables = (await self.tables.covering(swap),)
+            draft = build_transaction(self._keypair, blockhash, MAX_COMPUTE_UNITS, price, memo, swap, tables)
         units = await self.rpc.simulate(draft, self._slippage)
         limit = compute_unit_limit(units, self.config.compute_unit_margin)
-        tx = build_transaction(self._keypair, blockhash, limit, price, memo, swap)
+        tx = build_transaction(self._keypair, blockhash, limit, price, memo, swap, tables)
+        if len(bytes(tx)) > PACKET_DATA_SIZE:
+            raise FatalError(
+                f"order {ticket.order_id}: the swap takes {len(bytes(tx))} bytes, more than a transaction holds"
+            )
         signature = str(tx.signatures[0])
         log.info(
             "order %s: built %s (%s, %d units at %d micro-lamports, valid to height %d)",

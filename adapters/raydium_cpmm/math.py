@@ -1,4 +1,4 @@
-"""The CPMM exact-in quote, in the program's integer arithmetic. Pure: no I/O.
+"""The CPMM exact-in quote (and, last, the exact-out one) in the program's integer arithmetic. Pure: no I/O.
 
 The steps are cp-swap's ``swap_base_input`` (checked against the program binary):
 
@@ -196,3 +196,74 @@ def quote_exact_in(
         fees=fees,
         price_impact_pct=impact.quantize(IMPACT_QUANTUM),
     )
+
+
+# --- exact out ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CpmmExactOut:
+    """What ``swap_base_output`` spends for an exact output: ``amount_in`` is what leaves the trader's account
+    (the curve's input with the trade fee); ``trade_fee``, ``protocol_fee`` and ``fund_fee`` as for exact in."""
+
+    zero_for_one: bool
+    amount_out: int
+    amount_in: int
+    amount_swapped_in: int
+    trade_fee: int
+    protocol_fee: int
+    fund_fee: int
+
+
+def _program_ceil_div(numerator: int, denominator: int) -> int:
+    """cp-swap's ``checked_ceil_div``: the ceiling, except that a quotient below one rounds to the nearest
+    (0 when ``2 * numerator < denominator``, else 1)."""
+    if numerator < denominator:
+        return 1 if 2 * numerator >= denominator else 0
+    return ceil_div(numerator, denominator)
+
+
+def quote_exact_out(
+    pool: PoolState,
+    config: AmmConfig,
+    vault_0_amount: int,
+    vault_1_amount: int,
+    amount_out: int,
+    *,
+    zero_for_one: bool,
+    now: int,
+) -> CpmmExactOut:
+    """What ``swap_base_output`` spends for exactly ``amount_out``, in the program's integer arithmetic:
+
+    ``in' = checked_ceil_div(x * out, y - out)`` (the curve), then the trade fee grossed up,
+    ``in = ceil(in' * 1e6 / (1e6 - t))``, and ``trade = ceil(in * t / 1e6)``, protocol and fund shares floored.
+
+    Checked against the cp-swap build from before creator fees: pools charging a creator fee, and Token-2022
+    mints with a transfer fee, are refused (``PoolNotTradable``) rather than priced by a guess.
+    """
+    if not 0 < amount_out <= U64_MAX:
+        raise RejectedError(f"amount_out must be a positive u64, got {amount_out}", code="invalid_amount")
+    if not pool.swap_enabled:
+        raise PoolNotTradable(f"the pool has swaps disabled (status {pool.status})")
+    if now < pool.open_time:
+        raise PoolNotTradable(f"the pool opens at unix time {pool.open_time}, it is {now}")
+    if pool.enable_creator_fee and config.creator_fee_rate:
+        raise PoolNotTradable("exact-out swaps of pools with a creator fee are not priced here")
+    vault_in, vault_out = (vault_0_amount, vault_1_amount) if zero_for_one else (vault_1_amount, vault_0_amount)
+    accrued_in, accrued_out = (
+        (pool.accrued_fees_token_0, pool.accrued_fees_token_1)
+        if zero_for_one
+        else (pool.accrued_fees_token_1, pool.accrued_fees_token_0)
+    )
+    reserve_in, reserve_out = vault_in - accrued_in, vault_out - accrued_out
+    if reserve_in <= 0 or amount_out >= reserve_out:
+        raise InsufficientLiquidity(f"the pool cannot pay out {amount_out} raw units")
+    swapped_in = _program_ceil_div(reserve_in * amount_out, reserve_out - amount_out)
+    rate = config.trade_fee_rate
+    amount_in = ceil_div(swapped_in * FEE_RATE_DENOMINATOR, FEE_RATE_DENOMINATOR - rate) if rate else swapped_in
+    trade_fee = ceil_div(amount_in * rate, FEE_RATE_DENOMINATOR)
+    if amount_in <= 0 or amount_in > U64_MAX:
+        raise RejectedError(f"{amount_out} raw units out cannot be bought", code="amount_too_small")
+    protocol_fee = trade_fee * config.protocol_fee_rate // FEE_RATE_DENOMINATOR
+    fund_fee = trade_fee * config.fund_fee_rate // FEE_RATE_DENOMINATOR
+    return CpmmExactOut(zero_for_one, amount_out, amount_in, swapped_in, trade_fee, protocol_fee, fund_fee)

@@ -141,6 +141,14 @@ class ChainRpc:
 
         return await self._call("reading the block height", call)
 
+    async def slot(self, commitment: Commitment | None = None) -> int:
+        """The newest slot at ``commitment`` (default: the configured one)."""
+
+        async def call() -> int:
+            return _checked(await self._client.get_slot(commitment or self.commitment), "slot").value
+
+        return await self._call("reading the slot", call)
+
     async def balance(self, pubkey: Pubkey, commitment: Commitment | None = None) -> int:
         """Lamports held by ``pubkey`` (0 for an account that does not exist)."""
 
