@@ -16,12 +16,12 @@ from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from adapters.onchain import OnChainAdapter, Priced, check_decimals
-from adapters.pools import PoolBook
+from adapters.pools import PoolBook, parse_address
 from adapters.raydium_cpmm.client import PoolSnapshot, RaydiumCpmmClient
 from adapters.raydium_cpmm.config import DEX_NAME, MAX_POOLS_PER_QUOTE, PROGRAM_NAME, SLIPPAGE, RaydiumCpmmConfig
 from adapters.raydium_cpmm.instructions import swap_pool
 from adapters.raydium_cpmm.layouts import PoolState
-from adapters.raydium_cpmm.math import CpmmQuote, quote_exact_in
+from adapters.raydium_cpmm.math import CpmmExactOut, CpmmQuote, quote_exact_in, quote_exact_out
 from adapters.solana.spl import TokenSide
 from kernel.errors import FatalError, RejectedError
 from kernel.routes import LegMode
@@ -102,6 +102,16 @@ class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool
             detail = PricedPool(snap, result)
             results.append(Priced(snap.address, result.amount_in, result.amount_out, fee, True, impact, detail))
         return results
+
+    async def quote_exact_out(self, pool: str, token_in: Token, token_out: Token, amount_out: int) -> CpmmExactOut:
+        """What ``swap_base_output`` on ``pool`` spends now for exactly ``amount_out`` (the first leg of a hop)."""
+        address = parse_address(pool, "pool")
+        await self._prepare([address], token_in, token_out)
+        clock, (snap,) = await self.client.snapshots({address: self._pools[address]})
+        return quote_exact_out(
+            snap.state, snap.config, snap.vault_0_amount, snap.vault_1_amount, amount_out,
+            zero_for_one=str(snap.state.token_0_mint) == token_in.mint, now=clock.unix_timestamp,
+        )  # fmt: skip
 
     # --- the swap --------------------------------------------------------------------------------------
 
