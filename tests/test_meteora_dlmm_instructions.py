@@ -3,6 +3,7 @@ addresses of a real mainnet pair, derived by Meteora's own SDK)."""
 
 from __future__ import annotations
 
+import hashlib
 import struct
 
 from solders.instruction import AccountMeta
@@ -125,3 +126,14 @@ def test_token_programs_follow_the_flags() -> None:
     assert token_programs(LbPair()) == (TOKEN_PROGRAM_ID, TOKEN_PROGRAM_ID)
     flagged = LbPair(token_mint_x_program_flag=0, token_mint_y_program_flag=1)
     assert token_programs(flagged) == (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
+
+
+def test_swap_exact_out2_data_bytes_and_accounts() -> None:
+    data = swap2_data(1_500_000_000, 212_000_123, exact_out=True)
+    # sha256("global:swap_exact_out2")[:8], then max_in_amount and out_amount, then no transfer hooks
+    assert data[:8] == hashlib.sha256(b"global:swap_exact_out2").digest()[:8] == bytes.fromhex("2bd7f784893cf351")
+    assert data[8:] == swap2_data(1_500_000_000, 212_000_123)[8:]
+    arrays = [bin_array_address(ADDRESS, -28)]
+    common = dict(lb_pair=ADDRESS, pair=PAIR, user=USER, user_token_in=USER_IN, user_token_out=USER_OUT,
+                  amount_in=9, min_amount_out=4, bin_arrays=arrays)  # fmt: skip
+    assert swap2(**common, exact_out=True).accounts == swap2(**common).accounts  # type: ignore[arg-type]

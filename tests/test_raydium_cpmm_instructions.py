@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import struct
 
 import pytest
@@ -119,3 +120,18 @@ def test_swap_pool_reads_its_accounts_from_the_state(zero_for_one: bool) -> None
     ]
     assert [m.pubkey for m in ix.accounts] == expected
     assert ix.data[8:] == struct.pack("<QQ", 5, 4)
+
+
+def test_swap_base_output_takes_the_same_accounts_and_max_in_then_out() -> None:
+    keys = [_key(n) for n in range(20, 33)]
+    common = dict(
+        payer=keys[0], authority=keys[1], amm_config=keys[2], pool_state=keys[3], input_token_account=keys[4],
+        output_token_account=keys[5], input_vault=keys[6], output_vault=keys[7], input_token_program=keys[8],
+        output_token_program=keys[9], input_mint=keys[10], output_mint=keys[11], observation_state=keys[12],
+    )  # fmt: skip
+    exact_in = swap_base_input(MAINNET, **common, amount_in=7, minimum_amount_out=5)  # type: ignore[arg-type]
+    exact_out = swap_base_input(MAINNET, **common, amount_in=7, minimum_amount_out=5, exact_out=True)  # type: ignore[arg-type]
+    assert exact_out.accounts == exact_in.accounts
+    # sha256("global:swap_base_output")[:8], then max_amount_in and amount_out
+    assert exact_out.data == bytes([55, 217, 98, 86, 163, 74, 180, 173]) + struct.pack("<QQ", 7, 5)
+    assert exact_out.data[:8] == hashlib.sha256(b"global:swap_base_output").digest()[:8]
