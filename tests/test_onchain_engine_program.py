@@ -2,7 +2,8 @@
 
 Needs a mainnet cp-swap build and an AmmConfig dump, named by ``OEE_CPMM_SO`` and ``OEE_CPMM_CONFIG``
 (never part of this repository); skipped without them. The local network loads the program at its
-mainnet address and a SOL-USDC pool built with the project's own encoders.
+mainnet address and a SOL-USDC pool built with the project's own encoders. The wallet already holds wrapped
+SOL in its own wSOL account, which the orders must leave as it is.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import orjson
 import pytest
 from solders.keypair import Keypair
 
+from adapters.solana.spl import NATIVE_MINT, associated_token_address
 from localnet import LocalnetHandle, start_localnet
+from tests.chain.desk import write_token_account
 from tests.contract.raydium_cpmm import PROGRAM_ID, PoolFiles, build_sol_usdc_pool
 from tests.support import EngineProcesses, base_env, eventually
 from tests.test_raydium_cpmm_program import _config_dump
@@ -33,6 +36,7 @@ pytestmark = pytest.mark.skipif(
 )
 SOL = "So11111111111111111111111111111111111111112"
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+HELD_WSOL = 3 * 10**9
 
 
 def rpc(url: str, method: str, params: list[Any]) -> Any:
@@ -63,6 +67,8 @@ def net_and_pool(wallet: Keypair, tmp_path: Path) -> Iterator[tuple[LocalnetHand
     files = PoolFiles(tmp_path)
     files.amm_config(_config_dump(Path(CONFIG_DUMP)))
     pool = build_sol_usdc_pool(files)
+    held = associated_token_address(wallet.pubkey(), NATIVE_MINT)
+    write_token_account(files, held, NATIVE_MINT, wallet.pubkey(), HELD_WSOL)
     net = start_localnet(
         slot_ms=50, finality_depth=4, programs=[(str(PROGRAM_ID), Path(SO))], accounts=files.accounts,
         fund=[str(wallet.pubkey())], fund_tokens={"USDC": "10000"},
@@ -107,7 +113,7 @@ async def test_orders_route_to_the_real_pool_and_the_program_pays_the_quote(
                     paid += fee
                 # What the engine quoted is what the program paid, to the unit.
                 assert Decimal(paid).scaleb(-decimals) == Decimal(done["amountOut"]) == Decimal(done["quotedAmountOut"])
-                # No wrapped-SOL account is left open.
-                assert SOL not in after
+                # The wallet's own wrapped SOL is untouched, and no other wSOL account is left open.
+                assert after[SOL] == before[SOL] == HELD_WSOL
     finally:
         engine.stop()
