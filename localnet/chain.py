@@ -7,10 +7,10 @@ confirmed → finalized as slots pass, transaction history with balances and log
 that execute at a later slot, and an index of the accounts it has seen (for ``getTokenAccountsByOwner``).
 
 LiteSVM only accepts its single latest blockhash, so its own check is turned off and the ring here
-decides which blockhashes are still valid, the way a validator's blockhash queue does. Each new slot is
-also written to the SlotHashes sysvar (newest first, the last 512), which the Address Lookup Table
-program reads: a table is created for a recent slot, and is usable from the slot after its extension. Account state
-is always the processed state: reads ignore commitment.
+decides which blockhashes are still valid, the way a validator's blockhash queue does. Each new slot
+also updates the SlotHashes sysvar (the slots before it, newest first, the last 512), which the Address
+Lookup Table program reads: a table is created for a recent slot, and is usable from the slot after its
+extension. Account state is always the processed state: reads ignore commitment.
 """
 
 from __future__ import annotations
@@ -101,9 +101,11 @@ class Chain:
         schedule = self.svm.get_epoch_schedule()
         epoch, _ = schedule.get_epoch_and_slot_index(self.slot)
         self.svm.set_clock(Clock(self.slot, int(now), epoch, epoch + 1, int(now)))
+        if self._ring:  # as a validator's: the slots before this one, newest first
+            previous = self._ring[-1]
+            self._slot_hashes.appendleft((previous.slot, previous.blockhash))
+            self.svm.set_slot_hashes(list(self._slot_hashes))
         entry = BlockhashEntry(self.svm.latest_blockhash(), self.slot, self.slot, int(now))
-        self._slot_hashes.appendleft((self.slot, entry.blockhash))
-        self.svm.set_slot_hashes(list(self._slot_hashes))
         self._ring.append(entry)
         self._by_hash[entry.blockhash] = entry
         while len(self._ring) > self.config.blockhash_window + 1:
