@@ -111,7 +111,9 @@ class SolanaSettlement:
         return self._keypair.pubkey()
 
     async def prepare(self, ticket: SwapTicket) -> PreparedTx:
-        """Build and sign the swap for ``ticket``. Reads the chain (blockhash, fees, a simulation); sends nothing."""
+        """Build and sign the swap for ``ticket``. Reads the chain (blockhash, fees, a simulation) and sends no
+        swap; the one thing it may land is a lookup table the swap needs (the wallet's own, moving no tokens,
+        kept for later swaps)."""
         blockhash, last_valid = await self.rpc.latest_blockhash(Confirmed)
         swap = await self._swap(ticket)
         memo = encode_memo(SwapMemo.for_ticket(ticket, simulated=not swap))
@@ -120,6 +122,8 @@ class SolanaSettlement:
         tables: tuple[AddressLookupTableAccount, ...] = ()
         if len(bytes(draft)) > PACKET_DATA_SIZE:
             tables = (await self.tables.covering(swap),)
+            # making a table takes a few slots: a fresh blockhash keeps the swap's whole validity window
+            blockhash, last_valid = await self.rpc.latest_blockhash(Confirmed)
             draft = build_transaction(self._keypair, blockhash, MAX_COMPUTE_UNITS, price, memo, swap, tables)
         units = await self.rpc.simulate(draft, self._slippage)
         limit = compute_unit_limit(units, self.config.compute_unit_margin)
