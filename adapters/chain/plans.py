@@ -14,8 +14,10 @@ atomic: a leg that fails (its DEX's slippage code, say) fails every leg, and not
 
 Hops: a second-hop leg spends exactly its ``amount_in`` of the intermediate token, which the first-hop legs
 must guarantee: an ``EXACT_OUT`` first leg receives exactly its ``amount_out`` (CPMM ``swap_base_output``,
-DLMM ``swap_exact_out2``), an ``EXACT_IN`` one at least its ``min_amount_out``. A plan whose first hop does
-not guarantee what its second spends, or whose final floors add up to less than its minimum, is refused here.
+DLMM ``swap_exact_out2``), an ``EXACT_IN`` one at least its ``min_amount_out`` (any surplus stays with the
+wallet: in its intermediate token account, or as lamports when the intermediate is SOL). A plan whose first
+hop does not guarantee what its second spends, or whose final floors add up to less than its minimum, is
+refused here.
 """
 
 from __future__ import annotations

@@ -90,6 +90,7 @@ class SolanaSettlement:
     """
 
     kind = SettlementKind.CHAIN
+    executes_plans = True  # a ticket's plan of several legs lands as one transaction (adapters.chain.plans)
 
     def __init__(
         self,
