@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from solders.account import Account
@@ -58,6 +58,19 @@ class ChainConfig(BaseModel):
     history_limit: int = Field(default=100_000, ge=1, description="Transactions kept for getTransaction.")
 
 
+class ChainObserver(Protocol):
+    """Told of every change as it happens (the PubSub server): called in the event loop that owns the chain."""
+
+    def on_slot(self, slot: int) -> None:
+        """A new slot started (its due transactions have run)."""
+
+    def on_transaction(self, record: TxRecord, writable: frozenset[Pubkey]) -> None:
+        """A transaction landed (with or without an error) and may have changed ``writable``."""
+
+    def on_accounts(self, keys: frozenset[Pubkey]) -> None:
+        """Accounts were placed or replaced outside a transaction (start-up, an airdrop, an admin call)."""
+
+
 class Chain:
     """LiteSVM with slots, blockhashes, commitment and history. Not thread-safe: one event loop owns it."""
 
@@ -76,6 +89,7 @@ class Chain:
         self._by_address: dict[Pubkey, deque[Signature]] = {}
         self._known: dict[Pubkey, None] = {}
         self._decimals: dict[Pubkey, int] = {}
+        self.observers: list[ChainObserver] = []
         self._start_slot(self._wall_clock())
 
     # --- the clock ------------------------------------------------------------------------------
@@ -90,6 +104,8 @@ class Chain:
                 self._pending_signatures.discard(tx.signatures[0])
                 self.execute(tx)
             self._fees.pop(self.slot - 2 * self.config.blockhash_window, None)
+            for observer in self.observers:
+                observer.on_slot(self.slot)
 
     def _start_slot(self, now: float) -> None:
         schedule = self.svm.get_epoch_schedule()
@@ -180,6 +196,8 @@ class Chain:
         self._remember(record, [k for k in keys if k not in programs])
         writable = frozenset(k for i, k in enumerate(keys) if is_writable(message, i, len(loaded_w)))
         self._fees.setdefault(self.slot, []).append((compute_unit_price(message, keys), writable))
+        for observer in self.observers:
+            observer.on_transaction(record, writable)
         return record
 
     def simulate(
@@ -212,6 +230,7 @@ class Chain:
             if isinstance(result, TransactionMetadata):
                 record = TxRecord(result.signature(), self.slot, self.latest.unix_timestamp, None, None, 0)
                 self._remember(record, [address])
+                self._changed(frozenset((address,)))
                 return record.signature
             if result.err() != TransactionErrorFieldless.AlreadyProcessed:
                 raise RuntimeError(f"airdrop failed: {result.err()}")
@@ -254,6 +273,11 @@ class Chain:
         self.svm.set_account(address, account)
         self._known[address] = None
         self._decimals.pop(address, None)
+        self._changed(frozenset((address,)))
+
+    def _changed(self, keys: frozenset[Pubkey]) -> None:
+        for observer in self.observers:
+            observer.on_accounts(keys)
 
     def note_account(self, address: Pubkey) -> None:
         self._known[address] = None
