@@ -90,16 +90,24 @@ class Chain:
         self._known: dict[Pubkey, None] = {}
         self._decimals: dict[Pubkey, int] = {}
         self.observers: list[ChainObserver] = []
+        self._time_offset = 0.0
         self._start_slot(self._wall_clock())
 
     # --- the clock ------------------------------------------------------------------------------
 
-    def advance_slot(self, count: int = 1) -> None:
-        """Move to the next slot ``count`` times: new clock, new blockhash, due queued transactions run."""
+    def advance_slot(self, count: int = 1, *, unix_time: int | None = None) -> None:
+        """Move to the next slot ``count`` times: new clock, new blockhash, due queued transactions run.
+
+        ``unix_time`` warps the clock: the first new slot's block time is that, and time runs on from there
+        (never backwards: it must not be before the current block time)."""
+        if unix_time is not None:
+            if unix_time < self.latest.unix_timestamp:
+                raise ValueError(f"unix time {unix_time} is before the current block time {self.latest.unix_timestamp}")
+            self._time_offset = unix_time - self._wall_clock()
         for _ in range(count):
             self.slot += 1
             self.svm.expire_blockhash()
-            self._start_slot(self._wall_clock())
+            self._start_slot(self._wall_clock() + self._time_offset)
             for tx in self._pending.pop(self.slot, []):
                 self._pending_signatures.discard(tx.signatures[0])
                 self.execute(tx)

@@ -42,6 +42,8 @@ from localnet.records import Commitment, TxRecord
 
 log = logging.getLogger("oee.localnet.pubsub")
 
+CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
+
 # A client that stops reading loses its socket rather than the localnet's memory.
 MAX_QUEUED = 10_000
 _KINDS = {"accountSubscribe": "account", "signatureSubscribe": "signature", "logsSubscribe": "logs",
@@ -133,7 +135,9 @@ class PubSub:
         for action in self._due.pop(slot, []):
             action()
         for sub in list(self._subs.values()):
-            if sub.kind == "slot":
+            if sub.kind == "account" and sub.key == CLOCK_SYSVAR:
+                self._later(sub.depth, functools.partial(self._send_account, sub))  # the Clock changes every slot
+            elif sub.kind == "slot":
                 root = self.chain.commitment_slot(Commitment.FINALIZED)
                 sub.send(_notification("slotNotification", {"parent": max(0, slot - 1), "root": root, "slot": slot},
                                        sub.number))  # fmt: skip
@@ -223,8 +227,11 @@ class PubSub:
         sender = asyncio.create_task(self._drain(socket, client))
         try:
             while True:
-                text = await socket.receive_text()
-                self._answer(text, client)
+                message = await socket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                self._answer(text if text is not None else bytes(message.get("bytes") or b"").decode(), client)
         except WebSocketDisconnect:
             pass
         finally:

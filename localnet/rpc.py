@@ -158,12 +158,21 @@ class Localnet:
         return {"signature": str(signature), "tokenAccount": str(account)}
 
     def _advance_slots(self, params: list[Any]) -> Any:
-        """``localnet_advanceSlots [n]`` or ``[{slots: n}]``: move the clock now (the only way when slot_ms is 0)."""
-        count = params[0] if params and isinstance(params[0], int) else config_at(params, 0).get("slots", 1)
+        """``localnet_advanceSlots [n]`` or ``[{slots: n, unixTimestamp: t}]``: move the clock now (the only way
+        when slot_ms is 0). ``unixTimestamp`` warps the block time of the first new slot to ``t`` (time runs on
+        from there; it never goes back)."""
+        options = config_at(params, 0)
+        count = params[0] if params and isinstance(params[0], int) else options.get("slots", 1)
         if not isinstance(count, int) or not 0 <= count <= 100_000:
             raise invalid("Invalid params: slots must be an integer in [0, 100000]")
-        self.chain.advance_slot(count)
-        return {"slot": self.chain.slot}
+        unix_time = options.get("unixTimestamp")
+        if unix_time is not None and (not isinstance(unix_time, int) or count < 1):
+            raise invalid("Invalid params: unixTimestamp must be an integer, with at least one slot")
+        try:
+            self.chain.advance_slot(count, unix_time=unix_time)
+        except ValueError as exc:
+            raise invalid(f"Invalid params: {exc}") from exc
+        return {"slot": self.chain.slot, "unixTimestamp": self.chain.latest.unix_timestamp}
 
     def _set_account(self, params: list[Any]) -> Any:
         """``localnet_setAccount [{pubkey, account: {lamports, data: [base64, "base64"], owner, executable}}]``
