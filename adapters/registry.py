@@ -16,6 +16,7 @@ from solders.keypair import Keypair
 from kernel.settings import Network, Settings
 from kernel.tokens import TokenRegistry
 from kernel.venues import DexAdapter, OnChainDex, SettlementVenue
+from kernel.watching import PairWatcher
 
 if TYPE_CHECKING:
     from adapters.pools import PoolBook
@@ -145,3 +146,33 @@ def build_quoting(settings: Settings) -> Quoting:
         raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
     priced = [t.mint for t in tokens if t.symbol in REFERENCE_USD]
     return Quoting(enabled, frozenset(frozenset(pair) for pair in combinations(priced, 2)))
+
+
+def build_watchers(settings: Settings) -> list[PairWatcher]:
+    """The enabled DEXes of ``settings`` that can watch pairs for waiting orders (:class:`PairWatcher`).
+
+    On chain, each is a watcher over its own adapter and RPC client (its ``aclose`` closes both), pushed
+    by the cluster's PubSub WebSocket (derived from the RPC URL: ``ws``/``wss``, the port after an explicit
+    one) and polling while that is down. Simulated, the simulated DEXes that implement it.
+    """
+    tokens = TokenRegistry.for_network(settings.solana_network)
+    if settings.routing != "onchain":
+        return [dex for dex in build_quoting(settings).dexes if isinstance(dex, PairWatcher)]
+    from adapters.chain import ChainConfig
+    from adapters.meteora_dlmm import MeteoraDlmmAdapter
+    from adapters.meteora_dlmm.watch import MeteoraDlmmWatcher
+    from adapters.pools import PoolBook
+    from adapters.raydium_cpmm import RaydiumCpmmAdapter
+    from adapters.raydium_cpmm.watch import RaydiumCpmmWatcher
+    from adapters.solana.pubsub import pubsub_url_for
+
+    config = ChainConfig.from_settings(settings)
+    book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
+    url = pubsub_url_for(config.rpc_url)
+    watchers: list[PairWatcher] = []
+    for dex in _onchain_dexes(settings, config, book, tokens).values():
+        if isinstance(dex, RaydiumCpmmAdapter):
+            watchers.append(RaydiumCpmmWatcher(dex, pubsub_url=url, owns_adapter=True))
+        elif isinstance(dex, MeteoraDlmmAdapter):
+            watchers.append(MeteoraDlmmWatcher(dex, pubsub_url=url, owns_adapter=True))
+    return watchers

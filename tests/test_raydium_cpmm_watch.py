@@ -29,6 +29,7 @@ from tests.contract.raydium_cpmm import (
     build_sol_usdc_pool,
     chain_config,
 )
+from tests.support import eventually
 from tests.support import json_rpc as rpc
 
 JUP = TOKENS.resolve("JUP")
@@ -149,3 +150,26 @@ async def test_a_pool_created_later_is_polled_without_pubsub(net: LocalnetHandle
     await _sniper(net, adapter, watcher, bonk)
     assert not watcher.pushed
     await watcher.aclose()
+
+
+async def test_the_registry_builds_a_watcher_per_enabled_chain_dex(net: LocalnetHandle) -> None:
+    from adapters.registry import build_watchers
+    from kernel.settings import Settings
+
+    options = {"solana_network": "localnet", "solana_rpc_url": net.url, "routing": "onchain"}
+    settings = Settings(_env_file=None, **options)  # type: ignore[call-arg, arg-type]
+    watchers = build_watchers(settings)
+    try:
+        assert sorted(w.name for w in watchers) == ["meteora", "raydium"]
+        assert all(isinstance(w, PairWatcher) for w in watchers)
+        cpmm = next(w for w in watchers if isinstance(w, RaydiumCpmmWatcher))
+        assert (await cpmm.snapshot(SOL, USDC)).pool is not None
+
+        async def pushed() -> bool:
+            return cpmm.pushed
+
+        assert await eventually(pushed, bool, within=10)  # over the localnet's PubSub, derived from its RPC URL
+        assert await cpmm.wait_change(SOL, USDC, 0.2) is False
+    finally:
+        for watcher in watchers:
+            await watcher.aclose()  # type: ignore[attr-defined]

@@ -112,7 +112,8 @@ def digest(accounts: Sequence[Account | None]) -> bytes:
 
 
 class ChainPairWatcher(ABC, Generic[A]):
-    """Watches pairs on one on-chain DEX. ``pubsub_url`` None polls only."""
+    """Watches pairs on one on-chain DEX. ``pubsub_url`` None polls only; ``search_interval_s`` is how often a
+    pair with no pool is searched for one."""
 
     def __init__(
         self,
@@ -121,9 +122,11 @@ class ChainPairWatcher(ABC, Generic[A]):
         pubsub_url: str | None = None,
         poll_interval_s: float = 0.4,
         search_interval_s: float = 2.0,
+        owns_adapter: bool = False,
         clock: Monotonic = time.monotonic,
     ) -> None:
         self.adapter = adapter
+        self._owns_adapter = owns_adapter
         self.name = adapter.name
         self.poll_interval_s = poll_interval_s
         self.search_interval_s = search_interval_s
@@ -189,8 +192,11 @@ class ChainPairWatcher(ABC, Generic[A]):
         return self._stream is not None and self._stream.live
 
     async def aclose(self) -> None:
+        """Close the stream (and the adapter, when it was given to this watcher to own)."""
         if self._stream is not None:
             await self._stream.aclose()
+        if self._owns_adapter:
+            await self.adapter.aclose()
 
     # --- what each DEX fills in ------------------------------------------------------------------------
 
