@@ -139,11 +139,9 @@ def build_quoting(settings: Settings) -> Quoting:
 
     tokens = TokenRegistry.for_network(settings.solana_network)
     if settings.routing == "onchain":
-        from adapters.chain import ChainConfig
-        from adapters.pools import PoolBook
-
-        from adapters.chain import ChainRpc
+        from adapters.chain import ChainConfig, ChainRpc
         from adapters.onchain.tokens import ChainTokens
+        from adapters.pools import PoolBook
 
         book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
         chain = ChainConfig.from_settings(settings)
