@@ -54,6 +54,7 @@ class PairWatch:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     digest: bytes = b""  # of the watched accounts as the last snapshot read them
     empty: bool = False  # the last snapshot found no pool
+    verify: bool = False  # accounts were subscribed after they were read: compare them once, when live
     version: int = 0
     calls: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # the DEX's own memory (bin array depth, ...)
@@ -172,6 +173,12 @@ class ChainPairWatcher(ABC, Generic[A]):
             if left <= 0:
                 return False
             if self._stream is not None and self._stream.live and pair.watched:
+                if pair.verify:
+                    # A change between the read and the subscription would never be pushed: look once.
+                    pair.verify = False
+                    if await self._polled_change(pair):
+                        return True
+                    continue
                 try:
                     async with asyncio.timeout(min(left, self.search_interval_s)):
                         await pair.changed.wait()
@@ -245,8 +252,10 @@ class ChainPairWatcher(ABC, Generic[A]):
             self._by_key.get(key, set()).discard(pair.mints)
         for key in keys:
             self._by_key.setdefault(key, set()).add(pair.mints)
+        added = keys - pair.watched
         pair.watched = keys
         if self._stream is not None:
+            pair.verify = pair.verify or bool(added)
             await self._stream.watch(keys)
 
     def _account_changed(self, key: Pubkey) -> None:
