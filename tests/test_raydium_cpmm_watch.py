@@ -13,6 +13,7 @@ import pytest
 from adapters.chain import ChainRpc
 from adapters.raydium_cpmm import RaydiumCpmmAdapter
 from adapters.raydium_cpmm.watch import RaydiumCpmmWatcher
+from adapters.solana.accounts import CLOCK_SYSVAR
 from kernel.errors import PoolNotTradable, RejectedError, UnsupportedPair
 from kernel.tokens import Token
 from kernel.venues import Quote, QuoteRequest
@@ -129,9 +130,13 @@ async def _sniper(net: LocalnetHandle, adapter: RaydiumCpmmAdapter, watcher: Ray
     assert (await watcher.snapshot(token, SOL)).opens is not None  # one second early: still shut
     await rpc(net.url, "localnet_advanceSlots", {"slots": 1, "unixTimestamp": open_time})
     assert await watcher.wait_change(token, SOL, 10.0) is True
+    assert CLOCK_SYSVAR in watcher.watched(token, SOL)
     opened = await watcher.snapshot(token, SOL)
     assert opened.opens is None and opened.now.unix_time == open_time
     _same(opened.quote(10**6), await adapter.quote(QuoteRequest(token, SOL, 10**6)))
+    # open: the Clock is no longer watched (nor subscribed, where the stream is up)
+    assert CLOCK_SYSVAR not in watcher.watched(token, SOL) | watcher.subscribed
+    assert later.address in watcher.watched(token, SOL)
 
 
 async def test_a_pool_created_later_is_pushed_then_opens_on_time(

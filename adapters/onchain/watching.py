@@ -193,6 +193,15 @@ class ChainPairWatcher(ABC, Generic[A]):
         """RPC calls made per pair (``SOL/USDC`` style labels) since the watcher started."""
         return {pair.label: pair.calls for pair in self._pairs.values()}
 
+    def watched(self, token_in: Token, token_out: Token) -> frozenset[Pubkey]:
+        """The accounts the pair's last snapshot read, whose changes wake :meth:`wait_change`."""
+        return self._pair(token_in, token_out).watched
+
+    @property
+    def subscribed(self) -> frozenset[Pubkey]:
+        """The accounts subscribed over PubSub for every pair (none without a stream)."""
+        return self._stream.watched if self._stream is not None else frozenset()
+
     @property
     def pushed(self) -> bool:
         """Whether changes are being pushed by the cluster right now (else they are polled)."""
@@ -248,8 +257,13 @@ class ChainPairWatcher(ABC, Generic[A]):
     async def _watch(self, pair: PairWatch, keys: frozenset[Pubkey]) -> None:
         if keys == pair.watched:
             return
+        unwatched = []
         for key in pair.watched - keys:
-            self._by_key.get(key, set()).discard(pair.mints)
+            holders = self._by_key.get(key, set())
+            holders.discard(pair.mints)
+            if not holders:
+                self._by_key.pop(key, None)
+                unwatched.append(key)
         for key in keys:
             self._by_key.setdefault(key, set()).add(pair.mints)
         added = keys - pair.watched
@@ -257,6 +271,7 @@ class ChainPairWatcher(ABC, Generic[A]):
         if self._stream is not None:
             pair.verify = pair.verify or bool(added)
             await self._stream.watch(keys)
+            await self._stream.unwatch(unwatched)  # no pair reads them any more (a bin array left behind)
 
     def _account_changed(self, key: Pubkey) -> None:
         for mints in self._by_key.get(key, ()):

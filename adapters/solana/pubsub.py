@@ -52,7 +52,6 @@ class AccountStream:
         self._numbers: dict[int, Pubkey] = {}  # subscription number -> key
         self._socket: websockets.ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()
         self.notifications = 0
 
     @property
@@ -73,11 +72,21 @@ class AccountStream:
             for key in new:
                 await self._subscribe(self._socket, key)
 
-    async def wait_connected(self, timeout_s: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s):
-                await self._connected.wait()
-        return self._connected.is_set()
+    async def unwatch(self, keys: Iterable[Pubkey]) -> None:
+        """Stop watching ``keys`` (``accountUnsubscribe`` where the socket is up)."""
+        gone = {k for k in keys if k in self._watched}
+        self._watched -= gone
+        numbers = [n for n, k in self._numbers.items() if k in gone]
+        for number in numbers:
+            del self._numbers[number]
+        if self._socket is not None:
+            for number in numbers:
+                request = {"jsonrpc": "2.0", "id": next(self._ids), "method": "accountUnsubscribe", "params": [number]}
+                await self._socket.send(orjson.dumps(request).decode())
+
+    @property
+    def watched(self) -> frozenset[Pubkey]:
+        return frozenset(self._watched)
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -99,7 +108,6 @@ class AccountStream:
             try:
                 async with websockets.connect(self.url, max_size=None) as socket:
                     self._socket = socket
-                    self._connected.set()
                     delay = RECONNECT_S
                     for key in list(self._watched):
                         await self._subscribe(socket, key)
@@ -111,7 +119,6 @@ class AccountStream:
                 log.warning("account stream %s is down (%s); polling until it is back", self.url, exc)
             finally:
                 self._socket = None
-                self._connected.clear()
                 self._pending.clear()
                 self._numbers.clear()
             # Something may have changed while the socket was down: say so for every watched account.
