@@ -88,8 +88,9 @@ async def test_snapshot_quotes_equal_the_adapter_at_every_size(
         for size in SIZES:
             await _both(snapshot, adapter, size)
     # one batch per snapshot, and nothing more for the quotes
-    # the first: a program search (its answer holds the pool's state) and one batch; then one batch per snapshot
-    assert watcher.calls() == {"SOL/USDC": 3}
+    # the first: a program search (its answer holds the pool's state, and serves both ways) and one batch;
+    # then one batch per snapshot
+    assert watcher.calls() == {"SOL/USDC": 2, "USDC/SOL": 1}
     await watcher.aclose()
 
 

@@ -100,13 +100,13 @@ class MeteoraDlmmWatcher(ChainPairWatcher[MeteoraDlmmAdapter]):
             found = {}
         enabled = {address: pool for address, pool in found.items() if pool.pair.status == 0}
         self._known.update(enabled)
-        pair.found = tuple(sorted(enabled, key=str))
+        pair.search.found = tuple(sorted(enabled, key=str))
 
     async def _read(self, pair: PairWatch, token_in: Token, token_out: Token) -> Read:
         configured = self.configured(token_in, token_out)
-        if not configured and self.search_due(pair):
-            await self._search(pair)
-        candidates = (configured or list(pair.found))[: self.adapter.max_pools_per_quote]
+        if not configured:
+            await self.search_if_due(pair)
+        candidates = (configured or list(pair.search.found))[: self.adapter.max_pools_per_quote]
         mint_in, mint_out = parse_address(token_in.mint, "mint"), parse_address(token_out.mint, "mint")
         depth = int(pair.extra.get("arrays", self.arrays))
         fetched: dict[Pubkey, Account | None] = {}

@@ -43,13 +43,23 @@ A = TypeVar("A", bound=OnChainAdapter[Any, Any, Any])
 
 
 @dataclass(slots=True)
-class PairWatch:
-    """What a watcher keeps per mint pair between snapshots."""
+class PairSearch:
+    """What the last program search found for a pair, shared by both directions."""
 
+    found: tuple[Pubkey, ...] = ()
+    at: float = float("-inf")
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one search at a time; the other direction waits
+
+
+@dataclass(slots=True)
+class PairWatch:
+    """What a watcher keeps per pair and direction between snapshots (each direction reads its own accounts:
+    DLMM's bin arrays lie on either side of the active bin). ``mints`` is the pair in byte order."""
+
+    direction: tuple[Pubkey, Pubkey]  # (mint in, mint out)
     mints: MintPair
     label: str
-    found: tuple[Pubkey, ...] = ()  # pools the last program search found
-    searched_at: float = float("-inf")
+    search: PairSearch
     watched: frozenset[Pubkey] = frozenset()
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     digest: bytes = b""  # of the watched accounts as the last snapshot read them
@@ -132,8 +142,9 @@ class ChainPairWatcher(ABC, Generic[A]):
         self.poll_interval_s = poll_interval_s
         self.search_interval_s = search_interval_s
         self._clock = clock
-        self._pairs: dict[MintPair, PairWatch] = {}
-        self._by_key: dict[Pubkey, set[MintPair]] = {}
+        self._pairs: dict[tuple[Pubkey, Pubkey], PairWatch] = {}
+        self._by_key: dict[Pubkey, set[tuple[Pubkey, Pubkey]]] = {}
+        self._searches: dict[MintPair, PairSearch] = {}
         self._stream = AccountStream(pubsub_url, self._account_changed) if pubsub_url else None
 
     # --- PairWatcher -----------------------------------------------------------------------------------
@@ -190,8 +201,12 @@ class ChainPairWatcher(ABC, Generic[A]):
                 return True
 
     def calls(self) -> dict[str, int]:
-        """RPC calls made per pair (``SOL/USDC`` style labels) since the watcher started."""
+        """RPC calls made per pair and direction (``SOL/USDC`` labels, in then out) since the watcher started."""
         return {pair.label: pair.calls for pair in self._pairs.values()}
+
+    def calls_for(self, token_in: Token, token_out: Token) -> int:
+        """RPC calls made for one pair and direction since the watcher started."""
+        return self._pair(token_in, token_out).calls
 
     def watched(self, token_in: Token, token_out: Token) -> frozenset[Pubkey]:
         """The accounts the pair's last snapshot read, whose changes wake :meth:`wait_change`."""
@@ -237,21 +252,33 @@ class ChainPairWatcher(ABC, Generic[A]):
         found = await self.adapter._rpc.multiple_accounts(keys, f"reading {len(keys)} {self.adapter.label} accounts")
         return [a if a is not None and a.lamports else None for a in found]
 
+    async def search_if_due(self, pair: PairWatch) -> None:
+        """Search the program for the pair's pools when it is due (:meth:`_search`), once for both directions."""
+        async with pair.search.lock:
+            if self.search_due(pair):
+                await self._search(pair)
+
+    async def _search(self, pair: PairWatch) -> None:
+        """Search the program for the pair's pools into ``pair.search`` (none by default)."""
+        return None
+
     def search_started(self, pair: PairWatch) -> None:
-        pair.searched_at = self._clock()
+        pair.search.at = self._clock()
         pair.calls += 1
 
     def search_due(self, pair: PairWatch) -> bool:
         """Whether the program should be searched for the pair's pools now."""
-        return self._can_search() and not pair.found and self._clock() - pair.searched_at >= self.search_interval_s
+        search = pair.search
+        return self._can_search() and not search.found and self._clock() - search.at >= self.search_interval_s
 
     def _pair(self, token_in: Token, token_out: Token) -> PairWatch:
-        mints = mint_pair(parse_address(token_in.mint, "mint"), parse_address(token_out.mint, "mint"))
-        pair = self._pairs.get(mints)
+        direction = (parse_address(token_in.mint, "mint"), parse_address(token_out.mint, "mint"))
+        pair = self._pairs.get(direction)
         if pair is None:
-            symbols = {token_in.mint: token_in.symbol, token_out.mint: token_out.symbol}
-            pair = PairWatch(mints, "/".join(symbols[str(m)] for m in mints))
-            self._pairs[mints] = pair
+            mints = mint_pair(*direction)
+            search = self._searches.setdefault(mints, PairSearch())
+            pair = PairWatch(direction, mints, f"{token_in.symbol}/{token_out.symbol}", search)
+            self._pairs[direction] = pair
         return pair
 
     async def _watch(self, pair: PairWatch, keys: frozenset[Pubkey]) -> None:
@@ -260,12 +287,12 @@ class ChainPairWatcher(ABC, Generic[A]):
         unwatched = []
         for key in pair.watched - keys:
             holders = self._by_key.get(key, set())
-            holders.discard(pair.mints)
+            holders.discard(pair.direction)
             if not holders:
                 self._by_key.pop(key, None)
                 unwatched.append(key)
         for key in keys:
-            self._by_key.setdefault(key, set()).add(pair.mints)
+            self._by_key.setdefault(key, set()).add(pair.direction)
         added = keys - pair.watched
         pair.watched = keys
         if self._stream is not None:
@@ -274,8 +301,8 @@ class ChainPairWatcher(ABC, Generic[A]):
             await self._stream.unwatch(unwatched)  # no pair reads them any more (a bin array left behind)
 
     def _account_changed(self, key: Pubkey) -> None:
-        for mints in self._by_key.get(key, ()):
-            self._pairs[mints].changed.set()
+        for direction in self._by_key.get(key, ()):
+            self._pairs[direction].changed.set()
 
     async def _polled_change(self, pair: PairWatch) -> bool:
         """Whether the watched accounts differ from what the last snapshot read (one batched read)."""
@@ -290,4 +317,4 @@ def _ordered(keys: frozenset[Pubkey]) -> list[Pubkey]:
     return sorted(keys, key=bytes)
 
 
-__all__ = ["CLOCK_SYSVAR", "ChainPairWatcher", "ChainSnapshot", "PairWatch", "Read", "digest"]
+__all__ = ["CLOCK_SYSVAR", "ChainPairWatcher", "ChainSnapshot", "PairSearch", "PairWatch", "Read", "digest"]

@@ -71,13 +71,13 @@ class RaydiumCpmmWatcher(ChainPairWatcher[RaydiumCpmmAdapter]):
         except DiscoveryRefused:
             found = {}  # the node refuses the search: the canonical PDAs still show a new pool
         self._states.update(found)
-        pair.found = tuple(sorted(found, key=str))
+        pair.search.found = tuple(sorted(found, key=str))
 
     async def _read(self, pair: PairWatch, token_in: Token, token_out: Token) -> Read:
         configured = self.configured(token_in, token_out)
-        if not configured and self.search_due(pair):
-            await self._search(pair)
-        candidates = _unique(configured or [*self.canonical(pair), *pair.found])[:MAX_POOLS_PER_QUOTE]
+        if not configured:
+            await self.search_if_due(pair)
+        candidates = _unique(configured or [*self.canonical(pair), *pair.search.found])[:MAX_POOLS_PER_QUOTE]
         fetched: dict[Pubkey, Account | None] = {}
         for _ in range(_ROUNDS):
             keys = _unique([CLOCK_SYSVAR, *candidates, *(k for a in candidates for k in self._accounts_of(a))])
