@@ -14,6 +14,10 @@ first snapshot of the first slot it allows is priced.
 ``wait_change`` is pushed by ``accountSubscribe`` (:class:`~adapters.solana.pubsub.AccountStream`) on every
 account the last snapshot read, where the cluster's PubSub is up; else it polls those accounts in one
 batched ``getMultipleAccounts`` per ``poll_interval_s``. Every RPC call is counted per pair (:meth:`calls`).
+
+Each direction of a pair is watched on its own (:class:`PairWatch`): a DLMM swap walks bin arrays on one
+side of the active bin or the other. The program search is the pair's, shared by both and run once at a
+time (:class:`PairSearch`).
 """
 
 from __future__ import annotations
