@@ -14,8 +14,9 @@ import redis.asyncio as aioredis
 from solders.keypair import Keypair
 
 from kernel.settings import Network, Settings
-from kernel.tokens import TokenRegistry
+from kernel.tokens import KnownTokens, TokenRegistry, TokenSource
 from kernel.venues import DexAdapter, OnChainDex, SettlementVenue
+from kernel.watching import PairWatcher
 
 if TYPE_CHECKING:
     from adapters.pools import PoolBook
@@ -109,10 +110,16 @@ def _onchain_dexes(
 
 @dataclass
 class Quoting:
-    """What an API process quotes with: the enabled DEXes and the pairs they trade. No wallet, no settlement."""
+    """What an API process quotes with: the enabled DEXes and the pairs they trade, and where tokens named by
+    mint are read (``tokens``: the chain, with on-chain routing). No wallet, no settlement.
+
+    ``discovers``: the DEXes also look for pools of pairs the pool book does not list (on-chain routing
+    with discovery on), so a pair of a token read from the chain is not refused before it is quoted."""
 
     dexes: Sequence[DexAdapter]
     pairs: frozenset[frozenset[str]]
+    tokens: TokenSource | None = None
+    discovers: bool = False
 
     def trades(self, mint_a: str, mint_b: str) -> bool:
         """Whether some enabled DEX has a pool for the two mints."""
@@ -121,6 +128,9 @@ class Quoting:
     async def aclose(self) -> None:
         for dex in self.dexes:
             await dex.aclose()
+        closer = getattr(self.tokens, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 def build_quoting(settings: Settings) -> Quoting:
@@ -129,12 +139,17 @@ def build_quoting(settings: Settings) -> Quoting:
 
     tokens = TokenRegistry.for_network(settings.solana_network)
     if settings.routing == "onchain":
-        from adapters.chain import ChainConfig
+        from adapters.chain import ChainConfig, ChainRpc
+        from adapters.onchain.tokens import ChainTokens
         from adapters.pools import PoolBook
 
         book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
-        dexes = _onchain_dexes(settings, ChainConfig.from_settings(settings), book, tokens)
-        return Quoting(list(dexes.values()), frozenset(p.mints for p in book.pools if p.dex in dexes))
+        chain = ChainConfig.from_settings(settings)
+        dexes = _onchain_dexes(settings, chain, book, tokens)
+        source = ChainTokens(ChainRpc(chain), tokens, owns_rpc=True)
+        discovers = any(getattr(getattr(d, "config", None), "discover", False) for d in dexes.values())
+        pairs = frozenset(p.mints for p in book.pools if p.dex in dexes)
+        return Quoting(list(dexes.values()), pairs, source, discovers)
     from adapters.simulated import SimulatedConfig, SimulatedDex, SimulatedMarket
     from adapters.simulated.market import REFERENCE_USD
 
@@ -144,4 +159,34 @@ def build_quoting(settings: Settings) -> Quoting:
     if not enabled:
         raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
     priced = [t.mint for t in tokens if t.symbol in REFERENCE_USD]
-    return Quoting(enabled, frozenset(frozenset(pair) for pair in combinations(priced, 2)))
+    return Quoting(enabled, frozenset(frozenset(pair) for pair in combinations(priced, 2)), KnownTokens(tokens))
+
+
+def build_watchers(settings: Settings) -> list[PairWatcher]:
+    """The enabled DEXes of ``settings`` that can watch pairs for waiting orders (:class:`PairWatcher`).
+
+    On chain, each is a watcher over its own adapter and RPC client (its ``aclose`` closes both), pushed
+    by the cluster's PubSub WebSocket (derived from the RPC URL: ``ws``/``wss``, the port after an explicit
+    one) and polling while that is down. Simulated, the simulated DEXes that implement it.
+    """
+    tokens = TokenRegistry.for_network(settings.solana_network)
+    if settings.routing != "onchain":
+        return [dex for dex in build_quoting(settings).dexes if isinstance(dex, PairWatcher)]
+    from adapters.chain import ChainConfig
+    from adapters.meteora_dlmm import MeteoraDlmmAdapter
+    from adapters.meteora_dlmm.watch import MeteoraDlmmWatcher
+    from adapters.pools import PoolBook
+    from adapters.raydium_cpmm import RaydiumCpmmAdapter
+    from adapters.raydium_cpmm.watch import RaydiumCpmmWatcher
+    from adapters.solana.pubsub import pubsub_url_for
+
+    config = ChainConfig.from_settings(settings)
+    book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
+    url = pubsub_url_for(config.rpc_url)
+    watchers: list[PairWatcher] = []
+    for dex in _onchain_dexes(settings, config, book, tokens).values():
+        if isinstance(dex, RaydiumCpmmAdapter):
+            watchers.append(RaydiumCpmmWatcher(dex, pubsub_url=url, owns_adapter=True))
+        elif isinstance(dex, MeteoraDlmmAdapter):
+            watchers.append(MeteoraDlmmWatcher(dex, pubsub_url=url, owns_adapter=True))
+    return watchers

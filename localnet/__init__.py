@@ -43,6 +43,7 @@ __all__ = [
     "TokenMinter",
     "build_config",
     "create_app",
+    "pubsub_url",
     "running_localnet",
     "serve",
     "start_localnet",
@@ -97,6 +98,35 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+# Port 0 asks for any free RPC port whose next port is free too; another process may take that one first.
+_PORT_PAIR_TRIES = 50
+
+
+def _bind_pair(host: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """The RPC socket on ``port`` and the PubSub socket on the port after it, as solana-test-validator."""
+    for _ in range(_PORT_PAIR_TRIES if port == 0 else 1):
+        rpc = _bind(host, port)
+        try:
+            return rpc, _bind(host, rpc.getsockname()[1] + 1)
+        except OSError:
+            rpc.close()
+            if port != 0:
+                raise
+    raise OSError(f"found no free pair of adjacent ports on {host}")
+
+
+def pubsub_url(rpc_url: str) -> str:
+    """The PubSub WebSocket URL of a localnet's RPC URL: ``ws://`` on the next port."""
+    scheme, _, rest = rpc_url.partition("://")
+    host, _, port = rest.rstrip("/").rpartition(":")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{host}:{int(port) + 1}"
+
+
+def _url(sock: socket.socket, scheme: str) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
 async def serve(
     config: LocalnetConfig,
     *,
@@ -106,38 +136,36 @@ async def serve(
 ) -> None:
     """Run the localnet in the current event loop until ``stop`` is set (or uvicorn is told to exit).
 
-    ``on_ready`` receives the RPC URL once the socket is listening and start-up (mints, funding) is done.
+    JSON-RPC listens on ``config.port`` and the PubSub WebSocket on the port after it. ``on_ready`` receives
+    the RPC URL once both sockets are listening and start-up (mints, funding) is done.
     """
-    sock = _bind(config.host, config.port)
+    rpc_sock, ws_sock = _bind_pair(config.host, config.port)
     try:
         localnet = Localnet(config)
-        uv_config = uvicorn.Config(
-            localnet.app(),
-            log_config=None,
-            log_level=log_level,
-            access_log=False,
-            ws="none",
-            lifespan="on",
-        )
-        server = _Server(uv_config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            if task.done():
-                await task
-                raise RuntimeError("the localnet RPC server stopped during start-up")
+        common: dict[str, Any] = {"log_config": None, "log_level": log_level, "access_log": False}
+        server = _Server(uvicorn.Config(localnet.app(), ws="none", lifespan="on", **common))
+        pubsub = _Server(uvicorn.Config(localnet.pubsub.app(), ws="websockets-sansio", lifespan="off", **common))
+        task = asyncio.create_task(server.serve(sockets=[rpc_sock]))
+        ws_task = asyncio.create_task(pubsub.serve(sockets=[ws_sock]))
+        while not (server.started and pubsub.started):
+            for running in (task, ws_task):
+                if running.done():
+                    await running
+                    raise RuntimeError("the localnet stopped during start-up")
             await asyncio.sleep(0.01)
-        host, port = sock.getsockname()[:2]
-        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         if on_ready is not None:
-            on_ready(url)
+            on_ready(_url(rpc_sock, "http"))
         if stop is not None:
             watcher = asyncio.create_task(stop.wait())
-            await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            server.should_exit = True
+            await asyncio.wait({task, ws_task, watcher}, return_when=asyncio.FIRST_COMPLETED)
             watcher.cancel()
-        await task
+        else:
+            await asyncio.wait({task, ws_task}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = pubsub.should_exit = True
+        await asyncio.gather(task, ws_task)
     finally:
-        sock.close()
+        rpc_sock.close()
+        ws_sock.close()
 
 
 @dataclass
@@ -151,6 +179,11 @@ class LocalnetHandle:
     _stop: asyncio.Event | None = field(default=None, repr=False)
     _ready: threading.Event = field(default_factory=threading.Event, repr=False)
     _error: BaseException | None = field(default=None, repr=False)
+
+    @property
+    def ws_url(self) -> str:
+        """The PubSub WebSocket (``accountSubscribe`` and the rest), on the RPC port + 1."""
+        return pubsub_url(self.url)
 
     def start(self, timeout: float = 60.0) -> LocalnetHandle:
         self._thread = threading.Thread(target=self._run, name="oee-localnet", daemon=True)

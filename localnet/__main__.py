@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from kernel.logs import setup_logging
-from localnet import build_config, serve
+from localnet import build_config, pubsub_url, serve
 from localnet.accounts import AccountFileError
 from localnet.faucet import LAMPORTS_PER_SOL, MintError
 from localnet.rpc import LocalnetConfig
@@ -148,7 +148,8 @@ def config_from_args(args: argparse.Namespace) -> LocalnetConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the localnet until interrupted. Prints the RPC URL on one line once it is ready."""
+    """Run the localnet until interrupted. Prints the RPC URL on one line once it is ready, then the PubSub
+    WebSocket URL on the next."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -160,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def ready(url: str) -> None:
         print(url, flush=True)
+        print(pubsub_url(url), flush=True)
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -41,10 +41,21 @@ def load_account_file(path: Path, address: str | None = None) -> tuple[Pubkey, A
     """Read a solana CLI account JSON file. ``address`` (unless ``None`` or ``"-"``) overrides its pubkey."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AccountFileError(f"{path}: not a solana account JSON file ({exc})") from exc
+    try:
+        return account_from_json(doc, address)
+    except AccountFileError as exc:
+        raise AccountFileError(f"{path}: {exc}") from exc
+
+
+def account_from_json(doc: Any, address: str | None = None) -> tuple[Pubkey, Account]:
+    """An account in the solana CLI's JSON shape (``{"pubkey", "account": {lamports, data, owner, ...}}``).
+    ``address`` (unless ``None`` or ``"-"``) overrides its pubkey."""
+    try:
         raw = doc["account"]
         key = address if address not in (None, "-") else doc["pubkey"]
-        data_field = raw.get("data", ["", "base64"])
-        data = _decode_data(data_field)
+        data = _decode_data(raw.get("data", ["", "base64"]))
         account = Account(
             lamports=int(raw["lamports"]),
             data=data,
@@ -55,8 +66,8 @@ def load_account_file(path: Path, address: str | None = None) -> tuple[Pubkey, A
         return Pubkey.from_string(str(key)), account
     except AccountFileError:
         raise
-    except (OSError, KeyError, TypeError, ValueError) as exc:
-        raise AccountFileError(f"{path}: not a solana account JSON file ({exc})") from exc
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise AccountFileError(f"not a solana account JSON document ({exc})") from exc
 
 
 def read_program_file(path: Path) -> bytes:

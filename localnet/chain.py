@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from solders.account import Account
@@ -63,6 +63,19 @@ class ChainConfig(BaseModel):
     history_limit: int = Field(default=100_000, ge=1, description="Transactions kept for getTransaction.")
 
 
+class ChainObserver(Protocol):
+    """Told of every change as it happens (the PubSub server): called in the event loop that owns the chain."""
+
+    def on_slot(self, slot: int) -> None:
+        """A new slot started (its due transactions have run)."""
+
+    def on_transaction(self, record: TxRecord, writable: frozenset[Pubkey]) -> None:
+        """A transaction landed (with or without an error) and may have changed ``writable``."""
+
+    def on_accounts(self, keys: frozenset[Pubkey]) -> None:
+        """Accounts were placed or replaced outside a transaction (start-up, an airdrop, an admin call)."""
+
+
 class Chain:
     """LiteSVM with slots, blockhashes, commitment and history. Not thread-safe: one event loop owns it."""
 
@@ -82,20 +95,31 @@ class Chain:
         self._by_address: dict[Pubkey, deque[Signature]] = {}
         self._known: dict[Pubkey, None] = {}
         self._decimals: dict[Pubkey, int] = {}
+        self.observers: list[ChainObserver] = []
+        self._time_offset = 0.0
         self._start_slot(self._wall_clock())
 
     # --- the clock ------------------------------------------------------------------------------
 
-    def advance_slot(self, count: int = 1) -> None:
-        """Move to the next slot ``count`` times: new clock, new blockhash, due queued transactions run."""
+    def advance_slot(self, count: int = 1, *, unix_time: int | None = None) -> None:
+        """Move to the next slot ``count`` times: new clock, new blockhash, due queued transactions run.
+
+        ``unix_time`` warps the clock: the first new slot's block time is that, and time runs on from there
+        (never backwards: it must not be before the current block time)."""
+        if unix_time is not None:
+            if unix_time < self.latest.unix_timestamp:
+                raise ValueError(f"unix time {unix_time} is before the current block time {self.latest.unix_timestamp}")
+            self._time_offset = unix_time - self._wall_clock()
         for _ in range(count):
             self.slot += 1
             self.svm.expire_blockhash()
-            self._start_slot(self._wall_clock())
+            self._start_slot(self._wall_clock() + self._time_offset)
             for tx in self._pending.pop(self.slot, []):
                 self._pending_signatures.discard(tx.signatures[0])
                 self.execute(tx)
             self._fees.pop(self.slot - 2 * self.config.blockhash_window, None)
+            for observer in self.observers:
+                observer.on_slot(self.slot)
 
     def _start_slot(self, now: float) -> None:
         schedule = self.svm.get_epoch_schedule()
@@ -190,6 +214,8 @@ class Chain:
         self._remember(record, [k for k in keys if k not in programs])
         writable = frozenset(k for i, k in enumerate(keys) if is_writable(message, i, len(loaded_w)))
         self._fees.setdefault(self.slot, []).append((compute_unit_price(message, keys), writable))
+        for observer in self.observers:
+            observer.on_transaction(record, writable)
         return record
 
     def simulate(
@@ -222,6 +248,7 @@ class Chain:
             if isinstance(result, TransactionMetadata):
                 record = TxRecord(result.signature(), self.slot, self.latest.unix_timestamp, None, None, 0)
                 self._remember(record, [address])
+                self._changed(frozenset((address,)))
                 return record.signature
             if result.err() != TransactionErrorFieldless.AlreadyProcessed:
                 raise RuntimeError(f"airdrop failed: {result.err()}")
@@ -264,6 +291,11 @@ class Chain:
         self.svm.set_account(address, account)
         self._known[address] = None
         self._decimals.pop(address, None)
+        self._changed(frozenset((address,)))
+
+    def _changed(self, keys: frozenset[Pubkey]) -> None:
+        for observer in self.observers:
+            observer.on_accounts(keys)
 
     def note_account(self, address: Pubkey) -> None:
         self._known[address] = None

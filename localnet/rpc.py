@@ -26,11 +26,12 @@ from starlette.routing import Route
 
 from kernel.settings import Network
 from kernel.tokens import TokenRegistry
-from localnet.accounts import AccountFileError, load_account_file, read_program_file
+from localnet.accounts import AccountFileError, account_from_json, load_account_file, read_program_file
 from localnet.chain import Chain, ChainConfig
 from localnet.faucet import LAMPORTS_PER_SOL, Faucet, FaucetConfig, MintError, TokenMinter
 from localnet.faults import SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS, FaultConfig, FaultInjector
 from localnet.methods import RpcError, config_at, invalid, pubkey_param, register_methods
+from localnet.pubsub import PubSub
 
 log = logging.getLogger("oee.localnet")
 
@@ -64,11 +65,13 @@ class Localnet:
         self.faults = FaultInjector(self.config.faults)
         self.minter = TokenMinter(self.chain)
         self.tokens = TokenRegistry.for_network(Network.LOCALNET)
+        self.pubsub = PubSub(self.chain)
         self.methods: dict[str, Callable[[list[Any]], Any]] = register_methods(self) | {
             "localnet_setFaults": self._set_faults,
             "localnet_setFaucet": self._set_faucet,
             "localnet_mintTo": self._mint_to,
             "localnet_advanceSlots": self._advance_slots,
+            "localnet_setAccount": self._set_account,
             "localnet_info": self._info,
         }
         self._bootstrap()
@@ -155,12 +158,37 @@ class Localnet:
         return {"signature": str(signature), "tokenAccount": str(account)}
 
     def _advance_slots(self, params: list[Any]) -> Any:
-        """``localnet_advanceSlots [n]`` or ``[{slots: n}]``: move the clock now (the only way when slot_ms is 0)."""
-        count = params[0] if params and isinstance(params[0], int) else config_at(params, 0).get("slots", 1)
+        """``localnet_advanceSlots [n]`` or ``[{slots: n, unixTimestamp: t}]``: move the clock now (the only way
+        when slot_ms is 0). ``unixTimestamp`` warps the block time of the first new slot to ``t`` (time runs on
+        from there; it never goes back)."""
+        options = config_at(params, 0)
+        count = params[0] if params and isinstance(params[0], int) else options.get("slots", 1)
         if not isinstance(count, int) or not 0 <= count <= 100_000:
             raise invalid("Invalid params: slots must be an integer in [0, 100000]")
-        self.chain.advance_slot(count)
-        return {"slot": self.chain.slot}
+        unix_time = options.get("unixTimestamp")
+        if unix_time is not None and (not isinstance(unix_time, int) or count < 1):
+            raise invalid("Invalid params: unixTimestamp must be an integer, with at least one slot")
+        try:
+            self.chain.advance_slot(count, unix_time=unix_time)
+        except ValueError as exc:
+            raise invalid(f"Invalid params: {exc}") from exc
+        return {"slot": self.chain.slot, "unixTimestamp": self.chain.latest.unix_timestamp}
+
+    def _set_account(self, params: list[Any]) -> Any:
+        """``localnet_setAccount [{pubkey, account: {lamports, data: [base64, "base64"], owner, executable}}]``
+        (the solana CLI's account JSON) or ``[address, account]``: place or replace an account now, as if a
+        program had written it (account subscribers hear of it). Lamports 0 removes it."""
+        doc = config_at(params, 0)
+        if not doc and len(params) >= 2 and isinstance(params[1], dict):
+            doc = {"pubkey": params[0], "account": params[1]}
+        try:
+            key, account = account_from_json(doc)
+        except AccountFileError as exc:
+            raise invalid(f"Invalid params: {exc}") from exc
+        if account.executable:
+            raise invalid("Invalid params: load programs at start-up (--bpf-program), not with localnet_setAccount")
+        self.chain.set_account(key, account)
+        return {"pubkey": str(key), "slot": self.chain.slot}
 
     def _info(self, params: list[Any]) -> Any:
         """``localnet_info []``: slot, clock settings, the mint authority, the test mints and the faults."""

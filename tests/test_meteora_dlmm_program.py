@@ -211,3 +211,25 @@ async def test_one_unit_above_the_quote_fails_with_6003(net: Net, adapter: Meteo
     programs: list[Pubkey | None] = [COMPUTE_LIMIT.program_id, *(ix.program_id for ix in steps)]
     assert index is not None and programs[index] == PROGRAM_ID
     assert failure_of(err, programs, [SLIPPAGE])[0] == "slippage_exceeded"
+
+
+async def test_snapshot_quotes_equal_the_adapter_and_what_the_program_pays(
+    net: Net, adapter: MeteoraDlmmAdapter
+) -> None:
+    from adapters.meteora_dlmm.watch import MeteoraDlmmWatcher
+
+    watcher = MeteoraDlmmWatcher(adapter)
+    for pair in net.pairs:
+        for token_in, token_out, out_program in ((pair.x, pair.y, pair.y_program), (pair.y, pair.x, pair.x_program)):
+            snapshot = await watcher.snapshot(token_in, token_out)
+            for amount in (10**6, 10**8):
+                expected = await adapter.quote(QuoteRequest(token_in, token_out, amount))
+                assert snapshot.quote(amount) == dataclasses.replace(expected, latency_ms=0)
+            quote = snapshot.quote(10**7)
+            steps = await adapter.swap_instructions(
+                SwapTicket("w", quote, token_in, token_out, quote.amount_out), WALLET.pubkey()
+            )
+            before = await _holding(net.url, WALLET.pubkey(), token_out, out_program)
+            assert await _send(net.url, steps) is None
+            after = await _holding(net.url, WALLET.pubkey(), token_out, out_program)
+            assert after - before + (TX_FEE if token_out.native else 0) == quote.amount_out

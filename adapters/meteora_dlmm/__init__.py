@@ -9,9 +9,10 @@ I/O: :mod:`.client`. :mod:`.config` holds the program ID and its slippage code.
 from __future__ import annotations
 
 from adapters.meteora_dlmm.adapter import MeteoraDlmmAdapter
-from adapters.meteora_dlmm.client import MeteoraDlmmClient, PoolQuote
+from adapters.meteora_dlmm.client import MeteoraDlmmClient
 from adapters.meteora_dlmm.config import DEX_NAME, SLIPPAGE, MeteoraDlmmConfig
 from adapters.meteora_dlmm.math import ExactInQuote, NeedBinArrays, PairAccounts, quote_exact_in
+from adapters.meteora_dlmm.pricing import PoolQuote
 
 __all__ = [
     "DEX_NAME",

@@ -16,11 +16,12 @@ from collections.abc import Mapping, Sequence
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from adapters.meteora_dlmm.client import MeteoraDlmmClient, PoolQuote
+from adapters.meteora_dlmm.client import MeteoraDlmmClient
 from adapters.meteora_dlmm.config import DEX_NAME, PROGRAM_NAME, SLIPPAGE, MeteoraDlmmConfig
 from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, swap2, token_programs
 from adapters.meteora_dlmm.math import Bitmap, PairAccounts
-from adapters.onchain import OnChainAdapter, Priced, check_decimals
+from adapters.meteora_dlmm.pricing import PoolQuote, priced
+from adapters.onchain import OnChainAdapter, Priced
 from adapters.pools import PoolBook, parse_address
 from adapters.solana.errors import DiscoveryRefused
 from adapters.solana.spl import TokenSide
@@ -75,25 +76,8 @@ class MeteoraDlmmAdapter(OnChainAdapter[MeteoraDlmmConfig, PairAccounts, PoolQuo
         if amount <= 0:
             raise RejectedError(f"amount_in must be positive, got {amount}", code="invalid_amount")
         mint_in, mint_out = parse_address(token_in.mint, "mint"), parse_address(token_out.mint, "mint")
-        results: list[Priced[PoolQuote] | RejectedError] = []
-        for result in (await self.client.quote(addresses, mint_in, mint_out, amount)).values():
-            if isinstance(result, RejectedError):
-                results.append(result)
-                continue
-            check_decimals(token_in, result.mint_in.decimals, token_out, result.mint_out.decimals)
-            if result.quote.amount_out <= 0:
-                results.append(
-                    RejectedError(
-                        f"{amount} raw {token_in.symbol} is too small to buy any {token_out.symbol}",
-                        code="amount_too_small",
-                    )
-                )
-                continue
-            q = result.quote
-            results.append(
-                Priced(result.address, amount, q.amount_out, q.fee, q.fee_on_input, q.price_impact_pct, result)
-            )
-        return results
+        quoted = await self.client.quote(addresses, mint_in, mint_out, amount)
+        return [priced(result, token_in, token_out, amount) for result in quoted.values()]
 
     # --- the swap --------------------------------------------------------------------------------------
 

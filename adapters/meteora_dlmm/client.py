@@ -18,7 +18,6 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from meteora_dlmm import MintInfo, UnsupportedMint, parse_mint
@@ -28,8 +27,9 @@ from solders.pubkey import Pubkey
 from adapters.meteora_dlmm.config import MAX_ACCOUNTS_PER_CALL, MeteoraDlmmConfig
 from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, token_programs
 from adapters.meteora_dlmm.layouts import LB_PAIR_SIZE, TOKEN_X_MINT_OFFSET, TOKEN_Y_MINT_OFFSET, check_bin_array
-from adapters.meteora_dlmm.math import ExactInQuote, NeedBinArrays, PairAccounts, quote_exact_in
+from adapters.meteora_dlmm.math import NeedBinArrays, PairAccounts
 from adapters.meteora_dlmm.package import transfer_fee_at
+from adapters.meteora_dlmm.pricing import PoolQuote, quote_pair
 from adapters.onchain.discovery import search_program
 from adapters.solana.accounts import CLOCK_SYSVAR, Clock, check_mint_owner, read_clock
 from adapters.solana.errors import MalformedAccount
@@ -37,41 +37,6 @@ from adapters.solana.rpc import ChainRpc
 from kernel.errors import FatalError, PoolNotTradable, QuoteUnavailable, RejectedError
 
 log = logging.getLogger("oee.meteora_dlmm")
-
-
-@dataclass(frozen=True, slots=True)
-class PoolQuote:
-    """One pair's quote and the accounts it was read from (the swap instruction names them)."""
-
-    pool: PairAccounts
-    quote: ExactInQuote
-    clock: Clock
-    mint_in: MintInfo
-    mint_out: MintInfo
-
-    @property
-    def address(self) -> Pubkey:
-        return self.pool.address
-
-    @property
-    def amount_in(self) -> int:
-        return self.quote.amount_in
-
-    @property
-    def amount_out(self) -> int:
-        return self.quote.amount_out
-
-    @property
-    def fee(self) -> int:
-        return self.quote.fee
-
-    @property
-    def fee_on_input(self) -> bool:
-        return self.quote.fee_on_input
-
-    @property
-    def price_impact_pct(self) -> Decimal:
-        return self.quote.price_impact_pct
 
 
 @dataclass(slots=True)
@@ -147,19 +112,16 @@ class MeteoraDlmmClient:
             needed: dict[Pubkey, tuple[int, ...]] = {}
             for address, state in pending.items():
                 try:
-                    result = quote_exact_in(
+                    result = quote_pair(
                         state.pool, state.arrays, amount_in, state.swap_for_y, clock=clock,
                         mint_in=minfo_in, mint_out=minfo_out, prefetch=self.config.prefetch_arrays,
                     )  # fmt: skip
                 except NeedBinArrays as need:
                     needed[address] = need.indexes
-                except PoolNotTradable as exc:
-                    results[address] = PoolNotTradable(f"pair {address}: {exc}")
-                except RejectedError as exc:
-                    results[address] = exc
-                else:
-                    results[address] = PoolQuote(state.pool, result, clock, minfo_in, minfo_out)
-                    count = max(self.config.prefetch_arrays, len(result.bin_arrays))
+                    continue
+                results[address] = result
+                if isinstance(result, PoolQuote):
+                    count = max(self.config.prefetch_arrays, len(result.quote.bin_arrays))
                     self._ahead[(address, state.swap_for_y)] = state.pool.arrays_ahead(state.swap_for_y, count)
             pending = {address: pending[address] for address in needed}
             if not pending:

@@ -77,6 +77,15 @@ class Priced(Generic[D]):
     detail: D
 
 
+def best_priced(results: Sequence[Priced[D] | RejectedError]) -> Priced[D]:
+    """The pool paying the most (then the least impact, then the address); when none can take the swap,
+    the first refusal is raised."""
+    priced = [r for r in results if not isinstance(r, RejectedError)]
+    if not priced:
+        raise next(r for r in results if isinstance(r, RejectedError))
+    return max(priced, key=lambda p: (p.amount_out, -p.price_impact_pct, str(p.address)))
+
+
 def check_decimals(token_in: Token, decimals_in: int, token_out: Token, decimals_out: int) -> None:
     """The registry's decimals must be the chain's: a mismatch would misprice every order."""
     for token, decimals in ((token_in, decimals_in), (token_out, decimals_out)):
@@ -305,16 +314,7 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
 
     async def _best(self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token, amount: int) -> Priced[D]:
         """The pool paying the most; when none can take the swap, the first refusal is raised."""
-        priced: list[Priced[D]] = []
-        refusals: list[RejectedError] = []
-        for result in await self._price_each(addresses, token_in, token_out, amount):
-            if isinstance(result, RejectedError):
-                refusals.append(result)
-            else:
-                priced.append(result)
-        if not priced:
-            raise refusals[0]
-        return max(priced, key=lambda p: (p.amount_out, -p.price_impact_pct, str(p.address)))
+        return best_priced(await self._price_each(addresses, token_in, token_out, amount))
 
     def _as_quote(self, best: Priced[D], token_in: Token, token_out: Token, latency_ms: int) -> Quote:
         return Quote(

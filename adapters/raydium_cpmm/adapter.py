@@ -10,30 +10,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from adapters.onchain import OnChainAdapter, Priced, check_decimals
+from adapters.onchain import OnChainAdapter, Priced
 from adapters.pools import PoolBook, parse_address
-from adapters.raydium_cpmm.client import PoolSnapshot, RaydiumCpmmClient
+from adapters.raydium_cpmm.client import RaydiumCpmmClient
 from adapters.raydium_cpmm.config import DEX_NAME, MAX_POOLS_PER_QUOTE, PROGRAM_NAME, SLIPPAGE, RaydiumCpmmConfig
 from adapters.raydium_cpmm.instructions import swap_pool
 from adapters.raydium_cpmm.layouts import PoolState
-from adapters.raydium_cpmm.math import CpmmExactOut, CpmmQuote, quote_exact_in, quote_exact_out
+from adapters.raydium_cpmm.math import CpmmExactOut, quote_exact_out
+from adapters.raydium_cpmm.pricing import PricedPool, price_snapshots
 from adapters.solana.spl import TokenSide
 from kernel.errors import FatalError, RejectedError
 from kernel.routes import LegMode
 from kernel.tokens import Token
-
-
-@dataclass(frozen=True, slots=True)
-class PricedPool:
-    """A pool's fresh snapshot and its quote for one request."""
-
-    snapshot: PoolSnapshot
-    quote: CpmmQuote
 
 
 class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool]):
@@ -81,27 +73,9 @@ class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool
     async def _price_each(
         self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token, amount: int
     ) -> list[Priced[PricedPool] | RejectedError]:
-        """Read every pool in one call and quote each. The fee reported is all the trader pays in the input
-        mint."""
+        """Read every pool in one call and quote each (:func:`price_snapshots`)."""
         clock, snapshots = await self.client.snapshots({a: self._pools[a] for a in addresses})
-        results: list[Priced[PricedPool] | RejectedError] = []
-        for snap in snapshots:
-            zero_for_one = str(snap.state.token_0_mint) == token_in.mint
-            mint_in, mint_out = (snap.mint_0, snap.mint_1) if zero_for_one else (snap.mint_1, snap.mint_0)
-            check_decimals(token_in, mint_in.decimals, token_out, mint_out.decimals)
-            try:
-                result = quote_exact_in(
-                    snap.state, snap.config, snap.vault_0_amount, snap.vault_1_amount, amount,
-                    zero_for_one=zero_for_one, now=clock.unix_timestamp, epoch=clock.epoch,
-                    transfer_fee_0=snap.mint_0.transfer_fee, transfer_fee_1=snap.mint_1.transfer_fee,
-                )  # fmt: skip
-            except RejectedError as exc:
-                results.append(exc)
-                continue
-            fee, impact = result.fees.input_side, result.price_impact_pct
-            detail = PricedPool(snap, result)
-            results.append(Priced(snap.address, result.amount_in, result.amount_out, fee, True, impact, detail))
-        return results
+        return price_snapshots(clock, snapshots, token_in, token_out, amount)
 
     async def quote_exact_out(self, pool: str, token_in: Token, token_out: Token, amount_out: int) -> CpmmExactOut:
         """What ``swap_base_output`` on ``pool`` spends now for exactly ``amount_out`` (the first leg of a hop)."""

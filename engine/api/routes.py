@@ -149,7 +149,7 @@ async def execute_other_methods() -> Response:
 async def quote(request: Request, api: Services, caller: Caller) -> Response:
     """Every enabled venue's quote, the best route and minAmountOut, in the shape of an order's quotes."""
     check_json_content_type(request.headers.get("content-type"))
-    valid = read_order(api, await _body(request), allowed=QUOTE_FIELDS)
+    valid = await read_order(api, await _body(request), allowed=QUOTE_FIELDS)
     decision = await api.router.route(VenueQuoteRequest(valid.token_in, valid.token_out, valid.amount_in))
     return _json(quote_answer(valid.token_in, valid.token_out, valid.amount_in, valid.slippage_bps, decision))
 
@@ -259,7 +259,7 @@ async def execute_order_ws(websocket: WebSocket, api: Services) -> None:
             if message["type"] == "websocket.disconnect":
                 return
             raw = message.get("bytes") or (message.get("text") or "").encode()
-            _, body = await accept(api, read_order(api, raw), None, caller)
+            _, body = await accept(api, await read_order(api, raw), None, caller)
         except EngineError as exc:
             await _refuse(websocket, exc)
             return

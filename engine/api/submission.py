@@ -25,6 +25,7 @@ import orjson
 
 from engine.api.present import order_summary
 from engine.api.services import ApiServices
+from engine.api.tokens import resolve_tokens
 from engine.api.validation import MAX_BODY_BYTES, ORDER_FIELDS, ValidOrder, parse_body, validate_order
 from engine.auth.keys import ApiKey
 from engine.db import repository
@@ -69,17 +70,27 @@ def check_size(size: int) -> None:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
 
 
-def read_order(services: ApiServices, body: bytes, allowed: tuple[str, ...] = ORDER_FIELDS) -> ValidOrder:
-    """Parse and check a submission or quote body, the pair included; raises a kernel request error."""
+async def read_order(services: ApiServices, body: bytes, allowed: tuple[str, ...] = ORDER_FIELDS) -> ValidOrder:
+    """Parse and check a submission or quote body, the pair included; raises a kernel request error. A token
+    named by a mint outside the known list is read from the chain first (on-chain routing)."""
     check_size(len(body))
     payload = parse_body(body)
-    valid = validate_order(payload, services.tokens, services.settings.default_slippage_bps, allowed=allowed)
+    quoting = services.quoting
+    timeout_s = services.settings.quote_timeout_ms / 1000
+    tokens = await resolve_tokens(payload, services.tokens, quoting.tokens, timeout_s)
+    valid = validate_order(payload, tokens, services.settings.default_slippage_bps, allowed=allowed)
     check_pair(services, valid)
     return valid
 
 
 def check_pair(services: ApiServices, valid: ValidOrder) -> None:
-    if not services.quoting.trades(valid.token_in.mint, valid.token_out.mint):
+    """The pair must be one an enabled DEX trades. A token read from the chain is in no pool book: where the
+    DEXes discover pools, its pair is left to them (a quote without a pool answers ``unsupported_pair``)."""
+    quoting = services.quoting
+    from_chain = any(services.tokens.resolve(t.mint) is None for t in (valid.token_in, valid.token_out))
+    if from_chain and quoting.discovers:
+        return
+    if not quoting.trades(valid.token_in.mint, valid.token_out.mint):
         message = f"no enabled DEX trades {valid.token_in.symbol} for {valid.token_out.symbol}"
         raise InvalidRequest([FieldIssue("tokenOut", message)], code=UnsupportedPair.code)
 
@@ -154,7 +165,7 @@ async def submit(
     """The whole submission, bounded and checked; raises a kernel error for anything refused."""
     check_key(key)
     check_json_content_type(content_type)
-    status, answer = await accept(services, read_order(services, body), key, caller)
+    status, answer = await accept(services, await read_order(services, body), key, caller)
     return status, orjson.dumps(answer)
 
 

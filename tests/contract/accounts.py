@@ -49,3 +49,12 @@ def filter_matches(flt: dict[str, Any], data: bytes) -> bool:
     text = memcmp["bytes"]
     wanted = base64.b64decode(text) if memcmp.get("encoding") == "base64" else based58.b58decode(text.encode())
     return data[memcmp["offset"] : memcmp["offset"] + len(wanted)] == wanted
+
+
+async def place_accounts(url: str, files: AccountFiles) -> None:
+    """Place every account ``files`` wrote on a running localnet now (``localnet_setAccount``), as if a
+    program had just created them."""
+    from tests.support import json_rpc
+
+    for _, path in files.accounts:
+        await json_rpc(url, "localnet_setAccount", json.loads(path.read_text(encoding="utf-8")))

@@ -202,6 +202,9 @@ def test_cli_prints_the_url_and_serves() -> None:
             assert url.startswith("http://127.0.0.1:")
             reply = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "getHealth"}).json()
             assert reply["result"] == "ok"
+            # then the PubSub WebSocket, on the RPC port + 1
+            port = int(url.rsplit(":", 1)[1])
+            assert proc.stdout.readline().strip() == f"ws://127.0.0.1:{port + 1}"
         finally:
             proc.terminate()
             assert proc.wait(timeout=15) == 0
