@@ -138,13 +138,15 @@ async def test_a_pool_created_later_opens_in_its_first_slot_and_pays_the_quote(s
         owner = setup.wallet.pubkey()
         side_in = TokenSide(NATIVE_MINT, TOKEN_PROGRAM_ID)
         side_out = TokenSide(Pubkey.from_string(USDC.mint), TOKEN_PROGRAM_ID)
-        swap = swap_pool(
-            PROGRAM_ID, pool.address, pool.state, zero_for_one=True, payer=owner, amount_in=10**9,
-            input_token_account=side_in.account(owner), output_token_account=side_out.account(owner),
-            minimum_amount_out=1,
-        )  # fmt: skip
-        early = around_swap(owner, side_in, side_out, 10**9, swap)
-        index = early.index(swap)
+
+        def swap(input_account: Pubkey, output_account: Pubkey) -> Instruction:
+            return swap_pool(
+                PROGRAM_ID, pool.address, pool.state, zero_for_one=True, payer=owner, amount_in=10**9,
+                input_token_account=input_account, output_token_account=output_account, minimum_amount_out=1,
+            )  # fmt: skip
+
+        early = around_swap(owner, side_in, side_out, 10**9, swap, "early")
+        index = next(i for i, ix in enumerate(early) if ix.program_id == PROGRAM_ID)
         assert custom_error(await _send(setup, early)) == (index, NOT_APPROVED)
         await _advance(setup, open_time - 1)
         assert await watcher.wait_change(SOL, USDC, 10.0) is True
