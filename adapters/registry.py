@@ -16,6 +16,7 @@ from solders.keypair import Keypair
 from kernel.settings import Network, Settings
 from kernel.tokens import TokenRegistry
 from kernel.venues import DexAdapter, OnChainDex, SettlementVenue
+from kernel.watching import PairWatcher, PoolLauncher
 
 if TYPE_CHECKING:
     from adapters.pools import PoolBook
@@ -41,7 +42,7 @@ def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | No
     """The venues for ``settings``. ``signer`` is the wallet; a network other than ``simulated`` needs one."""
     from adapters.simulated import build_simulated
 
-    tokens = TokenRegistry.for_network(settings.solana_network)
+    tokens = tokens_for(settings)
     if settings.routing not in ("simulated", "onchain"):
         raise ValueError(f"ROUTING must be simulated or onchain, not {settings.routing!r}")
     if settings.routing == "onchain" and settings.solana_network is Network.SIMULATED:
@@ -123,11 +124,47 @@ class Quoting:
             await dex.aclose()
 
 
-def build_quoting(settings: Settings) -> Quoting:
-    """The DEXes of ``settings`` for quoting only, as the worker would route across them."""
+def tokens_for(settings: Settings) -> TokenRegistry:
+    """The tokens orders may name: the network's, and with simulated routing the launch tokens, whose pools
+    exist only once launched (what sniper orders wait for)."""
+    if settings.routing == "onchain":
+        return TokenRegistry.for_network(settings.solana_network)
+    from adapters.simulated import simulated_tokens
+
+    return simulated_tokens(settings)
+
+
+def build_watchers(settings: Settings, redis: aioredis.Redis) -> list[PairWatcher]:
+    """The enabled DEXes that can be watched (one read of a pair's pools priced for any size), for the watcher
+    of waiting orders. With on-chain routing, those on-chain adapters that implement the watching protocol."""
+    if settings.routing == "onchain":
+        from adapters.chain import ChainConfig
+        from adapters.pools import PoolBook
+
+        book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
+        dexes = _onchain_dexes(settings, ChainConfig.from_settings(settings), book, tokens_for(settings))
+        return [d for d in dexes.values() if isinstance(d, PairWatcher)]
+    from adapters.simulated import build_simulated
+
+    simulated, _ = build_simulated(settings, redis, Keypair())
+    return [d for d in simulated if d.name in settings.enabled_dexes]
+
+
+def build_pool_launcher(settings: Settings, redis: aioredis.Redis) -> PoolLauncher | None:
+    """Where a simulated pool launch is written for every process to see; None unless routing is simulated."""
+    if settings.routing == "onchain":
+        return None
+    from adapters.simulated import market_feed
+
+    return market_feed(settings, redis)
+
+
+def build_quoting(settings: Settings, redis: aioredis.Redis | None = None) -> Quoting:
+    """The DEXes of ``settings`` for quoting only, as the worker would route across them. ``redis`` shares the
+    simulated market's feed (launched pools, set prices) with the other processes."""
     from itertools import combinations
 
-    tokens = TokenRegistry.for_network(settings.solana_network)
+    tokens = tokens_for(settings)
     if settings.routing == "onchain":
         from adapters.chain import ChainConfig
         from adapters.pools import PoolBook
@@ -135,11 +172,11 @@ def build_quoting(settings: Settings) -> Quoting:
         book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
         dexes = _onchain_dexes(settings, ChainConfig.from_settings(settings), book, tokens)
         return Quoting(list(dexes.values()), frozenset(p.mints for p in book.pools if p.dex in dexes))
-    from adapters.simulated import SimulatedConfig, SimulatedDex, SimulatedMarket
+    from adapters.simulated import SimulatedConfig, SimulatedDex, SimulatedMarket, market_feed
     from adapters.simulated.market import REFERENCE_USD
 
     config = SimulatedConfig.from_settings(settings)
-    market = SimulatedMarket(tokens, config)
+    market = SimulatedMarket(tokens, config, feed=market_feed(settings, redis))
     enabled = [SimulatedDex(name, market, config) for name in market.dexes if name in settings.enabled_dexes]
     if not enabled:
         raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")

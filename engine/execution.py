@@ -37,7 +37,7 @@ from engine.recorder import OrderRecorder, StepStore, Superseded
 from engine.routing import QuoteFailure, Router, RoutingDecision
 from engine.runtime import dependency_down
 from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderStatus
-from kernel.errors import EngineError, RejectedError, RetryableError, TransactionExpired
+from kernel.errors import EngineError, RejectedError, RetryableError, SlippageExceeded, TransactionExpired
 from kernel.logs import bind, bound
 from kernel.money import format_amount, price
 from kernel.settings import Settings
@@ -203,6 +203,9 @@ class OrderExecutor:
         best = decision.best
         bind(dex=best.dex)
         min_out = best.min_amount_out(order.slippage_bps)
+        if order.execute_min_out is not None:
+            # A fired limit or sniper order keeps the floor it fired at: its fill is never worse than its limit.
+            min_out = order.execute_min_out
         self._log_decision(order, decision, min_out)
         rec.step(
             status=OrderStatus.BUILDING,
@@ -220,6 +223,10 @@ class OrderExecutor:
                 route=RouteRecord(attempt, best.dex, best.pool, best.amount_out, min_out, decision.reason),
             ),
         )
+        if best.amount_out < min_out:
+            raise SlippageExceeded(
+                f"the best quote pays {best.amount_out} raw {order.token_out.symbol}, below the order's floor {min_out}"
+            )
         ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out)
         tx = await self._venue.prepare(ticket)
         bind(signature=tx.signature)
