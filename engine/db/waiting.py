@@ -107,18 +107,18 @@ WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::numeric[]) AS t(id, data, min_out)
 ), moved AS (
     UPDATE orders o SET
-        status = $4, last_seq = o.last_seq + 1, updated_at = now(),
+        status = $4::text, last_seq = o.last_seq + 1, updated_at = now(),
         execute_min_out = COALESCE(i.min_out, o.execute_min_out),
-        triggered_at = CASE WHEN $4 = 'pending' THEN now() ELSE o.triggered_at END,
-        finished_at = CASE WHEN $4 = 'pending' THEN o.finished_at ELSE now() END,
-        failure_code = CASE WHEN $4 = 'pending' THEN o.failure_code ELSE $4 END,
-        failure_reason = COALESCE($5, o.failure_reason)
+        triggered_at = CASE WHEN $4::text = 'pending' THEN now() ELSE o.triggered_at END,
+        finished_at = CASE WHEN $4::text = 'pending' THEN o.finished_at ELSE now() END,
+        failure_code = CASE WHEN $4::text = 'pending' THEN o.failure_code ELSE $4::text END,
+        failure_reason = COALESCE($5::text, o.failure_reason)
     FROM input i
     WHERE o.id = i.id AND o.status = 'waiting' AND ($6::uuid IS NULL OR o.api_key_id = $6)
     RETURNING o.id, o.last_seq, i.data
 )
 INSERT INTO order_events (order_id, seq, status, kind, data)
-SELECT id, last_seq, $4, 'status', data FROM moved
+SELECT id, last_seq, $4::text, 'status', data FROM moved
 RETURNING order_id, seq, data
 """
 
