@@ -93,7 +93,7 @@ async def test_a_thousand_limit_orders_over_three_pairs(
         for step, factor in enumerate((Decimal(1), *STEPS)):
             await feed.set_prices({s: p * factor for s, p in BASE_USD.items() if s != "USDC"}, steady=True)
             version = (await feed.refresh(force=True)).version
-            await eventually(lambda: _acted_on(watcher), lambda v: v >= version, within=30)
+            await eventually(lambda: _acted_on(watcher), lambda v, at=version: v >= at, within=30)
             market = await oracle(settings, redis)
             executable = {
                 i for i, r in stored.items()

@@ -22,6 +22,7 @@ from adapters.registry import build_watchers, tokens_for
 from adapters.simulated import MarketFeed, SimulatedConfig, SimulatedMarket, market_feed, simulated_tokens
 from engine.db.urls import asyncpg_dsn
 from engine.watcher.service import WaitingWatcher
+from kernel.errors import EngineError
 from kernel.settings import Settings
 from kernel.tokens import Token
 from tests.support import base_env
@@ -95,7 +96,7 @@ def best_out(market: SimulatedMarket, token_in: Token, token_out: Token, amount_
     for dex in market.dexes:
         try:
             outs.append(market.quote(dex, token_in, token_out, amount_in).amount_out)
-        except Exception:  # noqa: BLE001 - a venue that cannot fill this size pays nothing
+        except EngineError:  # a venue that cannot fill this size pays nothing
             outs.append(0)
     return max(outs)
 
