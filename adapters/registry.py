@@ -173,6 +173,7 @@ def build_quoting(settings: Settings, redis: aioredis.Redis | None = None) -> Qu
         dexes = _onchain_dexes(settings, ChainConfig.from_settings(settings), book, tokens)
         return Quoting(list(dexes.values()), frozenset(p.mints for p in book.pools if p.dex in dexes))
     from adapters.simulated import SimulatedConfig, SimulatedDex, SimulatedMarket, market_feed
+    from adapters.simulated.feed import LAUNCH_MINTS
     from adapters.simulated.market import REFERENCE_USD
 
     config = SimulatedConfig.from_settings(settings)
@@ -180,5 +181,6 @@ def build_quoting(settings: Settings, redis: aioredis.Redis | None = None) -> Qu
     enabled = [SimulatedDex(name, market, config) for name in market.dexes if name in settings.enabled_dexes]
     if not enabled:
         raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
-    priced = [t.mint for t in tokens if t.symbol in REFERENCE_USD]
+    # Launch tokens trade once their pool is launched (until then every DEX answers that it has no pool).
+    priced = [t.mint for t in tokens if t.symbol in REFERENCE_USD or t.mint in LAUNCH_MINTS]
     return Quoting(enabled, frozenset(frozenset(pair) for pair in combinations(priced, 2)))
