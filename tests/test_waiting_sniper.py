@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -67,7 +68,9 @@ async def test_a_sniper_fires_at_the_first_update_after_its_pool_opens(
 
 async def test_oee_pools_launch_makes_a_pair_every_process_quotes(engine: EngineProcesses) -> None:
     command = [sys.executable, "-m", "tools.cli", "pools", "launch", "PUMP", "USDC", "--price", "0.5"]
-    done = subprocess.run(command, env=engine.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = await asyncio.to_thread(
+        subprocess.run, command, env=engine.env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert "launched PUMP/USDC" in done.stdout
     async with engine.client() as client:
