@@ -213,10 +213,11 @@ class Settings(BaseSettings):
         default=250, ge=1, description="How often a watcher re-reads a simulated pair (its price moves with the clock)."
     )
     simulated_feed_refresh_ms: int = Field(
-        default=100,
+        default=0,
         ge=0,
         description="Longest a process prices on its last read of the simulated market's shared feed (launches, "
-        "set prices) before reading it again.",
+        "set prices) before reading it again; 0 reads it before every quote, so a worker never quotes an older "
+        "market than the watcher that fired the order saw.",
     )
 
     # --- waiting orders (limit, sniper) ---------------------------------------------------------

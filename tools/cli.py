@@ -216,7 +216,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from tools.demo import run_demo
 
-    return run_demo(settings, orders=args.orders, fast=args.fast)
+    return run_demo(settings, orders=args.orders, fast=args.fast, waiting=not args.market_only)
 
 
 def cmd_localnet(settings: Settings, args: argparse.Namespace) -> int:
@@ -272,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start everything, submit orders at once, watch them live")
     demo.add_argument("--orders", type=int, default=12)
     demo.add_argument("--fast", action="store_true", help="no simulated latency")
+    demo.add_argument("--market-only", action="store_true", help="market orders only (no limit, sniper or cancel)")
     demo.set_defaults(run=cmd_demo)
     localnet = sub.add_parser(
         "localnet",

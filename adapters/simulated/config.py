@@ -43,7 +43,7 @@ class SimulatedConfig:
     seed: int = 7
     relax_time_s: float = 2.0
     watch_poll_s: float = 0.25
-    feed_refresh_s: float = 0.1
+    feed_refresh_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("failure_rate", "drop_rate"):

@@ -137,6 +137,14 @@ class MarketFeed:
             fields["steady"] = b"1" if steady else b"0"
         await self._write(fields)
 
+    async def forget_prices(self, symbols: list[str]) -> None:
+        """Let these tokens' prices drift again."""
+        redis = self._need_redis()
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._key, *(f"price:{s}" for s in symbols))
+            pipe.hincrby(self._key, "version", 1)
+            await pipe.execute()
+
     async def clear(self) -> None:
         """Forget every launch and set price (the version keeps counting)."""
         redis = self._need_redis()

@@ -15,7 +15,7 @@ from kernel.watching import PoolLauncher
 MAX_OPENS_IN_S = 7 * 24 * 3600
 MAX_PRICE_CHARS = 64
 _MAX_EXPONENT = 40
-_DECIMAL = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+_DECIMAL = re.compile(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +45,15 @@ def positive_decimal(value: object) -> Decimal:
         raise ValueError(f"must be at most {MAX_PRICE_CHARS} characters")
     if text.startswith("-") and _DECIMAL.match(text[1:]):
         raise ValueError("must be greater than zero")
-    if not _DECIMAL.match(text):
+    if not _DECIMAL.fullmatch(text):
         raise ValueError("must be a decimal number in ASCII digits, such as 0.05")
-    number = Decimal(text)
-    exponent = number.adjusted()
-    if abs(exponent) > _MAX_EXPONENT:
+    mantissa, _, exponent_text = text.lower().partition("e")
+    # The written exponent is bounded before any number is made of it (a huge one is refused, never computed).
+    if exponent_text and (len(exponent_text) > 4 or abs(int(exponent_text)) > _MAX_EXPONENT):
         raise ValueError(f"has an exponent outside -{_MAX_EXPONENT}..{_MAX_EXPONENT}")
+    number = Decimal(text)
+    if abs(number.adjusted()) > 2 * _MAX_EXPONENT:
+        raise ValueError(f"is outside 1e-{2 * _MAX_EXPONENT}..1e{2 * _MAX_EXPONENT}")
     if number <= 0:
         raise ValueError("must be greater than zero")
     return number
