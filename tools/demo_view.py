@@ -23,7 +23,8 @@ from rich.text import Text
 
 from kernel.settings import Network, Settings
 
-STYLE = {"sending": "dim", "waiting": "yellow", "expired": "dim", "cancelled": "dim", "pending": "dim", "routing": "cyan", "building": "blue", "submitted": "yellow",
+STYLE = {"sending": "dim", "waiting": "yellow", "expired": "dim", "cancelled": "dim",
+         "pending": "dim", "routing": "cyan", "building": "blue", "submitted": "yellow",
          "retrying": "magenta", "confirmed": "bold green", "failed": "bold red"}  # fmt: skip
 DONE = ("confirmed", "failed", "expired", "cancelled")
 GAP = 2  # between two cells: the box's blank separator and one of padding (collapsed, none at the edges)

@@ -38,7 +38,7 @@ async def _direct(client: httpx.AsyncClient, feed_redis: aioredis.Redis, setting
                   limit: Decimal) -> None:  # fmt: skip
     """Once every order waits: cancel the third, launch the sniper's pool, lift SOL past the limit."""
     deadline = time.monotonic() + 30
-    while not all(r.status == "waiting" for r in rows) and time.monotonic() < deadline:
+    while not all(r.status == "waiting" for r in rows) and time.monotonic() < deadline:  # noqa: ASYNC110 - rows change as their streams run
         await asyncio.sleep(0.05)
     await asyncio.sleep(PACE_S)
     await client.delete(f"/api/orders/{rows[2].order_id}")
@@ -58,41 +58,12 @@ async def waiting_act(base: str, key: str, settings: Settings, console: Console)
     feed_redis = aioredis.Redis.from_url(str(settings.redis_url))
     async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
         limit = await _limit_price(client)
-        orders = [
-            (
-                {
-                    "type": "limit",
-                    "tokenIn": "SOL",
-                    "tokenOut": "USDC",
-                    "amountIn": "1",
-                    "limitPrice": str(limit),
-                    "expiresInS": 120,
-                },
-                f"limit: fills at >= {limit} USDC",
-            ),  # fmt: skip
-            (
-                {
-                    "type": "sniper",
-                    "tokenIn": "USDC",
-                    "tokenOut": "NEWT",
-                    "amountIn": SNIPE_USDC,
-                    "maxPrice": "0.06",
-                    "slippageBps": 100,
-                    "expiresInS": 120,
-                },
-                "sniper: waits for a NEWT pool",
-            ),  # fmt: skip
-            (
-                {
-                    "type": "limit",
-                    "tokenIn": "SOL",
-                    "tokenOut": "USDC",
-                    "amountIn": "1",
-                    "limitPrice": str(limit * 2),
-                    "expiresInS": 120,
-                },
-                "limit: to be cancelled",
-            ),  # fmt: skip
+        sol = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "expiresInS": 120}
+        newt = {"tokenIn": "USDC", "tokenOut": "NEWT", "amountIn": SNIPE_USDC, "expiresInS": 120}
+        orders: list[tuple[dict[str, object], str]] = [
+            ({**sol, "type": "limit", "limitPrice": str(limit)}, f"limit: fills at >= {limit} USDC"),
+            ({**newt, "type": "sniper", "maxPrice": "0.06", "slippageBps": 100}, "sniper: waits for a NEWT pool"),
+            ({**sol, "type": "limit", "limitPrice": str(limit * 2)}, "limit: to be cancelled"),
         ]
         rows = [Row(str(b["tokenIn"]), str(b["tokenOut"]), str(b["amountIn"])) for b, _ in orders]
         for row, (_, note) in zip(rows, orders, strict=True):

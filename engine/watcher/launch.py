@@ -47,7 +47,7 @@ def positive_decimal(value: object) -> Decimal:
         raise ValueError("must be greater than zero")
     if not _DECIMAL.fullmatch(text):
         raise ValueError("must be a decimal number in ASCII digits, such as 0.05")
-    mantissa, _, exponent_text = text.lower().partition("e")
+    _, _, exponent_text = text.lower().partition("e")
     # The written exponent is bounded before any number is made of it (a huge one is refused, never computed).
     if exponent_text and (len(exponent_text) > 4 or abs(int(exponent_text)) > _MAX_EXPONENT):
         raise ValueError(f"has an exponent outside -{_MAX_EXPONENT}..{_MAX_EXPONENT}")
