@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from adapters.simulated import market_feed
+from adapters.simulated import market_feed, simulated_tokens
 from kernel.settings import Settings
 from tools.demo_view import Row, order_table
 
@@ -56,13 +56,18 @@ async def waiting_act(base: str, key: str, settings: Settings, console: Console)
     headers = {"X-API-Key": key}
     ws_base = "ws" + base[len("http") :]
     feed_redis = aioredis.Redis.from_url(str(settings.redis_url))
+    feed = market_feed(settings, feed_redis)
+    tokens = simulated_tokens(settings)
+    newt, usdc = tokens.resolve("NEWT"), tokens.resolve("USDC")
+    assert newt is not None and usdc is not None
+    await feed.forget_launch(newt, usdc)  # a pool an earlier demo launched: the sniper waits for a new one
     async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
         limit = await _limit_price(client)
         sol = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "expiresInS": 120}
-        newt = {"tokenIn": "USDC", "tokenOut": "NEWT", "amountIn": SNIPE_USDC, "expiresInS": 120}
+        snipe = {"tokenIn": "USDC", "tokenOut": "NEWT", "amountIn": SNIPE_USDC, "expiresInS": 120}
         orders: list[tuple[dict[str, object], str]] = [
             ({**sol, "type": "limit", "limitPrice": str(limit)}, f"limit: fills at >= {limit} USDC"),
-            ({**newt, "type": "sniper", "maxPrice": "0.06", "slippageBps": 100}, "sniper: waits for a NEWT pool"),
+            ({**snipe, "type": "sniper", "maxPrice": "0.06", "slippageBps": 100}, "sniper: waits for a NEWT pool"),
             ({**sol, "type": "limit", "limitPrice": str(limit * 2)}, "limit: to be cancelled"),
         ]
         rows = [Row(str(b["tokenIn"]), str(b["tokenOut"]), str(b["amountIn"])) for b, _ in orders]

@@ -137,6 +137,15 @@ class MarketFeed:
             fields["steady"] = b"1" if steady else b"0"
         await self._write(fields)
 
+    async def forget_launch(self, base: Token, quote: Token) -> None:
+        """Take a launched pool away again (the pair has no pool until it is launched anew)."""
+        low, high = sorted((base.mint, quote.mint))
+        redis = self._need_redis()
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._key, f"launch:{low}:{high}")
+            pipe.hincrby(self._key, "version", 1)
+            await pipe.execute()
+
     async def forget_prices(self, symbols: list[str]) -> None:
         """Let these tokens' prices drift again."""
         redis = self._need_redis()
