@@ -60,6 +60,11 @@ class SimulatedDex:
         """The pair's pool as it stands now (after the feed's latest launches and prices), priced with no I/O."""
         return await read_snapshot(self._market, self.name, token_in, token_out)
 
+    @property
+    def io_calls(self) -> int:
+        """Reads of the shared feed this process's market made (the simulated venues' only I/O; no RPC)."""
+        return self._market.feed.reads
+
     async def wait_change(self, token_in: Token, token_out: Token, timeout_s: float) -> bool:
         """The simulated price moves with the clock, so nothing is pushed: wait the poll interval (or less)."""
         await self._sleep(max(0.0, min(timeout_s, self._config.watch_poll_s)))

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+import orjson
 import redis.asyncio as aioredis
 
 from engine.db import waiting
@@ -92,6 +93,7 @@ class WaitingWatcher:
             asyncio.create_task(self._manage(), name="watcher-manage"),
             asyncio.create_task(self._listen(), name="watcher-listen"),
             asyncio.create_task(self._sweeper(), name="watcher-sweep"),
+            asyncio.create_task(self._reporter(), name="watcher-report"),
         ]
 
     async def stop(self) -> None:
@@ -277,6 +279,29 @@ class WaitingWatcher:
                 raise
             except Exception as exc:
                 log.warning("expiry sweep failed (%r)", exc)
+
+    def report(self) -> dict[str, object]:
+        """What this process has done, per pair it watched: snapshot reads, updates, sizes priced, fired, expired;
+        and the venues' own I/O calls where a venue counts them (``io_calls``)."""
+        io_calls = {v.name: int(n) for v in self._venues if isinstance(n := getattr(v, "io_calls", None), int)}
+        pairs = {
+            f"{a}:{b}": {"name": "/".join(t.symbol for t in self._known.get((a, b), ())), "reads": s.reads, "updates": s.updates, "priced": s.priced, "fired": s.fired,
+                         "expired": s.expired, "waiting": len(w.loop.book) if (w := self._watched.get((a, b))) else 0}
+            for (a, b), s in self.stats.items()
+        }  # fmt: skip
+        return {"owner": self.owner, "pairs": pairs, "ioCalls": io_calls}
+
+    async def _reporter(self) -> None:
+        """Publish :meth:`report` to ``<namespace>:watcher-stats`` every second (benchmarks read it)."""
+        key = f"{self._settings.namespace}:watcher-stats"
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self._redis.hset(key, self.owner, orjson.dumps(self.report()).decode())  # type: ignore[misc]
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("watcher stats not published: %r", exc)
 
     async def _publish(self, moved: Sequence[Moved]) -> None:
         messages = [event_message(str(m.order_id), m.seq, m.status, "status", m.data) for m in moved]
