@@ -284,11 +284,14 @@ class WaitingWatcher:
         """What this process has done, per pair it watched: snapshot reads, updates, sizes priced, fired, expired;
         and the venues' own I/O calls where a venue counts them (``io_calls``)."""
         io_calls = {v.name: int(n) for v in self._venues if isinstance(n := getattr(v, "io_calls", None), int)}
-        pairs = {
-            f"{a}:{b}": {"name": "/".join(t.symbol for t in self._known.get((a, b), ())), "reads": s.reads, "updates": s.updates, "priced": s.priced, "fired": s.fired,
-                         "expired": s.expired, "waiting": len(w.loop.book) if (w := self._watched.get((a, b))) else 0}
-            for (a, b), s in self.stats.items()
-        }  # fmt: skip
+        pairs: dict[str, dict[str, object]] = {}
+        for pair, s in self.stats.items():
+            watched = self._watched.get(pair)
+            pairs[":".join(pair)] = {
+                "name": "/".join(t.symbol for t in self._known.get(pair, ())),
+                "reads": s.reads, "updates": s.updates, "priced": s.priced, "fired": s.fired, "expired": s.expired,
+                "waiting": len(watched.loop.book) if watched is not None else 0,
+            }  # fmt: skip
         return {"owner": self.owner, "pairs": pairs, "ioCalls": io_calls}
 
     async def _reporter(self) -> None:
