@@ -210,3 +210,37 @@ async def _die(watcher: object) -> None:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     watcher._tasks, watcher._watched = [], {}  # type: ignore[attr-defined]
+
+
+async def test_a_limit_whose_price_fell_back_before_execution_waits_again(
+    deployment: Deployment, conn_pool: asyncpg.Pool, redis: aioredis.Redis
+) -> None:
+    # A deployment of its own (its own queue and market), whose worker starts only once the price fell back.
+    assert deployment.settings.database_url and deployment.settings.redis_url
+    mine = Deployment.make(deployment.settings.database_url, deployment.settings.redis_url)
+    feed = feed_of(mine.settings, redis)
+    await feed.set_prices(BASE_USD, steady=True)
+    engine = EngineProcesses(mine.env)
+    engine.start_api()
+    try:
+        engine.wait_answering()
+        async with engine.client() as client, watching(mine.settings, conn_pool, redis):
+            [order_id] = await place(client, [limit("102")])
+            await feed.set_prices({"SOL": Decimal(104)}, steady=True)
+            await eventually(lambda: statuses(conn_pool, [order_id]), lambda s: s[order_id] == "pending")
+            await feed.set_prices({"SOL": Decimal(100)}, steady=True)  # before any worker quoted it
+            engine.start_worker()
+            await eventually(lambda: _path(conn_pool, order_id), lambda p: p[-1] == "waiting" and len(p) > 2)
+            await feed.set_prices({"SOL": Decimal(104)}, steady=True)
+            await eventually(lambda: statuses(conn_pool, [order_id]), lambda s: s[order_id] in FINISHED, within=30)
+        path = await _path(conn_pool, order_id)
+        assert path == ["waiting", "pending", "routing", "waiting", "pending", "routing", "building", "submitted",
+                        "confirmed"]  # fmt: skip
+        row = (await rows(conn_pool, [order_id]))[order_id]
+        assert row["tx_signature"] is not None and int(row["amount_out"]) >= int(row["trigger_min_out"])
+    finally:
+        engine.stop()
+
+
+async def _path(pool: asyncpg.Pool, order_id: str) -> list[str]:
+    return status_path((await events(pool, [order_id]))[order_id])
