@@ -81,7 +81,7 @@ class OrderIntake:
             created = await repository.insert_orders(conn, unique)
             clashing = [(o.api_key_id, o.idempotency_key) for o in unique if o.id not in created and o.idempotency_key]
             existing = await repository.ids_by_idempotency_key(conn, clashing) if clashing else {}
-        orders_accepted(o.order_type for o in unique if o.id in created)
+        orders_accepted((o.order_type, o.status) for o in unique if o.id in created)
         if created:
             inserted = [o for o in unique if o.id in created]
             market = [str(o.id) for o in inserted if o.terms is None]

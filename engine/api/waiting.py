@@ -13,6 +13,7 @@ from engine.auth.keys import ApiKey
 from engine.db import repository, waiting
 from engine.db.waiting import Move
 from engine.events import event_message, publish
+from engine.metrics import orders_accepted
 from engine.watcher.launch import check_launch, launch
 from engine.watcher.notify import CANCELLED, by_pair
 from kernel.domain import OrderStatus
@@ -38,6 +39,7 @@ async def cancel(api: ApiServices, order_id: uuid.UUID, caller: ApiKey) -> dict[
         raise NotFound(f"no order {order_id}")
     if moved:
         event = moved[0]
+        orders_accepted([(event.order_type, event.status)])
         messages = [event_message(str(order_id), event.seq, event.status, "status", event.data)]
         # Best effort, after the commit: streams replay from PostgreSQL, watchers re-read it.
         try:

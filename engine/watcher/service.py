@@ -32,6 +32,7 @@ import redis.asyncio as aioredis
 from engine.db import waiting
 from engine.db.waiting import Move, Moved, WaitingOrder
 from engine.events import event_message, publish
+from engine.metrics import orders_accepted
 from engine.queue import OrderQueue
 from engine.runtime import backoff_s
 from engine.watcher.book import Fire, PairBook
@@ -307,6 +308,8 @@ class WaitingWatcher:
                 log.debug("watcher stats not published: %r", exc)
 
     async def _publish(self, moved: Sequence[Moved]) -> None:
+        """After the commit that moved them: count the moves for ``/metrics`` and stream their events."""
+        orders_accepted((m.order_type, m.status) for m in moved)
         messages = [event_message(str(m.order_id), m.seq, m.status, "status", m.data) for m in moved]
         try:
             await publish(self._redis, messages, self._settings.events_channel)
