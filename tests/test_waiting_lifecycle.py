@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from engine.db import waiting
 from engine.db.waiting import Move
+from engine.watcher.service import WaitingWatcher
 from kernel.domain import OrderStatus
 from tests.support import EngineProcesses, create_api_key, eventually, migrated_database
 from tests.waiting_support import BASE_USD, Deployment, events, feed_of, place, pool_of, rows, status_path, watching
@@ -151,8 +152,8 @@ async def test_cancel_racing_the_trigger_ends_one_way_only(
             assert path[:2] == ["waiting", "pending"] and final[order_id] == "confirmed"
 
 
-async def _held(watcher: object) -> int:
-    return sum(len(w.loop.book) for w in watcher._watched.values())  # type: ignore[attr-defined]
+async def _held(watcher: WaitingWatcher) -> int:
+    return watcher.held
 
 
 async def test_the_same_compare_and_set_settles_every_race_in_postgresql(

@@ -108,6 +108,11 @@ class WaitingWatcher:
         self._tasks = []
 
     @property
+    def held(self) -> int:
+        """How many waiting orders this process holds in the books of the pairs it watches."""
+        return sum(len(w.loop.book) for w in self._watched.values())
+
+    @property
     def watching(self) -> list[Pair]:
         """The pairs this process watches now."""
         return list(self._watched)
