@@ -91,3 +91,16 @@ async def test_a_launch_names_each_bad_field(engine: EngineProcesses) -> None:
         assert {f["field"] for f in r.json()["error"]["fields"]} == {"quote", "price", "opensInS"}
         anonymous = await client.post("/api/pools/launch", json={}, headers={"X-API-Key": ""})
         assert anonymous.status_code == 401
+
+
+async def test_two_watcher_processes_fire_each_order_once(engine: EngineProcesses, conn_pool: asyncpg.Pool) -> None:
+    engine.start_watcher()  # a second one: it stands by for the pairs the first holds
+    async with engine.client() as client:
+        bodies = [{"type": "limit", "tokenIn": token_in, "tokenOut": "USDC", "amountIn": "1", "limitPrice": "0.01",
+                   "expiresInS": 120} for token_in in ("SOL", "JUP", "RAY") for _ in range(20)]  # fmt: skip
+        ids = await place(client, bodies)
+    found = await eventually(lambda: rows(conn_pool, ids), lambda r: all(x["status"] == "confirmed" for x in r.values()),
+                             within=60, describe=lambda r: sorted(x["status"] for x in r.values()))  # fmt: skip
+    logs = await events(conn_pool, ids)
+    for order_id in found:
+        assert status_path(logs[order_id]).count("pending") == 1
