@@ -99,8 +99,12 @@ async def test_two_watcher_processes_fire_each_order_once(engine: EngineProcesse
         bodies = [{"type": "limit", "tokenIn": token_in, "tokenOut": "USDC", "amountIn": "1", "limitPrice": "0.01",
                    "expiresInS": 120} for token_in in ("SOL", "JUP", "RAY") for _ in range(20)]  # fmt: skip
         ids = await place(client, bodies)
-    found = await eventually(lambda: rows(conn_pool, ids), lambda r: all(x["status"] == "confirmed" for x in r.values()),
-                             within=60, describe=lambda r: sorted(x["status"] for x in r.values()))  # fmt: skip
+    found = await eventually(
+        lambda: rows(conn_pool, ids),
+        lambda r: all(x["status"] == "confirmed" for x in r.values()),
+        within=60,
+        describe=lambda r: sorted(x["status"] for x in r.values()),
+    )
     logs = await events(conn_pool, ids)
     for order_id in found:
         assert status_path(logs[order_id]).count("pending") == 1
