@@ -93,4 +93,5 @@ def check_launch(
 
 
 async def launch(launcher: PoolLauncher, request: LaunchRequest) -> None:
+    """Apply a checked launch: every process of the deployment quotes the pool from now on."""
     await launcher.launch(request.base, request.quote, request.price, request.opens_at)

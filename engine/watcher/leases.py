@@ -43,6 +43,7 @@ class PairLeases:
         self._release = redis.register_script(_RELEASE_LUA)
 
     def key(self, pair: tuple[str, str]) -> str:
+        """The Redis key of ``pair``'s lease."""
         return f"{self._prefix}{pair[0]}:{pair[1]}"
 
     async def take(self, pair: tuple[str, str]) -> bool:
@@ -53,4 +54,5 @@ class PairLeases:
         return bool(await self._redis.set(key, self.owner, nx=True, px=self._lease_ms))
 
     async def release(self, pair: tuple[str, str]) -> None:
+        """Give ``pair`` up at once (a clean stop), if this owner holds it."""
         await cast("Awaitable[int]", self._release(keys=[self.key(pair)], args=[self.owner]))

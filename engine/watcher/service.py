@@ -98,6 +98,7 @@ class WaitingWatcher:
         ]
 
     async def stop(self) -> None:
+        """Stop every loop and release every pair's lease, so a standby takes them over at once."""
         for task in self._tasks:
             task.cancel()
         for pair in list(self._watched):
