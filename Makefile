@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo up test lint format bench bench-streams soak clean
+.PHONY: install browser demo up test lint format bench bench-streams bench-waiting soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,12 +49,16 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench
 	$(BIN)/python -m tools.bench_streams
+	$(BIN)/python -m tools.bench_waiting
 
 soak: $(STAMP)
 	$(BIN)/python -m tools.soak
 
 bench-streams: $(STAMP)
 	$(BIN)/python -m tools.bench_streams
+
+bench-waiting: $(STAMP)
+	$(BIN)/python -m tools.bench_waiting
 
 clean:
 	rm -rf $(VENV) node_modules .oee .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,7 @@ from solders.keypair import Keypair
 from kernel.settings import Network, Settings
 from kernel.tokens import KnownTokens, TokenRegistry, TokenSource
 from kernel.venues import DexAdapter, OnChainDex, SettlementVenue
-from kernel.watching import PairWatcher
+from kernel.watching import PairWatcher, PoolLauncher
 
 if TYPE_CHECKING:
     from adapters.pools import PoolBook
@@ -42,7 +42,7 @@ def build_venues(settings: Settings, redis: aioredis.Redis, signer: Keypair | No
     """The venues for ``settings``. ``signer`` is the wallet; a network other than ``simulated`` needs one."""
     from adapters.simulated import build_simulated
 
-    tokens = TokenRegistry.for_network(settings.solana_network)
+    tokens = tokens_for(settings)
     if settings.routing not in ("simulated", "onchain"):
         raise ValueError(f"ROUTING must be simulated or onchain, not {settings.routing!r}")
     if settings.routing == "onchain" and settings.solana_network is Network.SIMULATED:
@@ -133,45 +133,31 @@ class Quoting:
             await closer()
 
 
-def build_quoting(settings: Settings) -> Quoting:
-    """The DEXes of ``settings`` for quoting only, as the worker would route across them."""
-    from itertools import combinations
-
-    tokens = TokenRegistry.for_network(settings.solana_network)
+def tokens_for(settings: Settings) -> TokenRegistry:
+    """The tokens orders may name: the network's, and with simulated routing the launch tokens, whose pools
+    exist only once launched (what sniper orders wait for)."""
     if settings.routing == "onchain":
-        from adapters.chain import ChainConfig, ChainRpc
-        from adapters.onchain.tokens import ChainTokens
-        from adapters.pools import PoolBook
+        return TokenRegistry.for_network(settings.solana_network)
+    from adapters.simulated import simulated_tokens
 
-        book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
-        chain = ChainConfig.from_settings(settings)
-        dexes = _onchain_dexes(settings, chain, book, tokens)
-        source = ChainTokens(ChainRpc(chain), tokens, owns_rpc=True)
-        discovers = any(getattr(getattr(d, "config", None), "discover", False) for d in dexes.values())
-        pairs = frozenset(p.mints for p in book.pools if p.dex in dexes)
-        return Quoting(list(dexes.values()), pairs, source, discovers)
-    from adapters.simulated import SimulatedConfig, SimulatedDex, SimulatedMarket
-    from adapters.simulated.market import REFERENCE_USD
-
-    config = SimulatedConfig.from_settings(settings)
-    market = SimulatedMarket(tokens, config)
-    enabled = [SimulatedDex(name, market, config) for name in market.dexes if name in settings.enabled_dexes]
-    if not enabled:
-        raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
-    priced = [t.mint for t in tokens if t.symbol in REFERENCE_USD]
-    return Quoting(enabled, frozenset(frozenset(pair) for pair in combinations(priced, 2)), KnownTokens(tokens))
+    return simulated_tokens(settings)
 
 
-def build_watchers(settings: Settings) -> list[PairWatcher]:
+def build_watchers(settings: Settings, redis: aioredis.Redis | None = None) -> list[PairWatcher]:
     """The enabled DEXes of ``settings`` that can watch pairs for waiting orders (:class:`PairWatcher`).
 
     On chain, each is a watcher over its own adapter and RPC client (its ``aclose`` closes both), pushed
     by the cluster's PubSub WebSocket (derived from the RPC URL: ``ws``/``wss``, the port after an explicit
-    one) and polling while that is down. Simulated, the simulated DEXes that implement it.
+    one) and polling while that is down. Simulated, the simulated DEXes, reading the shared market feed
+    (launched pools, set prices) through ``redis``.
     """
-    tokens = TokenRegistry.for_network(settings.solana_network)
     if settings.routing != "onchain":
-        return [dex for dex in build_quoting(settings).dexes if isinstance(dex, PairWatcher)]
+        from adapters.simulated import build_simulated
+
+        if redis is None:
+            raise ValueError("simulated watchers read the market feed through Redis")
+        simulated, _ = build_simulated(settings, redis, Keypair())
+        return [d for d in simulated if d.name in settings.enabled_dexes and isinstance(d, PairWatcher)]
     from adapters.chain import ChainConfig
     from adapters.meteora_dlmm import MeteoraDlmmAdapter
     from adapters.meteora_dlmm.watch import MeteoraDlmmWatcher
@@ -184,9 +170,50 @@ def build_watchers(settings: Settings) -> list[PairWatcher]:
     book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
     url = pubsub_url_for(config.rpc_url)
     watchers: list[PairWatcher] = []
-    for dex in _onchain_dexes(settings, config, book, tokens).values():
+    for dex in _onchain_dexes(settings, config, book, tokens_for(settings)).values():
         if isinstance(dex, RaydiumCpmmAdapter):
             watchers.append(RaydiumCpmmWatcher(dex, pubsub_url=url, owns_adapter=True))
         elif isinstance(dex, MeteoraDlmmAdapter):
             watchers.append(MeteoraDlmmWatcher(dex, pubsub_url=url, owns_adapter=True))
     return watchers
+
+
+def build_pool_launcher(settings: Settings, redis: aioredis.Redis) -> PoolLauncher | None:
+    """Where a simulated pool launch is written for every process to see; None unless routing is simulated."""
+    if settings.routing == "onchain":
+        return None
+    from adapters.simulated import market_feed
+
+    return market_feed(settings, redis)
+
+
+def build_quoting(settings: Settings, redis: aioredis.Redis | None = None) -> Quoting:
+    """The DEXes of ``settings`` for quoting only, as the worker would route across them. ``redis`` shares the
+    simulated market's feed (launched pools, set prices) with the other processes."""
+    from itertools import combinations
+
+    tokens = tokens_for(settings)
+    if settings.routing == "onchain":
+        from adapters.chain import ChainConfig, ChainRpc
+        from adapters.onchain.tokens import ChainTokens
+        from adapters.pools import PoolBook
+
+        book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
+        chain = ChainConfig.from_settings(settings)
+        dexes = _onchain_dexes(settings, chain, book, tokens)
+        source = ChainTokens(ChainRpc(chain), tokens, owns_rpc=True)
+        discovers = any(getattr(getattr(d, "config", None), "discover", False) for d in dexes.values())
+        pairs = frozenset(p.mints for p in book.pools if p.dex in dexes)
+        return Quoting(list(dexes.values()), pairs, source, discovers)
+    from adapters.simulated import SimulatedConfig, SimulatedDex, SimulatedMarket, market_feed
+    from adapters.simulated.feed import LAUNCH_MINTS
+    from adapters.simulated.market import REFERENCE_USD
+
+    config = SimulatedConfig.from_settings(settings)
+    market = SimulatedMarket(tokens, config, feed=market_feed(settings, redis))
+    enabled = [SimulatedDex(name, market, config) for name in market.dexes if name in settings.enabled_dexes]
+    if not enabled:
+        raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
+    # Launch tokens trade once their pool is launched (until then every DEX answers that it has no pool).
+    priced = [t.mint for t in tokens if t.symbol in REFERENCE_USD or t.mint in LAUNCH_MINTS]
+    return Quoting(enabled, frozenset(frozenset(pair) for pair in combinations(priced, 2)), KnownTokens(tokens))

@@ -36,8 +36,8 @@ from engine.db.records import (
 from engine.recorder import OrderRecorder, StepStore, Superseded
 from engine.routing import QuoteFailure, Router, RoutingDecision
 from engine.runtime import dependency_down
-from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderStatus
-from kernel.errors import EngineError, RejectedError, RetryableError, TransactionExpired
+from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderStatus, OrderType
+from kernel.errors import EngineError, RejectedError, RetryableError, SlippageExceeded, TransactionExpired
 from kernel.logs import bind, bound
 from kernel.money import format_amount, price
 from kernel.settings import Settings
@@ -54,6 +54,13 @@ SUPERSEDED = "superseded"
 # Waiting out a transient venue error while a transaction is in flight.
 _TRANSIENT_PAUSE_S = 0.25
 _TRANSIENT_PAUSE_MAX_S = 4.0
+
+
+class PriceMovedBack(EngineError):
+    """A fired limit order's price fell back below its limit before its transaction was built: it waits again
+    (its watcher finds it at its next read of PostgreSQL) rather than fill worse than its limit or fail."""
+
+    code = "price_moved_back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +171,9 @@ class OrderExecutor:
             except RejectedError as exc:
                 self._fail(rec, order.attempts, exc)
                 return
+            except PriceMovedBack as exc:
+                self._wait_again(rec, order.attempts, exc)
+                return
             except RetryableError as exc:
                 last_error = self._retry_or_fail(rec, order.attempts, exc)
                 if last_error is None:
@@ -203,7 +213,16 @@ class OrderExecutor:
         best = decision.best
         bind(dex=best.dex)
         min_out = best.min_amount_out(order.slippage_bps)
+        if order.execute_min_out is not None:
+            # A fired limit or sniper order keeps the floor it fired at: its fill is never worse than its limit.
+            min_out = order.execute_min_out
         self._log_decision(order, decision, min_out)
+        if best.amount_out < min_out:
+            message = f"the best quote pays {best.amount_out} raw {order.token_out.symbol}, below the floor {min_out}"
+            rec.step(change=OrderChange(quotes=_quote_records(attempt, decision)), event=False)
+            if order.order_type == OrderType.LIMIT.value:
+                raise PriceMovedBack(message)
+            raise SlippageExceeded(message)
         rec.step(
             status=OrderStatus.BUILDING,
             data={
@@ -288,6 +307,15 @@ class OrderExecutor:
     def _explorer_url(self, tx: PreparedTx) -> str | None:
         # A chain venue may have settled this one on the simulated ledger, which no explorer shows.
         return self._venue.explorer_url(tx.signature) if tx.kind.on_chain else None
+
+    def _wait_again(self, rec: OrderRecorder, attempt: int, exc: PriceMovedBack) -> None:
+        """A fired limit order whose price fell back before it could be built waits again, sent nothing."""
+        log.info("order %s waits again: %s", rec.order_id, exc)
+        rec.step(
+            status=OrderStatus.WAITING,
+            data={"attempt": attempt, "code": exc.code, "reason": str(exc)},
+            change=OrderChange(attempt_end=AttemptEnd(attempt, AttemptOutcome.RETRY, exc.code, str(exc))),
+        )
 
     def _fail(self, rec: OrderRecorder, attempt: int, exc: EngineError, *, exhausted: bool = False) -> None:
         reason = str(exc)

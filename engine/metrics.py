@@ -61,13 +61,15 @@ STAGES = {
 _STAGE_ENDING = {to: (name, start) for name, (start, to) in STAGES.items()}
 
 
-def orders_accepted(types: Iterable[str]) -> None:
-    """Count orders the API committed (one type per order)."""
-    counts: dict[str, int] = {}
-    for order_type in types:
-        counts[order_type] = counts.get(order_type, 0) + 1
-    for order_type, n in counts.items():
-        ORDER_TRANSITIONS.labels(order_type, "pending").inc(n)
+def orders_accepted(types: Iterable[str | tuple[str, str]]) -> None:
+    """Count orders the API committed (one type per order, or a type and the status it entered: a limit or
+    sniper order is accepted ``waiting``). The watchers and cancels count their moves out of ``waiting`` here too."""
+    counts: dict[tuple[str, str], int] = {}
+    for entry in types:
+        key = (entry, "pending") if isinstance(entry, str) else entry
+        counts[key] = counts.get(key, 0) + 1
+    for (order_type, status), n in counts.items():
+        ORDER_TRANSITIONS.labels(order_type, status).inc(n)
 
 
 class OrderTimeline:

@@ -6,23 +6,39 @@ from enum import StrEnum
 
 
 class OrderType(StrEnum):
+    """``market`` executes at once; ``limit`` waits until its size pays its limit price; ``sniper`` waits for
+    its pair's pool to open and fires at the first executable quote."""
+
     MARKET = "market"
+    LIMIT = "limit"
+    SNIPER = "sniper"
+
+    @property
+    def waits(self) -> bool:
+        """Whether the order waits in ``waiting`` for a trigger before it executes."""
+        return self is not OrderType.MARKET
 
 
 class OrderStatus(StrEnum):
+    """Where an order stands. A limit or sniper order starts ``waiting``; a trigger moves it to ``pending``
+    (then on like a market order), its expiry to ``expired``, its owner's cancel to ``cancelled``."""
+
+    WAITING = "waiting"
     PENDING = "pending"
     ROUTING = "routing"
     BUILDING = "building"
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
     @property
     def terminal(self) -> bool:
-        return self in (OrderStatus.CONFIRMED, OrderStatus.FAILED)
+        return self.value in TERMINAL_STATUSES
 
 
-TERMINAL_STATUSES = frozenset({OrderStatus.CONFIRMED.value, OrderStatus.FAILED.value})
+TERMINAL_STATUSES = frozenset({"confirmed", "failed", "expired", "cancelled"})
 
 
 class EventKind(StrEnum):

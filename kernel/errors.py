@@ -151,6 +151,12 @@ class IdempotencyConflict(RequestRefused):
     code = "idempotency_conflict"
 
 
+class NotCancellable(RequestRefused):
+    """The order cannot be cancelled any more: it fired and is executing, or it has finished."""
+
+    code = "not_cancellable"
+
+
 class PayloadTooLarge(RequestRefused):
     """The body is longer than the service reads."""
 

@@ -209,6 +209,35 @@ class Settings(BaseSettings):
         description="Seed of the simulated market's price path.",
     )
 
+    simulated_watch_poll_ms: int = Field(
+        default=250, ge=1, description="How often a watcher re-reads a simulated pair (its price moves with the clock)."
+    )
+    simulated_feed_refresh_ms: int = Field(
+        default=0,
+        ge=0,
+        description="Longest a process prices on its last read of the simulated market's shared feed (launches, "
+        "set prices) before reading it again; 0 reads it before every quote, so a worker never quotes an older "
+        "market than the watcher that fired the order saw.",
+    )
+
+    # --- waiting orders (limit, sniper) ---------------------------------------------------------
+    watcher_processes: int = Field(default=1, ge=0, description="Watcher processes started by `oee up`.")
+    watch_max_wait_s: float = Field(
+        default=1.0, gt=0, description="Longest a pair's watcher waits for a venue's change before reading again."
+    )
+    watch_lease_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="A watcher holds each pair it watches for this long, renewed while it lives: a standby watcher "
+        "takes a dead one's pairs over this long after its last renewal.",
+    )
+    watch_resync_s: float = Field(
+        default=5.0, gt=0, description="How often a watcher re-reads waiting orders and pairs from PostgreSQL."
+    )
+    waiting_max_s: int = Field(
+        default=30 * 24 * 3600, ge=1, description="Longest a limit or sniper order may wait before it expires."
+    )
+
     # --- Solana ---------------------------------------------------------------------------------
     solana_network: Network = Field(
         default=Network.SIMULATED, description="simulated (mock), localnet, devnet or mainnet-beta."

@@ -10,6 +10,7 @@ offers it, else a poll interval.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from kernel.tokens import Token
@@ -52,13 +53,21 @@ class PairSnapshot(Protocol):
     re-pricing an unchanged pair.
     """
 
-    dex: str
-    token_in: Token
-    token_out: Token
-    pool: str | None
-    opens: Activation | None
-    now: ChainTime
-    version: int
+    # Read-only, so frozen dataclasses implement it as well as plain attributes do.
+    @property
+    def dex(self) -> str: ...
+    @property
+    def token_in(self) -> Token: ...
+    @property
+    def token_out(self) -> Token: ...
+    @property
+    def pool(self) -> str | None: ...
+    @property
+    def opens(self) -> Activation | None: ...
+    @property
+    def now(self) -> ChainTime: ...
+    @property
+    def version(self) -> int: ...
 
     def quote(self, amount_in: int) -> Quote:
         """Exact-in quote of ``amount_in`` on this snapshot, no I/O. Raises ``UnsupportedPair`` with no pool,
@@ -79,4 +88,13 @@ class PairWatcher(Protocol):
 
     async def wait_change(self, token_in: Token, token_out: Token, timeout_s: float) -> bool:
         """Return once the pair's pools may have changed (True, pushed) or after ``timeout_s`` (False)."""
+        ...
+
+
+@runtime_checkable
+class PoolLauncher(Protocol):
+    """Where a simulated venue is told that a pool launches (what sniper orders wait for), shared by every process."""
+
+    async def launch(self, base: Token, quote: Token, price: Decimal, opens_at: float) -> None:
+        """Launch a ``base``/``quote`` pool at ``price`` (quote per base), open from ``opens_at`` (unix seconds)."""
         ...

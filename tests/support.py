@@ -47,6 +47,7 @@ class EngineProcesses:
     port: int = field(default_factory=free_port)
     api: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    watchers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _api_key: str | None = None
     _metrics_dir: str | None = None
 
@@ -108,6 +109,12 @@ class EngineProcesses:
         self.workers.append(proc)
         return proc
 
+    def start_watcher(self, **extra: str) -> subprocess.Popen[bytes]:
+        """A watcher of waiting (limit and sniper) orders, as ``oee up`` runs one."""
+        proc = self._spawn("watcher", extra=extra)
+        self.watchers.append(proc)
+        return proc
+
     @classmethod
     @contextmanager
     def api_only(cls, env: dict[str, str]) -> Iterator[EngineProcesses]:
@@ -132,9 +139,11 @@ class EngineProcesses:
         finally:
             engine.stop()
 
-    def start(self, **worker_extra: str) -> EngineProcesses:
+    def start(self, *, watcher: bool = True, **worker_extra: str) -> EngineProcesses:
         self.start_api()
         self.start_worker(**worker_extra)
+        if watcher:
+            self.start_watcher()
         return self
 
     def wait_healthy(self, timeout: float = 60) -> None:
@@ -157,9 +166,10 @@ class EngineProcesses:
         self.workers = []
 
     def stop(self) -> None:
-        stop_processes([p for p in [self.api, *self.workers] if p is not None])
+        stop_processes([p for p in [self.api, *self.workers, *self.watchers] if p is not None])
         self.api = None
         self.workers = []
+        self.watchers = []
         if self._metrics_dir is not None:
             shutil.rmtree(self._metrics_dir, ignore_errors=True)  # made again if it starts again
 

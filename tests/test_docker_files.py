@@ -204,7 +204,7 @@ def test_compose_binary_is_the_real_one() -> None:
 
 
 def test_compose_services(compose_config: dict[str, Any]) -> None:
-    assert set(compose_config["services"]) == {"postgres", "redis", "migrate", "api", "worker"}
+    assert set(compose_config["services"]) == {"postgres", "redis", "migrate", "api", "worker", "watcher"}
 
 
 def test_compose_postgres(compose_config: dict[str, Any]) -> None:
@@ -257,6 +257,13 @@ def test_compose_api(compose_config: dict[str, Any]) -> None:
     assert api["image"] == services["worker"]["image"] == services["migrate"]["image"]
 
 
+def test_compose_watcher(compose_config: dict[str, Any]) -> None:
+    watcher = compose_config["services"]["watcher"]
+    _assert_engine_service(watcher, ["oee", "watcher"])
+    assert watcher["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert not any("SOLANA_PRIVATE_KEY" in k for k in watcher["environment"]), "a watcher holds no wallet"
+
+
 def test_compose_worker(compose_config: dict[str, Any]) -> None:
     worker = compose_config["services"]["worker"]
     _assert_engine_service(worker, ["oee", "worker"])
@@ -274,7 +281,7 @@ def test_compose_config_without_dotenv(tmp_path: Path) -> None:
     shutil.copy(COMPOSE_FILE, tmp_path / "docker-compose.yml")
     assert not (tmp_path / ".env").exists()
     config = _compose_config(tmp_path)
-    assert set(config["services"]) == {"postgres", "redis", "migrate", "api", "worker"}
+    assert set(config["services"]) == {"postgres", "redis", "migrate", "api", "worker", "watcher"}
 
 
 def test_compose_reads_optional_dotenv(tmp_path: Path) -> None:

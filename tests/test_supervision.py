@@ -73,7 +73,7 @@ async def test_a_child_that_dies_is_restarted_and_the_others_keep_going(
 ) -> None:
     proc, base_url, key = up
     before = children_of(proc.pid)
-    assert sorted(before.values()) == ["api", "worker"]
+    assert sorted(before.values()) == ["api", "watcher", "worker"]
     worker = next(pid for pid, name in before.items() if name == "worker")
     api = next(pid for pid, name in before.items() if name == "api")
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from adapters.simulated.feed import LAUNCH_TOKENS
 from engine.api.validation import JsonNumber, parse_body, scale_amount, validate_order
 from kernel.errors import InvalidRequest, MalformedRequest
 from kernel.money import AmountError, format_amount, to_raw
@@ -63,7 +64,129 @@ def test_json_numbers_are_kept_as_written() -> None:
         ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 0}, "slippageBps", "between"),
         ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 5001}, "slippageBps", "between"),
         ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 1.5}, "slippageBps", "integer"),
-        ({"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}, "type", "market"),
+        ({"type": "stop", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}, "type", "market, limit, sniper"),
+        ({"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}, "limitPrice", "required"),
+        (
+            {"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "limitPrice": "150"},
+            "expiresInS",
+            "required",
+        ),
+        (
+            {
+                "type": "limit",
+                "tokenIn": "SOL",
+                "tokenOut": "USDC",
+                "amountIn": "1",
+                "limitPrice": "-1",
+                "expiresInS": 60,
+            },
+            "limitPrice",
+            "greater than zero",
+        ),
+        (
+            {
+                "type": "limit",
+                "tokenIn": "SOL",
+                "tokenOut": "USDC",
+                "amountIn": "1",
+                "limitPrice": "1e999999",
+                "expiresInS": 60,
+            },
+            "limitPrice",
+            "exponent",
+        ),
+        (
+            {
+                "type": "limit",
+                "tokenIn": "SOL",
+                "tokenOut": "USDC",
+                "amountIn": "1",
+                "limitPrice": "1e30",
+                "expiresInS": 60,
+            },
+            "limitPrice",
+            "more USDC than can exist",
+        ),
+        (
+            {
+                "type": "limit",
+                "tokenIn": "SOL",
+                "tokenOut": "USDC",
+                "amountIn": "1",
+                "limitPrice": "150",
+                "expiresInS": 0,
+            },
+            "expiresInS",
+            "from 1 to",
+        ),
+        (
+            {
+                "type": "limit",
+                "tokenIn": "SOL",
+                "tokenOut": "USDC",
+                "amountIn": "1",
+                "limitPrice": "150",
+                "expiresInS": 60,
+                "expiresAt": "2099-01-01T00:00:00Z",
+            },
+            "expiresInS",
+            "exactly one",
+        ),
+        (
+            {
+                "type": "limit",
+                "tokenIn": "SOL",
+                "tokenOut": "USDC",
+                "amountIn": "1",
+                "limitPrice": "150",
+                "expiresAt": "2001-01-01T00:00:00Z",
+            },
+            "expiresAt",
+            "in the past",
+        ),
+        (
+            {
+                "type": "limit",
+                "tokenIn": "SOL",
+                "tokenOut": "USDC",
+                "amountIn": "1",
+                "limitPrice": "150",
+                "expiresAt": "2099-01-01T00:00:00",
+            },
+            "expiresAt",
+            "time zone",
+        ),
+        (
+            {
+                "type": "limit",
+                "tokenIn": "SOL",
+                "tokenOut": "USDC",
+                "amountIn": "1",
+                "limitPrice": "150",
+                "maxPrice": "1",
+                "expiresInS": 60,
+            },
+            "maxPrice",
+            "not a field of limit orders",
+        ),
+        (
+            {
+                "type": "sniper",
+                "tokenIn": "USDC",
+                "tokenOut": "NEWT",
+                "amountIn": "1",
+                "maxPrice": "1",
+                "minAmountOut": "1",
+                "expiresInS": 60,
+            },
+            "minAmountOut",
+            "not both",
+        ),
+        (
+            {"type": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "limitPrice": "150"},
+            "limitPrice",
+            "only for limit and sniper orders",
+        ),
     ],
 )
 def test_rejections_name_the_field(payload: dict[str, object], field: str, fragment: str) -> None:
@@ -120,3 +243,26 @@ def test_money_round_trip() -> None:
     assert format_amount(5, 0) == "5"
     with pytest.raises(AmountError):
         to_raw(str(2**64), 0)
+
+
+def test_limit_floor_is_the_ceiling_of_price_times_amount_in_raw_units() -> None:
+    body = {"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5", "limitPrice": "150.5",
+            "expiresInS": 60}  # fmt: skip
+    order = validate_order(parse_body(json.dumps(body).encode()), TOKENS, 50)
+    assert order.terms is not None and order.terms.trigger_min_out == 225_750_000
+    # 0.000000333 SOL at 1.0000001 USDC each is 0.000000333000033 USDC: rounded up to the next raw unit.
+    body.update(amountIn="0.000000333", limitPrice="1.0000001")
+    order = validate_order(parse_body(json.dumps(body).encode()), TOKENS, 50)
+    assert order.terms is not None and order.terms.trigger_min_out == 1
+
+
+def test_sniper_cap_becomes_a_floor_in_the_token_out() -> None:
+    tokens = TokenRegistry.for_network(Network.SIMULATED, extra=LAUNCH_TOKENS)
+    body = {"type": "sniper", "tokenIn": "USDC", "tokenOut": "NEWT", "amountIn": "10", "maxPrice": "0.03",
+            "expiresInS": 60}  # fmt: skip
+    order = validate_order(parse_body(json.dumps(body).encode()), tokens, 50)
+    # 10 USDC at most 0.03 USDC per NEWT: at least 333.333334 NEWT (rounded up).
+    assert order.terms is not None and order.terms.trigger_min_out == 333_333_334
+    body.pop("maxPrice")
+    order = validate_order(parse_body(json.dumps(body).encode()), tokens, 50)
+    assert order.terms is not None and order.terms.trigger_min_out is None

@@ -26,7 +26,7 @@ log = logging.getLogger("oee")
 SKIP_MIGRATIONS_ENV = "OEE_SKIP_MIGRATIONS"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The commands whose processes record metrics, and those that start a deployment (its metrics begin at zero).
-RECORDS_METRICS = {"api", "worker", "up", "demo"}
+RECORDS_METRICS = {"api", "worker", "watcher", "up", "demo"}
 STARTS_DEPLOYMENT = {"up", "demo"}
 
 
@@ -160,6 +160,29 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watcher(settings: Settings, args: argparse.Namespace) -> int:
+    from engine.watcher.process import run_watcher
+
+    services = _prepare(settings)
+    try:
+        import uvloop
+
+        uvloop.run(run_watcher(services.settings))
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_pools(settings: Settings, args: argparse.Namespace) -> int:
+    from tools.pools import main as pools_main
+
+    services = _prepare(settings)
+    try:
+        return pools_main(args, services.settings)
+    finally:
+        services.stop()
+
+
 def spawn(argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "tools.cli", *argv], env=env)
 
@@ -172,14 +195,16 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     env = child_env(s)
     children = [Child("api", ("api", "--processes", str(s.api_processes)))]
     children += [Child(f"worker-{n + 1}", ("worker",)) for n in range(s.worker_processes)]
+    # Watchers need no wallet: they read venues and move orders in PostgreSQL; workers execute what they fire.
+    children += [Child(f"watcher-{n + 1}", ("watcher",)) for n in range(s.watcher_processes)]
     # The API child gets no signing key: only workers sign.
-    supervisor = Supervisor(lambda argv: spawn(argv, api_env(s) if argv[0] == "api" else env), children)
+    supervisor = Supervisor(lambda argv: spawn(argv, env if argv[0] == "worker" else api_env(s)), children)
     supervisor.install_signal_handlers()
     try:
         _, created = ensure_local_key(s)
         supervisor.start()
         print(f"oee up: API on http://{s.api_host}:{s.api_port} (docs at /docs, metrics at /metrics), "
-              f"{s.worker_processes} worker(s)")  # fmt: skip
+              f"{s.worker_processes} worker(s), {s.watcher_processes} watcher(s)")  # fmt: skip
         print(f"oee up: {mode_line(s).plain}")
         print(f"oee up: {how_to_use(s, created)}", flush=True)
         supervisor.run()
@@ -191,7 +216,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from tools.demo import run_demo
 
-    return run_demo(settings, orders=args.orders, fast=args.fast)
+    return run_demo(settings, orders=args.orders, fast=args.fast, waiting=not args.market_only)
 
 
 def cmd_localnet(settings: Settings, args: argparse.Namespace) -> int:
@@ -230,12 +255,24 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, help="orders executed at once (WORKER_CONCURRENCY)")
     worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     worker.set_defaults(run=cmd_worker)
+    sub.add_parser("watcher", help="run a watcher of waiting limit and sniper orders (one loop per pair)").set_defaults(
+        run=cmd_watcher
+    )
+    pools = sub.add_parser("pools", help="simulated pools: launch BASE QUOTE --price P --opens-in S")
+    pools_sub = pools.add_subparsers(dest="pools_command", required=True)
+    launch = pools_sub.add_parser("launch", help="launch a simulated pool that sniper orders may wait for")
+    launch.add_argument("base", help="the launched token, e.g. NEWT or PUMP")
+    launch.add_argument("quote", help="what it trades against, e.g. USDC")
+    launch.add_argument("--price", required=True, help="units of QUOTE per unit of BASE, e.g. 0.05")
+    launch.add_argument("--opens-in", type=float, default=0.0, help="seconds until the pool takes swaps")
+    pools.set_defaults(run=cmd_pools)
     sub.add_parser("up", help="run the API and the worker(s), starting embedded services when needed").set_defaults(
         run=cmd_up
     )
     demo = sub.add_parser("demo", help="start everything, submit orders at once, watch them live")
     demo.add_argument("--orders", type=int, default=12)
     demo.add_argument("--fast", action="store_true", help="no simulated latency")
+    demo.add_argument("--market-only", action="store_true", help="market orders only (no limit, sniper or cancel)")
     demo.set_defaults(run=cmd_demo)
     localnet = sub.add_parser(
         "localnet",

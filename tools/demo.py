@@ -23,18 +23,19 @@ PAIRS = [
 REFRESH_PER_SECOND = 8
 
 
-async def _follow(base: str, ws_base: str, key: str, row: Row) -> None:
-    """Submit one order and follow its events until the server closes the stream."""
+async def submit_and_follow(base: str, ws_base: str, key: str, row: Row, body: dict[str, object] | None = None) -> None:
+    """Submit one order (a market order of the row's pair and amount unless ``body`` says otherwise) and follow
+    its events until the server closes the stream."""
     headers = {"X-API-Key": key}
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
-            body = {"tokenIn": row.token_in, "tokenOut": row.token_out, "amountIn": row.amount}
+            body = body or {"tokenIn": row.token_in, "tokenOut": row.token_out, "amountIn": row.amount}
             r = await client.post("/api/orders/execute", json=body)
         if r.status_code != 202:
             row.fail(f"HTTP {r.status_code}", r.text)
             return
         row.order_id = r.json()["orderId"]
-        row.status = "pending"
+        row.status = r.json()["status"]
         async with websockets.connect(f"{ws_base}/ws/orders/{row.order_id}", additional_headers=headers) as ws:
             try:
                 async for raw in ws:
@@ -62,18 +63,18 @@ async def watch(base: str, key: str, n: int, console: Console) -> list[Row]:
         console=console,
         refresh_per_second=REFRESH_PER_SECOND,
     ):
-        await asyncio.gather(*(_follow(base, ws_base, key, row) for row in rows))
+        await asyncio.gather(*(submit_and_follow(base, ws_base, key, row) for row in rows))
     return rows
 
 
-def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
+def run_demo(settings: Settings, *, orders: int, fast: bool, waiting: bool = True) -> int:
     from engine.runtime import free_port
     from tools.cli import _prepare, child_env, spawn
     from tools.keys import ensure_local_key, how_to_use
     from tools.processes import stop_processes, wait_for_api
 
     console = Console()
-    console.print("[bold]order-execution-engine demo[/]: starting PostgreSQL, Redis, the API and a worker…")
+    console.print("[bold]order-execution-engine demo[/]: starting PostgreSQL, Redis, the API, a worker and a watcher…")
     services = _prepare(settings)
     console.print(mode_line(services.settings))
     key, created = ensure_local_key(services.settings)
@@ -83,7 +84,7 @@ def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
     if fast:
         extra.update(SIMULATED_QUOTE_LATENCY_MS="0", SIMULATED_EXECUTION_LATENCY_MS="0")
     env = child_env(services.settings, **extra)
-    children = [spawn(["api"], env), spawn(["worker"], env)]
+    children = [spawn(["api"], env), spawn(["worker"], env), spawn(["watcher"], env)]
     base = f"http://127.0.0.1:{port}"
     try:
         try:
@@ -96,7 +97,13 @@ def run_demo(settings: Settings, *, orders: int, fast: bool) -> int:
         started = time.monotonic()
         rows = asyncio.run(watch(base, key, orders, console))
         print_summary(rows, time.monotonic() - started, console)
-        return 0 if all(r.status == "confirmed" for r in rows) else 1
+        market_ok = all(r.status == "confirmed" for r in rows)
+        if not waiting:
+            return 0 if market_ok else 1
+        from tools.demo_waiting import waiting_act, waiting_summary
+
+        waiting_rows = asyncio.run(waiting_act(base, key, services.settings, console))
+        return 0 if waiting_summary(waiting_rows, console) and market_ok else 1
     finally:
         stop_processes(children)
         services.stop()

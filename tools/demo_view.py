@@ -23,9 +23,10 @@ from rich.text import Text
 
 from kernel.settings import Network, Settings
 
-STYLE = {"sending": "dim", "pending": "dim", "routing": "cyan", "building": "blue", "submitted": "yellow",
+STYLE = {"sending": "dim", "waiting": "yellow", "expired": "dim", "cancelled": "dim",
+         "pending": "dim", "routing": "cyan", "building": "blue", "submitted": "yellow",
          "retrying": "magenta", "confirmed": "bold green", "failed": "bold red"}  # fmt: skip
-DONE = ("confirmed", "failed")
+DONE = ("confirmed", "failed", "expired", "cancelled")
 GAP = 2  # between two cells: the box's blank separator and one of padding (collapsed, none at the edges)
 TX_SHOWN = 10  # characters of a signature in the table; enough to tell transactions apart
 ROUTE_GROWS = 8  # room for what went wrong ("insufficient liquidity") beside the venue and its edge
@@ -70,8 +71,8 @@ class Row:
         if message.get("kind") != "status":
             return
         self.status = str(message.get("status", self.status))
-        if self.status != "failed":
-            self.problem = self.reason = ""
+        if self.status not in ("failed", "waiting"):
+            self.problem = self.reason = ""  # a waiting order's note (what it waits for) stays until it fires
         if self.status == "building":
             self.dex = str(data.get("dex", ""))
             self.edge = edge_over_next(self.dex, data.get("quotes") or [])

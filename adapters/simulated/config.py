@@ -42,6 +42,8 @@ class SimulatedConfig:
     pool_depth_usd: int = 5_000_000
     seed: int = 7
     relax_time_s: float = 2.0
+    watch_poll_s: float = 0.25
+    feed_refresh_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("failure_rate", "drop_rate"):
@@ -64,4 +66,6 @@ class SimulatedConfig:
             tx_ttl_ms=settings.simulated_tx_ttl_ms,
             pool_depth_usd=settings.simulated_pool_depth_usd,
             seed=settings.simulated_seed,
+            watch_poll_s=settings.simulated_watch_poll_ms / 1000,
+            feed_refresh_s=settings.simulated_feed_refresh_ms / 1000,
         )

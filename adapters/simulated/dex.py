@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 
 from adapters.simulated.config import SimulatedConfig
 from adapters.simulated.market import DEX_CURVES, SimulatedMarket
+from adapters.simulated.watch import SimulatedSnapshot, read_snapshot
 from kernel.errors import QuoteUnavailable, UnsupportedPair
+from kernel.tokens import Token
 from kernel.venues import Quote, QuoteRequest
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -18,8 +20,8 @@ Sleep = Callable[[float], Awaitable[None]]
 class SimulatedDex:
     """One simulated DEX (``"raydium"``: constant-product pools, ``"meteora"``: bin pools).
 
-    Implements :class:`kernel.venues.DexAdapter`. Each quote waits a latency drawn from
-    ``config.quote_latency`` (no wait at all when it is 0), then fails with ``QuoteUnavailable`` with
+    Implements :class:`kernel.venues.DexAdapter` and :class:`kernel.watching.PairWatcher`. Each quote waits a
+    latency drawn from ``config.quote_latency`` (no wait at all when it is 0), then fails with ``QuoteUnavailable`` with
     probability ``config.failure_rate``, else prices the request on the market as it stands then.
     """
 
@@ -50,8 +52,23 @@ class SimulatedDex:
             await self._sleep(latency_ms / 1000)
         if self._config.failure_rate > 0 and self._rng.random() < self._config.failure_rate:
             raise QuoteUnavailable(f"simulated {self.name} quote failure after {latency_ms} ms")
+        await self._market.feed.refresh()
         quote = self._market.quote(self.name, request.token_in, request.token_out, request.amount_in)
         return dataclasses.replace(quote, latency_ms=latency_ms)
+
+    async def snapshot(self, token_in: Token, token_out: Token) -> SimulatedSnapshot:
+        """The pair's pool as it stands now (after the feed's latest launches and prices), priced with no I/O."""
+        return await read_snapshot(self._market, self.name, token_in, token_out)
+
+    @property
+    def io_calls(self) -> int:
+        """Reads of the shared feed this process's market made (the simulated venues' only I/O; no RPC)."""
+        return self._market.feed.reads
+
+    async def wait_change(self, token_in: Token, token_out: Token, timeout_s: float) -> bool:
+        """The simulated price moves with the clock, so nothing is pushed: wait the poll interval (or less)."""
+        await self._sleep(max(0.0, min(timeout_s, self._config.watch_poll_s)))
+        return False
 
     async def aclose(self) -> None:
         """Nothing to release: the market lives in memory."""

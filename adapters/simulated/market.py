@@ -28,8 +28,9 @@ from solders.pubkey import Pubkey
 
 from adapters.simulated.config import SimulatedConfig
 from adapters.simulated.curves import BinPool, ConstantProductPool, SwapResult
+from adapters.simulated.feed import LAUNCH_MINTS, Launch, MarketFeed
 from kernel import money
-from kernel.errors import RejectedError, UnsupportedPair
+from kernel.errors import PoolNotTradable, RejectedError, UnsupportedPair
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import Quote
 
@@ -129,8 +130,10 @@ class SimulatedMarket:
         *,
         clock: Clock = time.time,
         reference_usd: Mapping[str, Decimal] = REFERENCE_USD,
+        feed: MarketFeed | None = None,
     ) -> None:
         self._tokens = tokens
+        self.feed = feed or MarketFeed(None, "")
         self._config = config
         self._clock = clock
         self._reference = dict(reference_usd)
@@ -138,7 +141,8 @@ class SimulatedMarket:
         # The last pool built for each (dex, pair): rebuilding one costs more than a quote. It is reused
         # only for the same clock tick and the same displacement; a fill installs a new displacement,
         # so a pool that a fill mutated is never handed out again.
-        self._built: dict[tuple[str, str, str], tuple[float, _Displacement | None, Pool]] = {}
+        # The feed's version is part of the stamp: a launch or a price set within a tick is seen at once.
+        self._built: dict[tuple[str, str, str], tuple[tuple[float, int], _Displacement | None, Pool]] = {}
 
     @property
     def dexes(self) -> tuple[str, ...]:
@@ -151,7 +155,17 @@ class SimulatedMarket:
         return self._tokens
 
     def reference_usd(self, token: Token, t: float) -> Decimal:
-        """The token's drifting USD price at ``t``."""
+        """The token's drifting USD price at ``t``; a price set in the feed, which does not drift; a launch
+        token's from its pool's launch price."""
+        state = self.feed.state
+        fixed = state.prices_usd.get(token.symbol)
+        if fixed is not None:
+            return fixed
+        if token.mint in LAUNCH_MINTS:
+            launch = state.launch_of(token.mint)
+            if launch is None:
+                raise UnsupportedPair(f"no pool has been launched for {token.symbol}")
+            return self._launch_usd(token, launch, t)
         base = self._reference.get(token.symbol)
         if base is None:
             raise UnsupportedPair(f"the simulated market has no price for {token.symbol}")
@@ -169,7 +183,9 @@ class SimulatedMarket:
     def quote(self, dex: str, token_in: Token, token_out: Token, amount_in: int) -> Quote:
         """What ``dex`` would pay now for ``amount_in`` raw units of ``token_in``. Changes nothing."""
         x, y = self._pair(dex, token_in, token_out)
-        pool = self._pool(dex, x, y, self._clock())
+        now = self._clock()
+        self._check_open(x, y, now)
+        pool = self._pool(dex, x, y, now)
         result = pool.quote(_positive(amount_in), token_in.mint == x.mint)
         return self._as_quote(dex, x, y, token_in, token_out, result)
 
@@ -177,6 +193,7 @@ class SimulatedMarket:
         """Swap on ``dex`` now, moving its pool; returns the amount out and the fill as a quote."""
         x, y = self._pair(dex, token_in, token_out)
         t = self._clock()
+        self._check_open(x, y, t)
         pool = self._pool(dex, x, y, t)
         t = math.floor(t / CLOCK_TICK_S) * CLOCK_TICK_S
         result = pool.apply(_positive(amount_in), token_in.mint == x.mint)
@@ -187,10 +204,53 @@ class SimulatedMarket:
         self._displacements[(dex, x.mint, y.mint)] = moved
         # The filled pool is the pool for the rest of this tick: quotes until the next tick price against
         # it, as later fills would on a chain, instead of rebuilding it.
-        self._built[(dex, x.mint, y.mint)] = (t, moved, pool)
+        self._built[(dex, x.mint, y.mint)] = ((t, self.feed.state.version), moved, pool)
         return result.amount_out, self._as_quote(dex, x, y, token_in, token_out, result)
 
+    def now(self) -> float:
+        """The market's clock."""
+        return self._clock()
+
+    def opens_at(self, token_in: Token, token_out: Token) -> float | None:
+        """When a launched pair's pool opens (unix seconds); None for a pair that was not launched."""
+        launch = self.feed.state.launches.get(frozenset((token_in.mint, token_out.mint)))
+        return None if launch is None else launch.opens_at
+
+    def has_pool(self, dex: str, token_in: Token, token_out: Token) -> bool:
+        """Whether ``dex`` has a pool for the pair now (launched or always there), open or not."""
+        try:
+            self._pair(dex, token_in, token_out)
+        except UnsupportedPair:
+            return False
+        return True
+
+    def pool_now(self, dex: str, token_in: Token, token_out: Token) -> tuple[Pool, Token, Token]:
+        """The pool of the pair on ``dex`` as it stands now, and the pair in its canonical order; the pool is
+        not to be changed (price on it with ``quote`` of the curve, which changes nothing)."""
+        x, y = self._pair(dex, token_in, token_out)
+        return self._pool(dex, x, y, self._clock()), x, y
+
+    def as_quote(self, dex: str, x: Token, y: Token, token_in: Token, token_out: Token, result: SwapResult) -> Quote:
+        """A curve's answer in the shape every DEX answers in."""
+        return self._as_quote(dex, x, y, token_in, token_out, result)
+
     # --- internals ------------------------------------------------------------------------------
+
+    def _check_open(self, x: Token, y: Token, now: float) -> None:
+        opens = self.opens_at(x, y)
+        if opens is not None and now < opens:
+            raise PoolNotTradable(f"the {x.symbol}/{y.symbol} pool opens in {opens - now:.1f} s")
+
+    def _launch_usd(self, token: Token, launch: Launch, t: float) -> Decimal:
+        """A launch token's USD price: its pool's launch price against the other side's reference."""
+        other_mint = launch.quote if token.mint == launch.base else launch.base
+        other = self._tokens.resolve(other_mint)
+        if other is None or other.mint in LAUNCH_MINTS:
+            raise UnsupportedPair(f"the {token.symbol} pool is launched against an unknown token")
+        other_usd = self.reference_usd(other, t)
+        with localcontext() as ctx:
+            ctx.prec = 40
+            return other_usd * launch.price if token.mint == launch.base else other_usd / launch.price
 
     def _pair(self, dex: str, token_in: Token, token_out: Token) -> tuple[Token, Token]:
         """The pair in its canonical order (by mint), after checking the market trades it."""
@@ -199,11 +259,15 @@ class SimulatedMarket:
         if token_in.mint == token_out.mint:
             raise UnsupportedPair(f"cannot swap {token_in.symbol} for itself")
         known_in, known_out = self._known(dex, token_in), self._known(dex, token_out)
+        if (known_in.mint in LAUNCH_MINTS or known_out.mint in LAUNCH_MINTS) and frozenset(
+            (known_in.mint, known_out.mint)
+        ) not in self.feed.state.launches:
+            raise UnsupportedPair(f"the simulated {dex} has no {known_in.symbol}/{known_out.symbol} pool yet")
         return (known_in, known_out) if known_in.mint < known_out.mint else (known_out, known_in)
 
     def _known(self, dex: str, token: Token) -> Token:
         known = self._tokens.resolve(token.mint)
-        if known is None or known.symbol not in self._reference:
+        if known is None or (known.symbol not in self._reference and known.mint not in LAUNCH_MINTS):
             raise UnsupportedPair(f"the simulated {dex} has no pool for {token.symbol} ({token.mint})")
         return known
 
@@ -212,7 +276,8 @@ class SimulatedMarket:
         with localcontext() as ctx:
             ctx.prec = 40
             mid = (self.reference_usd(x, t) / self.reference_usd(y, t)).scaleb(y.decimals - x.decimals)
-            skew = dex_skew(f"{x.symbol}/{y.symbol}", t, self._config.seed)
+            steady = self.feed.state.steady
+            skew = 0.0 if steady else dex_skew(f"{x.symbol}/{y.symbol}", t, self._config.seed)
             return mid * (1 + _DEX_SIDE[dex] * Decimal(skew))
 
     def _pool(self, dex: str, x: Token, y: Token, t: float) -> Pool:
@@ -221,10 +286,11 @@ class SimulatedMarket:
         tick = math.floor(t / CLOCK_TICK_S) * CLOCK_TICK_S
         moved = self._displacements.get(key)
         cached = self._built.get(key)
-        if cached is not None and cached[0] == tick and cached[1] is moved:
+        stamp = (tick, self.feed.state.version)
+        if cached is not None and cached[0] == stamp and cached[1] is moved:
             return cached[2]
         pool = self._build_pool(dex, x, y, tick)
-        self._built[key] = (tick, moved, pool)
+        self._built[key] = (stamp, moved, pool)
         return pool
 
     def _build_pool(self, dex: str, x: Token, y: Token, t: float) -> Pool:

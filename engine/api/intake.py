@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,8 +21,11 @@ from engine.db import repository
 from engine.db.repository import IdempotencyScope, NewOrder
 from engine.metrics import orders_accepted
 from engine.queue import OrderQueue
+from engine.watcher.notify import NEW, Notice, by_pair
 
 log = logging.getLogger("oee.intake")
+
+NotifyWaiting = Callable[[list[Notice]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +39,17 @@ class OrderIntake:
     """Commits accepted orders in shared transactions and enqueues them once committed."""
 
     def __init__(
-        self, pool: asyncpg.Pool, queue: OrderQueue, *, max_batch: int = 512, acquire_timeout_s: float | None = None
+        self,
+        pool: asyncpg.Pool,
+        queue: OrderQueue,
+        *,
+        max_batch: int = 512,
+        acquire_timeout_s: float | None = None,
+        notify_waiting: NotifyWaiting | None = None,
     ) -> None:
         self._pool = pool
         self._queue = queue
+        self._notify_waiting = notify_waiting
         self._acquire_timeout_s = acquire_timeout_s
         self._enqueues: set[asyncio.Task[None]] = set()
         self._committer: GroupCommitter[NewOrder, Accepted] = GroupCommitter(
@@ -71,9 +81,12 @@ class OrderIntake:
             created = await repository.insert_orders(conn, unique)
             clashing = [(o.api_key_id, o.idempotency_key) for o in unique if o.id not in created and o.idempotency_key]
             existing = await repository.ids_by_idempotency_key(conn, clashing) if clashing else {}
-        orders_accepted(o.order_type for o in unique if o.id in created)
+        orders_accepted((o.order_type, o.status) for o in unique if o.id in created)
         if created:
-            task = asyncio.create_task(self._enqueue([str(i) for i in created]), name="intake-enqueue")
+            inserted = [o for o in unique if o.id in created]
+            market = [str(o.id) for o in inserted if o.terms is None]
+            waiting = [(o.id, o.token_in, o.token_out) for o in inserted if o.terms is not None]
+            task = asyncio.create_task(self._enqueue(market, waiting), name="intake-enqueue")
             self._enqueues.add(task)
             task.add_done_callback(self._enqueues.discard)
         results: list[Accepted] = []
@@ -90,8 +103,15 @@ class OrderIntake:
                 results.append(Accepted(existing[scope], False, None))
         return results
 
-    async def _enqueue(self, ids: list[str]) -> None:
-        try:
-            await self._queue.enqueue(ids)
-        except Exception as exc:
-            log.warning("enqueue of %d committed orders failed (%r); recovery will enqueue them", len(ids), exc)
+    async def _enqueue(self, ids: list[str], waiting: list[tuple[uuid.UUID, str, str]]) -> None:
+        if ids:
+            try:
+                await self._queue.enqueue(ids)
+            except Exception as exc:
+                log.warning("enqueue of %d committed orders failed (%r); recovery will enqueue them", len(ids), exc)
+        if waiting and self._notify_waiting is not None:
+            try:
+                await self._notify_waiting(by_pair(NEW, waiting))
+            except Exception as exc:
+                # Watchers find them on their next read of PostgreSQL.
+                log.warning("notifying watchers of %d waiting orders failed (%r)", len(waiting), exc)

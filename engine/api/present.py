@@ -56,6 +56,11 @@ def order_summary(row: dict[str, Any]) -> dict[str, Any]:
         "txHash": row.get("tx_signature"),
         "failureReason": row.get("failure_reason"),
         "settlement": {"kind": _settlement_kind(row.get("settlement_kind")), "note": row.get("settlement_note")},
+        "limitPrice": _num(row.get("limit_price")),
+        "maxPrice": _num(row.get("max_price")),
+        "triggerMinOut": _raw(row.get("trigger_min_out"), dout),
+        "expiresAt": _iso(row.get("expires_at")),
+        "triggeredAt": _iso(row.get("triggered_at")),
         "createdAt": _iso(row.get("created_at")),
         "updatedAt": _iso(row.get("updated_at")),
     }

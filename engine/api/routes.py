@@ -28,6 +28,8 @@ from engine.api.schemas import (
     ActivePage,
     ExecuteOrderRequest,
     Health,
+    LaunchedPool,
+    LaunchPoolRequest,
     OrderDocument,
     QuoteAnswer,
     QuoteRequest,
@@ -43,6 +45,7 @@ from engine.api.submission import (
     submit,
 )
 from engine.api.validation import MAX_BODY_BYTES, QUOTE_FIELDS
+from engine.api.waiting import cancel, launch_from_body
 from engine.auth.keys import ApiKey
 from engine.db import repository
 from kernel.domain import OrderStatus
@@ -200,6 +203,50 @@ async def get_order(
     if doc is None:
         raise NotFound(f"no order {oid}")
     return _json(order_document(doc))
+
+
+@router.api_route("/api/orders/active", methods=["DELETE"], include_in_schema=False)
+@router.api_route("/api/orders/recent", methods=["DELETE"], include_in_schema=False)
+async def listings_other_methods() -> Response:
+    # Declared so that DELETE is not taken for cancelling an order named "active" or "recent".
+    raise MethodNotAllowed("order listings are read with GET", allow=("GET",))
+
+
+@router.delete(
+    "/api/orders/{orderId}",
+    tags=["orders"],
+    summary="Cancel one of your waiting (limit or sniper) orders",
+    response_model=OrderDocument,
+    responses=documented(401, 404, 409, 422, 429, 503),
+)
+async def cancel_order(
+    api: Services,
+    caller: Caller,
+    order_id: str = Path(alias="orderId", max_length=MAX_ORDER_ID_CHARS, description="The order's UUID."),
+) -> Response:
+    """A waiting order becomes `cancelled` (200, the order); once it has fired (execution begun) or finished,
+    409; a cancelled one answers as it is. A cancel racing the trigger: exactly one of them moves the order."""
+    doc = await cancel(api, _order_id(order_id), caller)
+    return _json(order_document(doc))
+
+
+@router.post(
+    "/api/pools/launch",
+    tags=["pools"],
+    summary="Launch a simulated pool for a pair that has none (what sniper orders wait for)",
+    response_model=LaunchedPool,
+    responses=documented(400, 401, 413, 415, 422, 429, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LaunchPoolRequest.model_json_schema()}},
+        }
+    },
+)
+async def launch_pool(request: Request, api: Services, caller: Caller) -> Response:
+    """Every process quotes the pool from now on; it takes swaps from `opensInS` seconds on."""
+    check_json_content_type(request.headers.get("content-type"))
+    return _json(await launch_from_body(api, await _body(request)))
 
 
 @router.get(

@@ -50,6 +50,19 @@ def _token_field(what: str) -> Any:
     )
 
 
+def _price_field(description: str) -> Any:
+    return Field(
+        default=None,
+        description=description,
+        json_schema_extra={
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": MAX_AMOUNT_CHARS},
+                {"type": "number", "exclusiveMinimum": 0},
+            ]
+        },
+    )
+
+
 _SLIPPAGE = Field(default=50, ge=1, le=MAX_SLIPPAGE_BPS, description="Slippage tolerance in basis points.")
 
 
@@ -58,11 +71,27 @@ class ExecuteOrderRequest(_Strict):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_ORDER_EXAMPLE]})
 
-    type: Literal["market"] = Field(default="market", description="Order type. Only `market` is executed today.")
+    type: Literal["market", "limit", "sniper"] = Field(
+        default="market",
+        description="`market` executes at once; `limit` waits until the quote for its whole size pays limitPrice; "
+        "`sniper` waits for its pair's pool to open and fires at the first executable quote.",
+    )
     tokenIn: str = _token_field("sold")
     tokenOut: str = _token_field("bought")
     amountIn: Any = _amount_in()
     slippageBps: int = _SLIPPAGE
+    limitPrice: Any = _price_field(
+        "Limit orders: units of tokenOut per unit of tokenIn; fires once the quote, after fees and impact, pays "
+        "ceil(limitPrice * amountIn), and never fills below that."
+    )
+    maxPrice: Any = _price_field("Sniper orders: the most units of tokenIn paid per unit of tokenOut.")
+    minAmountOut: Any = _price_field("Sniper orders, instead of maxPrice: the least tokenOut taken.")
+    expiresAt: str | None = Field(
+        default=None, max_length=40, description="Limit and sniper orders: when it expires (ISO 8601, with zone)."
+    )
+    expiresInS: int | None = Field(
+        default=None, ge=1, description="Limit and sniper orders, instead of expiresAt: seconds until it expires."
+    )
 
 
 class QuoteRequest(_Strict):
@@ -110,6 +139,11 @@ class OrderSummary(_Strict):
     txHash: str | None
     failureReason: str | None
     settlement: Settlement
+    limitPrice: str | None = Field(description="A limit order's price: tokenOut per tokenIn.")
+    maxPrice: str | None = Field(description="A sniper order's cap: tokenIn per tokenOut.")
+    triggerMinOut: Amount = Field(description="The least the order's size must be quoted to pay before it fires.")
+    expiresAt: str | None
+    triggeredAt: str | None = Field(description="When a limit or sniper order fired.")
     createdAt: str | None
     updatedAt: str | None
 
@@ -179,6 +213,29 @@ class AcceptedOrder(_Strict):
     status: OrderStatus
     wsUrl: str = Field(description="Where the order's live stream is.")
     order: OrderSummary
+
+
+class LaunchPoolRequest(_Strict):
+    """The body of ``POST /api/pools/launch``: a simulated pool for a pair that has none (e.g. NEWT/USDC)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"base": "NEWT", "quote": "USDC", "price": "0.05", "opensInS": 5}]},
+    )
+
+    base: str = _token_field("launched")
+    quote: str = _token_field("it trades against")
+    price: Any = _price_field("Units of quote per unit of base at launch.")
+    opensInS: float | None = Field(default=0, ge=0, description="Seconds until the pool takes swaps.")
+
+
+class LaunchedPool(_Strict):
+    """A launched simulated pool: every process quotes it from now on, and swaps from ``opensAt`` (unix seconds)."""
+
+    base: TokenView
+    quote: TokenView
+    price: str
+    opensAt: float
 
 
 class ActivePage(_Strict):

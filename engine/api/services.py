@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from starlette.requests import HTTPConnection
 
-from adapters.registry import Quoting, build_quoting
+from adapters.registry import Quoting, build_quoting, tokens_for
 from engine.api.auth import Gate
 from engine.api.edge import same_origin
 from engine.api.errors import unavailable
@@ -23,6 +23,7 @@ from engine.events import EventHub
 from engine.queue import OrderQueue
 from engine.routing import Router
 from engine.runtime import DEPENDENCY_DOWN, create_db_pool, create_redis
+from engine.watcher.notify import Notice, notify, waiting_channel
 from kernel.settings import Settings
 from kernel.tokens import TokenRegistry
 
@@ -36,7 +37,7 @@ class ApiServices:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.tokens = TokenRegistry.for_network(settings.solana_network)
+        self.tokens: TokenRegistry = tokens_for(settings)
         self.allowed_origins = frozenset(settings.api_cors_origins)
         self._pool: asyncpg.Pool | None = None
         self._redis: aioredis.Redis | None = None
@@ -55,16 +56,21 @@ class ApiServices:
         await self._hub.start()
         queue = OrderQueue(self._redis, self.settings.order_queue_key)
         self._intake = OrderIntake(
-            self._pool, queue, max_batch=self.settings.write_batch_max, acquire_timeout_s=db_timeout_s
-        )
+            self._pool, queue, max_batch=self.settings.write_batch_max, acquire_timeout_s=db_timeout_s,
+            notify_waiting=self.notify_waiting,
+        )  # fmt: skip
         self._intake.start()
-        self._quoting = build_quoting(self.settings)
+        self._quoting = build_quoting(self.settings, self._redis)
         self._router = Router(self._quoting.dexes, self.settings.quote_timeout_ms / 1000)
         self._limiter = RateLimiter(self._redis, prefix=f"{self.settings.namespace}:rate:")
         self._limiter.start()
         self._gate = Gate(
             KeyVerifier(self._lookup_key, ttl_s=self.settings.api_key_cache_s), self._limiter, self.settings
         )
+
+    async def notify_waiting(self, notices: list[Notice]) -> None:
+        """Tell the watchers of placed or cancelled waiting orders (after the commit that stored it)."""
+        await notify(self.redis, waiting_channel(self.settings), notices)
 
     async def _lookup_key(self, key_id: str) -> ApiKey | None:
         async with self.db() as conn:

@@ -30,7 +30,7 @@ from engine.api.validation import MAX_BODY_BYTES, ORDER_FIELDS, ValidOrder, pars
 from engine.auth.keys import ApiKey
 from engine.db import repository
 from engine.db.repository import NewOrder
-from kernel.domain import OrderStatus
+from kernel.domain import OrderStatus, OrderType
 from kernel.errors import (
     FieldIssue,
     IdempotencyConflict,
@@ -40,6 +40,7 @@ from kernel.errors import (
     UnsupportedMediaType,
     UnsupportedPair,
 )
+from kernel.money import format_amount
 
 log = logging.getLogger("oee.api")
 
@@ -75,11 +76,14 @@ async def read_order(services: ApiServices, body: bytes, allowed: tuple[str, ...
     named by a mint outside the known list is read from the chain first (on-chain routing)."""
     check_size(len(body))
     payload = parse_body(body)
-    quoting = services.quoting
-    timeout_s = services.settings.quote_timeout_ms / 1000
-    tokens = await resolve_tokens(payload, services.tokens, quoting.tokens, timeout_s)
-    valid = validate_order(payload, tokens, services.settings.default_slippage_bps, allowed=allowed)
-    check_pair(services, valid)
+    settings = services.settings
+    timeout_s = settings.quote_timeout_ms / 1000
+    tokens = await resolve_tokens(payload, services.tokens, services.quoting.tokens, timeout_s)
+    valid = validate_order(
+        payload, tokens, settings.default_slippage_bps, allowed=allowed, max_wait_s=settings.waiting_max_s
+    )
+    if valid.order_type is not OrderType.SNIPER:
+        check_pair(services, valid)  # a sniper waits for a pool that need not exist yet
     return valid
 
 
@@ -108,9 +112,22 @@ def new_order(valid: ValidOrder, idempotency_key: str | None, caller: ApiKey) ->
         token_out_decimals=valid.token_out.decimals,
         amount_in=valid.amount_in,
         slippage_bps=valid.slippage_bps,
-        event_data=b"{}",
+        event_data=_first_event(valid),
         api_key_id=caller.id,
+        status=OrderStatus.WAITING.value if valid.terms is not None else OrderStatus.PENDING.value,
+        terms=valid.terms,
     )
+
+
+def _first_event(valid: ValidOrder) -> bytes:
+    terms = valid.terms
+    if terms is None:
+        return b"{}"
+    data = {
+        "expiresAt": terms.expires_at.isoformat(),
+        "triggerMinOut": format_amount(terms.trigger_min_out, valid.token_out.decimals),
+    }
+    return orjson.dumps(data)
 
 
 def _same_request(row: dict[str, Any], order: NewOrder) -> bool:
@@ -120,7 +137,12 @@ def _same_request(row: dict[str, Any], order: NewOrder) -> bool:
         and row["token_out"] == order.token_out
         and int(row["amount_in"]) == order.amount_in
         and row["slippage_bps"] == order.slippage_bps
+        and _raw_or_none(row.get("trigger_min_out")) == (order.terms.trigger_min_out if order.terms else None)
     )
+
+
+def _raw_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 async def accept(
@@ -132,13 +154,18 @@ async def accept(
         async with asyncio.timeout(services.settings.request_db_timeout_s):
             accepted = await services.intake.accept(order)
         if accepted.created:
+            terms = order.terms
             row: dict[str, Any] = {
-                "id": order.id, "order_type": order.order_type, "status": OrderStatus.PENDING.value,
+                "id": order.id, "order_type": order.order_type, "status": order.status,
                 "token_in": order.token_in, "token_in_symbol": order.token_in_symbol,
                 "token_in_decimals": order.token_in_decimals, "token_out": order.token_out,
                 "token_out_symbol": order.token_out_symbol, "token_out_decimals": order.token_out_decimals,
                 "amount_in": order.amount_in, "slippage_bps": order.slippage_bps,
                 "created_at": accepted.created_at, "updated_at": accepted.created_at,
+                "expires_at": terms.expires_at if terms else None,
+                "trigger_min_out": terms.trigger_min_out if terms else None,
+                "limit_price": terms.limit_price if terms else None,
+                "max_price": terms.max_price if terms else None,
             }  # fmt: skip
         else:
             async with services.db() as conn:

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from engine.api.terms import waiting_terms
+from engine.db.records import WaitingTerms
 from kernel.domain import OrderType
 from kernel.errors import FieldIssue, InvalidRequest, MalformedRequest
 from kernel.money import U64_MAX
@@ -33,7 +35,8 @@ AMOUNT_PATTERN = r"^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 _INTEGER = re.compile(r"^-?[0-9]{1,6}$")
 
-ORDER_FIELDS = ("type", "tokenIn", "tokenOut", "amountIn", "slippageBps")
+WAITING_FIELDS = ("limitPrice", "maxPrice", "minAmountOut", "expiresAt", "expiresInS")
+ORDER_FIELDS = ("type", "tokenIn", "tokenOut", "amountIn", "slippageBps", *WAITING_FIELDS)
 QUOTE_FIELDS = ("tokenIn", "tokenOut", "amountIn", "slippageBps")
 
 
@@ -51,6 +54,7 @@ class ValidOrder:
     token_out: Token
     amount_in: int
     slippage_bps: int
+    terms: WaitingTerms | None = None  # what a limit or sniper order waits for
 
 
 def _bad_constant(name: str) -> NoReturn:
@@ -115,7 +119,12 @@ def _slippage(value: object) -> int:
 
 
 def validate_order(
-    payload: Any, tokens: TokenRegistry, default_slippage_bps: int, *, allowed: tuple[str, ...] = ORDER_FIELDS
+    payload: Any,
+    tokens: TokenRegistry,
+    default_slippage_bps: int,
+    *,
+    allowed: tuple[str, ...] = ORDER_FIELDS,
+    max_wait_s: int = 30 * 24 * 3600,
 ) -> ValidOrder:
     """Check a parsed body; raises :class:`InvalidRequest` listing every problem found."""
     if not isinstance(payload, dict):
@@ -129,7 +138,7 @@ def validate_order(
     raw_type = payload.get("type", OrderType.MARKET.value)
     order_type: OrderType | None = None
     if not isinstance(raw_type, str) or raw_type.lower() not in {t.value for t in OrderType}:
-        errors.append(FieldIssue("type", "unsupported order type; `market` is the type executed today"))
+        errors.append(FieldIssue("type", "unsupported order type; one of market, limit, sniper"))
     else:
         order_type = OrderType(raw_type.lower())
 
@@ -154,11 +163,15 @@ def validate_order(
     except ValueError as exc:
         errors.append(FieldIssue("slippageBps", str(exc)))
 
+    terms = None
+    if order_type is not None:
+        terms = waiting_terms(payload, order_type, token_in, token_out, amount_in, errors, max_wait_s=max_wait_s)
+
     if errors:
         raise InvalidRequest(errors)
     assert order_type is not None and token_in is not None and token_out is not None
     assert amount_in is not None and slippage is not None
-    return ValidOrder(order_type, token_in, token_out, amount_in, slippage)
+    return ValidOrder(order_type, token_in, token_out, amount_in, slippage, terms)
 
 
 def _token(payload: dict[str, Any], field: str, tokens: TokenRegistry, errors: list[FieldIssue]) -> Token | None:

@@ -88,6 +88,15 @@ class Order(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     last_seq: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Limit and sniper orders. ``trigger_min_out`` is the least amount out, in raw units, at which the order's
+    # size may fire (a limit's ceil(limitPrice * amountIn), a sniper's cap); ``execute_min_out`` is the floor its
+    # execution keeps to, set when it fires. The prices are kept as the client gave them, for display.
+    limit_price: Mapped[Decimal | None] = mapped_column(Numeric(60, 30))
+    max_price: Mapped[Decimal | None] = mapped_column(Numeric(60, 30))
+    trigger_min_out: Mapped[Decimal | None] = mapped_column(RawAmount)
+    execute_min_out: Mapped[Decimal | None] = mapped_column(RawAmount)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    triggered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         # One order per (API key, Idempotency-Key); orders without an Idempotency-Key never clash.
@@ -101,10 +110,13 @@ class Order(Base):
         ),
         Index("ix_orders_api_key_id_created_at", "api_key_id", "created_at"),
         Index("ix_orders_created_at", "created_at"),
+        # The watchers' reads: waiting orders by pair, and by expiry.
+        Index("ix_orders_waiting_pair", "token_in", "token_out", postgresql_where=text("status = 'waiting'")),
+        Index("ix_orders_waiting_expiry", "expires_at", postgresql_where=text("status = 'waiting'")),
         Index(
             "ix_orders_active",
             "created_at",
-            postgresql_where=text("status NOT IN ('confirmed', 'failed')"),
+            postgresql_where=text("status NOT IN ('confirmed', 'failed', 'expired', 'cancelled')"),
         ),
     )
 

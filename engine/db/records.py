@@ -34,6 +34,20 @@ class NewOrder:
     slippage_bps: int
     event_data: bytes
     api_key_id: uuid.UUID | None = None  # the key that placed it; its Idempotency-Keys are scoped to it
+    status: str = "pending"  # a limit or sniper order starts "waiting"
+    terms: WaitingTerms | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingTerms:
+    """What a limit or sniper order waits for: ``trigger_min_out`` is the least its size must be quoted to
+    pay (raw units of the token out) before it fires, None for a sniper without a cap; it expires at
+    ``expires_at``. The prices are the client's, kept for display."""
+
+    expires_at: datetime
+    trigger_min_out: int | None = None
+    limit_price: Decimal | None = None
+    max_price: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -56,6 +70,7 @@ class OrderState:
     tx: PreparedTx | None
     order_type: str = "market"
     created_at: datetime | None = None
+    execute_min_out: int | None = None  # a fired limit or sniper order's floor: its min out whatever the slippage
 
 
 @dataclass(frozen=True, slots=True)

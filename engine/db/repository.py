@@ -23,14 +23,18 @@ _INSERT_ORDERS = """
 WITH input AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[],
-        $7::text[], $8::text[], $9::int2[], $10::numeric[], $11::int4[], $12::uuid[]
+        $7::text[], $8::text[], $9::int2[], $10::numeric[], $11::int4[], $12::uuid[],
+        $13::text[], $14::timestamptz[], $15::numeric[], $16::numeric[], $17::numeric[]
     ) AS t(id, order_type, idempotency_key, token_in, token_in_symbol, token_in_decimals,
-           token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, api_key_id)
+           token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, api_key_id,
+           status, expires_at, trigger_min_out, limit_price, max_price)
 )
 INSERT INTO orders (id, order_type, status, idempotency_key, token_in, token_in_symbol, token_in_decimals,
-                    token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, last_seq, api_key_id)
-SELECT id, order_type, 'pending', idempotency_key, token_in, token_in_symbol, token_in_decimals,
-       token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, 1, api_key_id
+                    token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, last_seq, api_key_id,
+                    expires_at, trigger_min_out, limit_price, max_price)
+SELECT id, order_type, status, idempotency_key, token_in, token_in_symbol, token_in_decimals,
+       token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, 1, api_key_id,
+       expires_at, trigger_min_out, limit_price, max_price
 FROM input
 ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING id, created_at
@@ -38,8 +42,8 @@ RETURNING id, created_at
 
 _INSERT_PENDING_EVENTS = """
 INSERT INTO order_events (order_id, seq, status, kind, data, created_at)
-SELECT id, 1, 'pending', 'status', data, at
-FROM unnest($1::uuid[], $2::jsonb[], $3::timestamptz[]) AS t(id, data, at)
+SELECT id, 1, status, 'status', data, at
+FROM unnest($1::uuid[], $2::jsonb[], $3::timestamptz[], $4::text[]) AS t(id, data, at, status)
 """
 
 
@@ -62,6 +66,11 @@ async def insert_orders(conn: asyncpg.Connection, orders: Sequence[NewOrder]) ->
         [o.amount_in for o in orders],
         [o.slippage_bps for o in orders],
         [o.api_key_id for o in orders],
+        [o.status for o in orders],
+        [o.terms.expires_at if o.terms else None for o in orders],
+        [o.terms.trigger_min_out if o.terms else None for o in orders],
+        [o.terms.limit_price if o.terms else None for o in orders],
+        [o.terms.max_price if o.terms else None for o in orders],
     )
     created = {r["id"]: r["created_at"] for r in rows}
     if created:
@@ -71,6 +80,7 @@ async def insert_orders(conn: asyncpg.Connection, orders: Sequence[NewOrder]) ->
             [o.id for o in inserted],
             [o.event_data.decode() for o in inserted],
             [created[o.id] for o in inserted],
+            [o.status for o in inserted],
         )
     return created
 
@@ -168,6 +178,7 @@ async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> 
         tx=tx,
         order_type=row["order_type"],
         created_at=row["created_at"],
+        execute_min_out=None if row["execute_min_out"] is None else int(row["execute_min_out"]),
     )
 
 
@@ -198,15 +209,16 @@ async def active_order_ids(
     conn: asyncpg.Connection, limit: int = 10_000, owner: uuid.UUID | None = None
 ) -> list[uuid.UUID]:
     rows = await conn.fetch(
-        "SELECT id FROM orders WHERE status NOT IN ('confirmed', 'failed') AND ($2::uuid IS NULL OR api_key_id = $2) "
-        "ORDER BY created_at LIMIT $1",
+        "SELECT id FROM orders WHERE status NOT IN ('confirmed', 'failed', 'expired', 'cancelled') "
+        "AND ($2::uuid IS NULL OR api_key_id = $2) ORDER BY created_at LIMIT $1",
         limit, owner,
     )  # fmt: skip
     return [r["id"] for r in rows]
 
 
 async def count_active(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT count(*) FROM orders WHERE status NOT IN ('confirmed', 'failed')"))
+    sql = "SELECT count(*) FROM orders WHERE status NOT IN ('confirmed', 'failed', 'expired', 'cancelled')"
+    return int(await conn.fetchval(sql))
 
 
 async def recent_orders(
@@ -224,7 +236,7 @@ async def recent_orders(
 async def stale_unfinished(conn: asyncpg.Connection, older_than_s: float, limit: int) -> list[uuid.UUID]:
     """Unfinished orders not touched for a while: candidates for re-enqueueing."""
     rows = await conn.fetch(
-        "SELECT id FROM orders WHERE status NOT IN ('confirmed', 'failed') "
+        "SELECT id FROM orders WHERE status NOT IN ('confirmed', 'failed', 'expired', 'cancelled', 'waiting') "
         "AND updated_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2",
         older_than_s,
         limit,
@@ -346,8 +358,8 @@ async def write_steps(conn: asyncpg.Connection, steps: Sequence[StepWrite]) -> N
 async def unfinished_counts(conn: asyncpg.Connection) -> list[tuple[str, str, int]]:
     """(order type, status, how many) of the orders not yet confirmed or failed (a partial index covers them)."""
     rows = await conn.fetch(
-        "SELECT order_type, status, count(*) AS n FROM orders WHERE status NOT IN ('confirmed', 'failed') "
-        "GROUP BY order_type, status"
+        "SELECT order_type, status, count(*) AS n FROM orders "
+        "WHERE status NOT IN ('confirmed', 'failed', 'expired', 'cancelled') GROUP BY order_type, status"
     )
     return [(r["order_type"], r["status"], int(r["n"])) for r in rows]
 

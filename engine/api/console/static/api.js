@@ -5,7 +5,7 @@
 const KEY_ITEM = "oee.apiKey";
 
 export const STATUSES = ["pending", "routing", "building", "submitted", "confirmed", "failed"];
-export const TERMINAL = new Set(["confirmed", "failed"]);
+export const TERMINAL = new Set(["confirmed", "failed", "expired", "cancelled"]);
 
 export function apiKey() {
   return sessionStorage.getItem(KEY_ITEM) || "";

@@ -1,0 +1,171 @@
+"""The SQL of waiting (limit and sniper) orders: what the watchers load, and the moves out of ``waiting``.
+
+Every move out of ``waiting`` (fired, expired, cancelled) is one compare-and-set per row:
+``UPDATE orders ... WHERE status = 'waiting'``. PostgreSQL re-checks that condition on a row another
+transaction changed meanwhile, so of a cancel, an expiry and any number of watchers racing for one order
+exactly one moves it, and the one event it writes says which. Functions never commit: callers do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from kernel.domain import OrderStatus
+from kernel.tokens import Token
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingOrder:
+    """A waiting order as a watcher holds it."""
+
+    id: uuid.UUID
+    order_type: str
+    token_in: Token
+    token_out: Token
+    amount_in: int
+    slippage_bps: int
+    trigger_min_out: int | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One order to move out of ``waiting``: its event's data and, when it fires, its execution floor."""
+
+    order_id: uuid.UUID
+    data: dict[str, Any]
+    execute_min_out: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """An order that did move, with the event it wrote (for publishing after the commit)."""
+
+    order_id: uuid.UUID
+    seq: int
+    status: str
+    data: dict[str, Any]
+    order_type: str = "limit"
+
+
+_COLUMNS = (
+    "id, order_type, token_in, token_in_symbol, token_in_decimals, token_out, token_out_symbol, "
+    "token_out_decimals, amount_in, slippage_bps, trigger_min_out, expires_at"
+)
+
+
+def _token(row: asyncpg.Record, side: str) -> Token:
+    symbol = row[f"{side}_symbol"]
+    return Token(symbol, symbol, int(row[f"{side}_decimals"]), row[side])
+
+
+def _waiting(row: asyncpg.Record) -> WaitingOrder:
+    floor = row["trigger_min_out"]
+    return WaitingOrder(
+        id=row["id"],
+        order_type=row["order_type"],
+        token_in=_token(row, "token_in"),
+        token_out=_token(row, "token_out"),
+        amount_in=int(row["amount_in"]),
+        slippage_bps=int(row["slippage_bps"]),
+        trigger_min_out=None if floor is None else int(floor),
+        expires_at=row["expires_at"],
+    )
+
+
+async def waiting_orders(
+    conn: asyncpg.Connection, pair: tuple[str, str] | None = None, ids: Sequence[uuid.UUID] | None = None
+) -> list[WaitingOrder]:
+    """Waiting orders: all, those of one pair (token in, token out mints), or those of ``ids`` still waiting."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM orders WHERE status = 'waiting' "
+        "AND ($1::text IS NULL OR (token_in = $1 AND token_out = $2)) AND ($3::uuid[] IS NULL OR id = ANY($3))",
+        pair[0] if pair else None,
+        pair[1] if pair else None,
+        list(ids) if ids is not None else None,
+    )
+    return [_waiting(r) for r in rows]
+
+
+async def waiting_pairs(conn: asyncpg.Connection) -> list[tuple[Token, Token]]:
+    """Every pair (token in, token out) with a waiting order."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (token_in, token_out) token_in, token_in_symbol, token_in_decimals, token_out, "
+        "token_out_symbol, token_out_decimals FROM orders WHERE status = 'waiting' ORDER BY token_in, token_out"
+    )
+    return [(_token(r, "token_in"), _token(r, "token_out")) for r in rows]
+
+
+_MOVE = """
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::numeric[]) AS t(id, data, min_out)
+), moved AS (
+    UPDATE orders o SET
+        status = $4::text, last_seq = o.last_seq + 1, updated_at = now(),
+        execute_min_out = COALESCE(i.min_out, o.execute_min_out),
+        triggered_at = CASE WHEN $4::text = 'pending' THEN now() ELSE o.triggered_at END,
+        finished_at = CASE WHEN $4::text = 'pending' THEN o.finished_at ELSE now() END,
+        failure_code = CASE WHEN $4::text = 'pending' THEN o.failure_code ELSE $4::text END,
+        failure_reason = COALESCE($5::text, o.failure_reason)
+    FROM input i
+    WHERE o.id = i.id AND o.status = 'waiting' AND ($6::uuid IS NULL OR o.api_key_id = $6)
+    RETURNING o.id, o.last_seq, i.data, o.order_type
+), logged AS (
+    INSERT INTO order_events (order_id, seq, status, kind, data)
+    SELECT id, last_seq, $4::text, 'status', data FROM moved
+    RETURNING order_id, seq, data
+)
+SELECT l.order_id, l.seq, l.data, m.order_type FROM logged l JOIN moved m ON m.id = l.order_id
+"""
+
+
+async def move(
+    conn: asyncpg.Connection,
+    moves: Sequence[Move],
+    to: OrderStatus,
+    *,
+    reason: str | None = None,
+    owner: uuid.UUID | None = None,
+) -> list[Moved]:
+    """Move each order of ``moves`` still waiting (and placed by ``owner``, when given) to ``to``, with one
+    status event each; returns those that moved. Orders no longer waiting are left as they are."""
+    if not moves:
+        return []
+    rows = await conn.fetch(
+        _MOVE,
+        [m.order_id for m in moves],
+        [orjson.dumps(m.data).decode() for m in moves],
+        [m.execute_min_out for m in moves],
+        to.value,
+        reason,
+        owner,
+    )
+    return [Moved(r["order_id"], int(r["seq"]), to.value, _data(r["data"]), r["order_type"]) for r in rows]
+
+
+async def due_for_expiry(conn: asyncpg.Connection, limit: int = 1000) -> list[tuple[uuid.UUID, datetime]]:
+    """Waiting orders whose expiry has passed by PostgreSQL's clock, oldest first."""
+    rows = await conn.fetch(
+        "SELECT id, expires_at FROM orders WHERE status = 'waiting' AND expires_at <= now() "
+        "ORDER BY expires_at LIMIT $1",
+        limit,
+    )
+    return [(r["id"], r["expires_at"]) for r in rows]
+
+
+async def expire(conn: asyncpg.Connection, due: Sequence[tuple[uuid.UUID, datetime]]) -> list[Moved]:
+    """Move the ``due`` orders that still wait to ``expired``."""
+    moves = [Move(order_id, {"expiresAt": at.isoformat(), "reason": "expired before it fired"}) for order_id, at in due]
+    return await move(conn, moves, OrderStatus.EXPIRED, reason="expired before its trigger was reached")
+
+
+def _data(value: Any) -> dict[str, Any]:
+    loaded = orjson.loads(value) if isinstance(value, str | bytes) else value
+    return loaded if isinstance(loaded, dict) else {}

@@ -1,0 +1,1 @@
+"""Watching waiting (limit and sniper) orders: one loop per pair, one process per pair, firing exactly once."""

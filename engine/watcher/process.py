@@ -1,0 +1,38 @@
+"""The watcher process (``oee watcher``): composition root of the watcher of waiting orders."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from adapters.registry import build_watchers, tokens_for
+from engine.runtime import create_db_pool, create_redis
+from engine.watcher.service import WaitingWatcher
+from kernel.settings import Settings
+
+log = logging.getLogger("oee.watcher")
+
+
+async def run_watcher(settings: Settings) -> None:
+    """Watch until SIGTERM or SIGINT, then hand the pairs back (their leases released) and return."""
+    pool = await create_db_pool(settings, size=4, timeout_s=settings.db_timeout_s)
+    redis = create_redis(settings, timeout_s=settings.redis_timeout_s)
+    venues = build_watchers(settings, redis)
+    watcher = WaitingWatcher(settings, pool, redis, venues, tokens_for(settings))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await watcher.start()
+        log.info("watcher %s ready: venues %s", watcher.owner, [v.name for v in venues])
+        await stopping.wait()
+    finally:
+        await watcher.stop()
+        for venue in venues:
+            close = getattr(venue, "aclose", None)
+            if close is not None:
+                await close()
+        await redis.aclose()
+        await pool.close()

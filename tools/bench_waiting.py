@@ -1,0 +1,203 @@
+"""``make bench-waiting``: what waiting limit orders cost the watcher, with 3 of them and with 1,000.
+
+It runs the real API and one watcher process (no worker: nothing fires), places limit orders over three
+pairs with limits far above the market, so they keep waiting, and measures over ``--seconds``:
+  watcher CPU   - the watcher process's CPU time (user + system) per second of wall time;
+  venue reads   - snapshot reads per second per pair (one per venue per update, whatever the order count);
+  sizes priced  - order sizes priced on those snapshots per second, with no I/O;
+  venue I/O     - the venues' own calls per second: the simulated venues make no RPC call, their one I/O is
+                  a Redis read of the shared market feed per snapshot.
+It runs twice, with one order per pair and with ``--orders`` over the same pairs, to show what the orders
+themselves add. Figures are measured on this machine each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import orjson
+import redis.asyncio as aioredis
+
+from kernel.logs import setup_logging
+from kernel.settings import Settings, load_settings
+from tools.bench import Engine
+
+PAIRS = (("SOL", "USDC", "1.5", "100000"), ("JUP", "USDC", "400", "1000"), ("RAY", "SOL", "90", "50"))
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
+def client(engine: Engine) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{engine.port}", headers={"X-API-Key": engine.api_key}, timeout=30
+    )
+
+
+async def near_market_orders(engine: Engine, n: int) -> list[dict[str, object]]:
+    """SOL -> USDC orders the walk must price on every update: large sizes whose limit sits below what a small
+    size fetches (so within the walk's bound) but above what their own size fetches (so they never fire)."""
+    async with client(engine) as http:
+        r = await http.post("/api/quotes", json={"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"})
+        r.raise_for_status()
+    spot = Decimal(r.json()["route"]["amountOut"])
+    # One small order far above the market sets the walk's bound (what the smallest size fetches) high.
+    small = {"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.01", "limitPrice": "100000",
+             "expiresInS": 3600}  # fmt: skip
+    return [small] + [{"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": str(20_000 + i),
+             "limitPrice": str((spot * Decimal("0.999")).quantize(Decimal("0.0001"))), "expiresInS": 3600}
+            for i in range(n - 1)]  # fmt: skip
+
+
+def far_orders(n: int) -> list[dict[str, object]]:
+    """Orders over three pairs with limits far above the market: the walk stops at the first of each pair."""
+    bodies = []
+    for i in range(n):
+        token_in, token_out, amount, limit = PAIRS[i % len(PAIRS)]
+        bodies.append({"type": "limit", "tokenIn": token_in, "tokenOut": token_out, "amountIn": amount,
+                       "limitPrice": limit, "expiresInS": 3600})  # fmt: skip
+    return bodies
+
+
+async def place(engine: Engine, bodies: list[dict[str, object]], ids: list[str]) -> None:
+    gate = asyncio.Semaphore(32)
+    async with client(engine) as http:
+
+        async def one(body: dict[str, object]) -> None:
+            async with gate:
+                r = await http.post("/api/orders/execute", json=body)
+                r.raise_for_status()
+                ids.append(r.json()["orderId"])
+
+        await asyncio.gather(*(one(b) for b in bodies))
+
+
+async def cancel(engine: Engine, ids: list[str]) -> None:
+    """Cancel what the bench placed, so a later run (or ``oee up``) does not find it waiting."""
+    gate = asyncio.Semaphore(32)
+    async with client(engine) as http:
+
+        async def one(order_id: str) -> None:
+            async with gate:
+                await http.delete(f"/api/orders/{order_id}")
+
+        await asyncio.gather(*(one(i) for i in ids))
+
+
+async def report(redis: aioredis.Redis, settings: Settings, env: Mapping[str, str]) -> dict[str, Any]:
+    namespace = env.get("OEE_NAMESPACE") or settings.namespace
+    raw = await redis.hgetall(f"{namespace}:watcher-stats")  # type: ignore[misc]
+    reports = [orjson.loads(v) for v in raw.values()]
+    return reports[0] if reports else {}
+
+
+async def measure(
+    engine: Engine,
+    watcher_pid: int,
+    settings: Settings,
+    bodies: list[dict[str, object]] | None,
+    seconds: float,
+    ids: list[str],
+) -> dict[str, Any]:
+    """Place the orders (``None``: near-market ones, as many as were placed so far), wait until the watcher
+    holds every order placed, then measure for ``seconds``."""
+    redis = aioredis.Redis.from_url(str(settings.redis_url))
+    try:
+        if bodies is None:
+            await cancel(engine, ids)
+            bodies = await near_market_orders(engine, len(ids))
+            ids.clear()
+        n = len(bodies)
+        await place(engine, bodies, ids)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            held = sum(p["waiting"] for p in (await report(redis, settings, engine.env)).get("pairs", {}).values())
+            if held >= len(ids):
+                break
+            await asyncio.sleep(0.5)
+        before, cpu_before, t0 = await report(redis, settings, engine.env), cpu_seconds(watcher_pid), time.monotonic()
+        await asyncio.sleep(seconds)
+        after, cpu_after, t1 = await report(redis, settings, engine.env), cpu_seconds(watcher_pid), time.monotonic()
+    finally:
+        await redis.aclose()
+    span = t1 - t0
+    pairs = {
+        name: {k: (stats[k] - before["pairs"].get(name, {}).get(k, 0)) / span for k in ("reads", "updates", "priced")}
+        | {"waiting": stats["waiting"], "name": stats.get("name", "")}
+        for name, stats in after["pairs"].items()
+    }
+    io = {name: (calls - before["ioCalls"].get(name, 0)) / span for name, calls in after["ioCalls"].items()}
+    return {"cpu": (cpu_after - cpu_before) / span, "pairs": pairs, "io": io, "orders": n}
+
+
+def print_run(result: dict[str, Any]) -> None:
+    pairs = {name: p for name, p in result["pairs"].items() if p["waiting"]}
+    waiting = sum(p["waiting"] for p in pairs.values())
+    print(f"  {waiting} waiting orders over {len(pairs)} pairs: watcher CPU {result['cpu'] * 1000:.1f} ms per second")
+    for name, p in sorted(pairs.items()):
+        print(f"    {p['name'] or name:>9}: {p['waiting']:4d} orders, {p['reads']:.1f} venue "
+              f"reads/s ({p['updates']:.1f} updates/s), {p['priced']:.1f} sizes priced/s")  # fmt: skip
+    io = ", ".join(f"{k} {v:.1f}/s" for k, v in sorted(result["io"].items()))
+    print(f"    venue I/O (Redis reads of the simulated feed, RPC calls: 0): {io}")
+
+
+def run(settings: Settings, orders: int, seconds: float) -> None:
+    engine = Engine(settings, 10, "0", "0")
+    engine.env["OEE_NAMESPACE"] = f"oee:bench-waiting:{os.getpid()}"
+    print(f"\n== waiting orders: one watcher process, simulated venues polled every "
+          f"{settings.simulated_watch_poll_ms} ms ==")  # fmt: skip
+    ids: list[str] = []
+    try:
+        engine.start_api()
+        watcher = subprocess.Popen([sys.executable, "-m", "tools.cli", "watcher"], env=engine.env)
+        engine.procs.append(watcher)
+        small = asyncio.run(measure(engine, watcher.pid, settings, far_orders(len(PAIRS)), seconds, ids))
+        print_run(small)
+        large = asyncio.run(measure(engine, watcher.pid, settings, far_orders(orders - len(PAIRS)), seconds, ids))
+        print_run(large)
+        print(f"  the same {orders} orders on one pair, every one within reach so each update prices them all:")
+        walked = asyncio.run(measure(engine, watcher.pid, settings, None, seconds, ids))
+        print_run(walked)
+        reads_small = sum(p["reads"] for p in small["pairs"].values())
+        reads_large = sum(p["reads"] for p in large["pairs"].values())
+        print(f"  venue reads with {orders} orders: {reads_large:.1f}/s; with {len(PAIRS)}: {reads_small:.1f}/s "
+              "(one loop per pair, not one per order)")  # fmt: skip
+    finally:
+        if ids and engine.procs:
+            asyncio.run(cancel(engine, ids))
+        engine.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_waiting", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=1000, help="waiting orders in the second run")
+    parser.add_argument("--seconds", type=float, default=10, help="measuring window of each run")
+    args = parser.parse_args(argv)
+    setup_logging("WARNING")
+    from engine.runtime import resolve_services, run_migrations
+
+    services = resolve_services(load_settings())
+    run_migrations(services.settings)
+    try:
+        run(services.settings, args.orders, args.seconds)
+    finally:
+        services.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
