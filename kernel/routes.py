@@ -8,8 +8,10 @@ units; ``share_bps`` is a leg's share of the order's input, for display.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol, runtime_checkable
 
 from kernel.tokens import Token
 
@@ -76,3 +78,37 @@ class RoutePlan:
             if leg.hop:
                 return leg.token_in
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolQuotes:
+    """One pool's exact-in answers for several input amounts of one pair, read in one I/O round.
+
+    ``amounts_out[i]`` is what the pool pays for ``amounts_in[i]`` after every fee, or None where the pool
+    cannot take that amount (too small to buy anything, or more than its liquidity).
+    """
+
+    dex: str
+    pool: str
+    amounts_in: tuple[int, ...]
+    amounts_out: tuple[int | None, ...]
+
+    def out_for(self, amount_in: int) -> int | None:
+        """The quoted output for ``amount_in``, if that amount was priced and the pool can take it."""
+        for amount, out in zip(self.amounts_in, self.amounts_out, strict=True):
+            if amount == amount_in:
+                return out
+        return None
+
+
+@runtime_checkable
+class PoolQuoter(Protocol):
+    """A DEX that prices every pool it has for a pair at many amounts at once, so a router can split an
+    order across pools without one round trip per pool and amount."""
+
+    name: str
+
+    async def quote_pools(self, token_in: Token, token_out: Token, amounts: Sequence[int]) -> list[PoolQuotes]:
+        """Every pool the DEX has for the pair, each priced at each of ``amounts`` (raw ``token_in``), in one
+        I/O round. Raises ``UnsupportedPair`` (no pool) or ``QuoteUnavailable`` (the venue failed for now)."""
+        ...
