@@ -16,7 +16,7 @@ from engine.db import repository
 from engine.execution import SUPERSEDED, OrderExecutor, RetryPolicy
 from engine.queue import EXECUTE_ORDER, LeasedWorker, OrderQueue
 from engine.recorder import StepStore
-from engine.routing import Router
+from engine.routing import RoutePolicy, Router
 from engine.runtime import backoff_s, create_arq_redis, create_db_pool, create_redis, dependency_down
 from kernel.settings import Settings
 
@@ -79,7 +79,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     store = StepStore(pool, redis, settings.events_channel, retry_for_s=settings.job_timeout_s)
     store.start()
     venues = build_venues(settings, redis, ctx.get("signer"))
-    router = Router(venues.dexes, settings.quote_timeout_ms / 1000)
+    router = Router(venues.dexes, settings.quote_timeout_ms / 1000, RoutePolicy.from_settings(settings, venues.tokens))
     ctx.update(
         db=pool,
         app_redis=redis,
