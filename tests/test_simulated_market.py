@@ -150,7 +150,9 @@ def test_a_fill_moves_the_pool_and_the_move_fades() -> None:
 def test_two_hundred_fills_at_once_stay_within_fifty_bps(dex: str) -> None:
     m = market(FakeClock())
     first = m.quote(dex, SOL, USDC, ONE_AND_HALF_SOL)
-    outs = [m.fill(dex, SOL, USDC, ONE_AND_HALF_SOL)[0] for _ in range(200)]
+    deepest = m.pools(dex, SOL, USDC)[0]
+    assert first.pool == deepest
+    outs = [m.fill(dex, SOL, USDC, ONE_AND_HALF_SOL, pool=deepest)[0] for _ in range(200)]
     assert outs[0] == first.amount_out
     assert outs == sorted(outs, reverse=True)
     assert outs[-1] < outs[0]  # they do move the pool...

@@ -50,9 +50,12 @@ STABLECOINS = frozenset({"USDC", "USDT"})
 DEX_CURVES: Mapping[str, str] = {"raydium": "constant_product", "meteora": "bins"}
 _DEX_SIDE: Mapping[str, int] = {"raydium": 1, "meteora": -1}
 
-# Each DEX's pools for a pair, as shares of ``pool_depth_usd``: Raydium has a deep pool and a shallower one
-# beside it (at the same price, arbitrage keeps them there), so a large order pays more split over the two.
-POOL_DEPTHS: Mapping[str, tuple[Decimal, ...]] = {"raydium": (Decimal(1), Decimal("0.25")), "meteora": (Decimal(1),)}
+# Each DEX's pools for a pair, as shares of ``pool_depth_usd``: a deep pool and a shallower one beside it (at
+# the same price: arbitrage keeps them there), so a large order pays more split over the two.
+POOL_DEPTHS: Mapping[str, tuple[Decimal, ...]] = {
+    "raydium": (Decimal(1), Decimal("0.25")),
+    "meteora": (Decimal(1), Decimal("0.5")),
+}
 # Pairs no simulated DEX pools directly: routes between them hop through an intermediate (USDC or SOL).
 NO_DIRECT_POOL = frozenset({frozenset({"BONK", "RAY"})})
 

@@ -127,7 +127,12 @@ class Router:
         pool (none otherwise)."""
         policy = self._policy
         split = best_grid_split(pools, request.amount_in, policy.split_steps, policy.max_legs) if pools else None
-        if split is None or split.legs < 2 or (reference is not None and split.total_out <= reference):
+        if split is None or split.legs < 2:
+            return []
+        # The grid's estimate must already clear the threshold: below it, the exact quotes are not worth a round.
+        if reference is not None and (
+            split.total_out <= reference or gain_bps(split.total_out, reference) < policy.split_min_gain_bps
+        ):
             return []
         chosen = [(pool, k) for pool, k in zip(pools, split.steps_by_pool, strict=True) if k]
         amounts = split_amounts(request.amount_in, [k for _, k in chosen], policy.split_steps)
