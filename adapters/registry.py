@@ -113,6 +113,7 @@ class Quoting:
 
     dexes: Sequence[DexAdapter]
     pairs: frozenset[frozenset[str]]
+    plans: bool = False  # whether the workers' settlement executes splits and hops (kernel.routes.executes_plans)
 
     def trades(self, mint_a: str, mint_b: str) -> bool:
         """Whether some enabled DEX has a pool for the two mints."""
@@ -129,12 +130,15 @@ def build_quoting(settings: Settings) -> Quoting:
 
     tokens = TokenRegistry.for_network(settings.solana_network)
     if settings.routing == "onchain":
-        from adapters.chain import ChainConfig
+        from adapters.chain import ChainConfig, SolanaSettlement
         from adapters.pools import PoolBook
+        from kernel.routes import executes_plans
 
         book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
         dexes = _onchain_dexes(settings, ChainConfig.from_settings(settings), book, tokens)
-        return Quoting(list(dexes.values()), frozenset(p.mints for p in book.pools if p.dex in dexes))
+        plans = executes_plans(SolanaSettlement)
+        pairs = frozenset(p.mints for p in book.pools if p.dex in dexes)
+        return Quoting(list(dexes.values()), _with_hops(pairs, settings, tokens) if plans else pairs, plans)
     from adapters.simulated import SimulatedConfig, SimulatedDex, SimulatedMarket
     from adapters.simulated.market import REFERENCE_USD
 
@@ -144,4 +148,20 @@ def build_quoting(settings: Settings) -> Quoting:
     if not enabled:
         raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
     priced = [t.mint for t in tokens if t.symbol in REFERENCE_USD]
-    return Quoting(enabled, frozenset(frozenset(pair) for pair in combinations(priced, 2)))
+    # The simulated ledger executes plans; a chain settling simulated routes writes one swap per transaction.
+    plans = settings.solana_network is Network.SIMULATED
+    return Quoting(enabled, frozenset(frozenset(pair) for pair in combinations(priced, 2)), plans)
+
+
+def _with_hops(
+    pairs: frozenset[frozenset[str]], settings: Settings, tokens: TokenRegistry
+) -> frozenset[frozenset[str]]:
+    """``pairs`` and every pair two of them join through one of ``ROUTE_INTERMEDIATES``."""
+    found = set(pairs)
+    for name in settings.route_intermediates:
+        middle = tokens.resolve(name)
+        if middle is None:
+            continue
+        ends = [next(iter(p - {middle.mint})) for p in pairs if middle.mint in p and len(p) == 2]
+        found.update(frozenset((a, b)) for a in ends for b in ends if a != b)
+    return frozenset(found)

@@ -101,6 +101,12 @@ class PoolQuotes:
         return None
 
 
+def executes_plans(venue: object) -> bool:
+    """Whether a settlement venue executes a ticket's plan of several legs (``executes_plans = True`` on the
+    venue). Routing plans single pools only for one that does not, so it is never handed a split or a hop."""
+    return getattr(venue, "executes_plans", False) is True
+
+
 @runtime_checkable
 class PoolQuoter(Protocol):
     """A DEX that prices every pool it has for a pair at many amounts at once, so a router can split an

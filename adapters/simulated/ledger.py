@@ -164,6 +164,7 @@ class SimulatedLedger:
     """
 
     kind = SettlementKind.SIMULATED
+    executes_plans = True  # a ticket's plan of several legs settles as one transaction (adapters.simulated.plans)
 
     def __init__(
         self,

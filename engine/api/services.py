@@ -59,7 +59,7 @@ class ApiServices:
         )
         self._intake.start()
         self._quoting = build_quoting(self.settings)
-        policy = RoutePolicy.from_settings(self.settings, self.tokens)
+        policy = RoutePolicy.from_settings(self.settings, self.tokens, plans=self._quoting.plans)
         self._router = Router(self._quoting.dexes, self.settings.quote_timeout_ms / 1000, policy)
         self._limiter = RateLimiter(self._redis, prefix=f"{self.settings.namespace}:rate:")
         self._limiter.start()

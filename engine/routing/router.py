@@ -40,9 +40,12 @@ class RoutePolicy:
     hop_min_gain_bps: int = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings, tokens: TokenRegistry) -> RoutePolicy:
+    def from_settings(cls, settings: Settings, tokens: TokenRegistry, *, plans: bool = True) -> RoutePolicy:
         """``ROUTE_MAX_LEGS``, ``ROUTE_SPLIT_STEPS``, ``SPLIT_MIN_GAIN_BPS``, ``ROUTE_INTERMEDIATES`` (symbols or
-        mints this network knows), ``HOP_MIN_GAIN_BPS``."""
+        mints this network knows), ``HOP_MIN_GAIN_BPS``. Without ``plans`` (a settlement venue that executes one
+        pool's swap only), single pools only."""
+        if not plans:
+            return cls()
         middles = tuple(t for t in (tokens.resolve(name) for name in settings.route_intermediates) if t is not None)
         return cls(settings.route_max_legs, settings.route_split_steps, settings.split_min_gain_bps, middles,
                    settings.hop_min_gain_bps)  # fmt: skip
