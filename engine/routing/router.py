@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from engine.metrics import QUOTE_ERRORS, QUOTE_SECONDS
 from engine.routing.decision import Candidate, QuoteFailure, RoutingDecision, plan_label, plan_reason, single_reason
 from engine.routing.plans import hop_margin_bps, hop_plan, plan_quote, single_plan, split_plan
-from engine.routing.split import best_grid_split, gain_bps, grid_amounts, min_out, split_amounts
+from engine.routing.split import best_grid_split, gain_bps, grid_amounts, min_out, split_amounts, split_ceiling
 from kernel.errors import EngineError, NoRoute, QuoteUnavailable, RejectedError, UnsupportedPair
 from kernel.routes import PoolQuoter, PoolQuotes
 from kernel.settings import Settings
@@ -129,7 +129,14 @@ class Router:
         """The pools a split would use and the input of each, when the grid says a split beats the best single
         pool (none otherwise)."""
         policy = self._policy
-        split = best_grid_split(pools, request.amount_in, policy.split_steps, policy.max_legs) if pools else None
+        if not pools:
+            return []
+        if reference is not None:
+            # A split pays at most every fraction at the best one-fraction rate: often not enough to be worth it.
+            ceiling = split_ceiling(pools, request.amount_in, policy.split_steps)
+            if ceiling <= reference or gain_bps(ceiling, reference) < max(policy.split_min_gain_bps, 1):
+                return []
+        split = best_grid_split(pools, request.amount_in, policy.split_steps, policy.max_legs)
         if split is None or split.legs < 2:
             return []
         # The grid's estimate must already clear the threshold: below it, the exact quotes are not worth a round.

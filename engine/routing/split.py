@@ -41,6 +41,15 @@ def grid_amounts(amount_in: int, steps: int) -> list[int]:
     return sorted({amount_in * k // steps for k in range(1, steps + 1)} - {0})
 
 
+def split_ceiling(grids: Sequence[PoolQuotes], amount_in: int, steps: int) -> int:
+    """The most any division of the order over ``grids`` could pay: every fraction at the best rate any pool
+    pays for one fraction. On concave curves (more input, less out per unit) no split pays more, so when this
+    does not beat the best single pool by enough, the optimiser need not run."""
+    first = amount_in // steps
+    rates = [out for grid in grids if (out := grid.out_for(first)) is not None] if first else []
+    return max(rates, default=0) * steps
+
+
 def best_grid_split(grids: Sequence[PoolQuotes], amount_in: int, steps: int, max_legs: int) -> GridSplit | None:
     """The division of all ``steps`` fractions over at most ``max_legs`` pools paying the most on the grid.
 
