@@ -200,3 +200,17 @@ def test_pairs_joined_through_an_intermediate_are_tradable_where_plans_execute()
     pairs = frozenset({frozenset({SOL.mint, USDC.mint}), frozenset({BONK.mint, USDC.mint})})
     settings = Settings(route_intermediates="USDC,SOL")  # type: ignore[arg-type]
     assert _with_hops(pairs, settings, TOKENS) == pairs | {frozenset({SOL.mint, BONK.mint})}
+
+
+async def test_a_hop_leg_down_for_now_makes_no_route_retryable_not_an_unsupported_pair() -> None:
+    from kernel.errors import NoRoute, QuoteUnavailable
+
+    class DownDex(CurveDex):
+        async def quote(self, request: QuoteRequest) -> Quote:
+            if request.token_in.mint == USDC.mint:  # the hop's second leg; JUP/BONK itself has no pool
+                raise QuoteUnavailable("the RPC timed out")
+            return await super().quote(request)
+
+    dexes = [DownDex("raydium", {"a": (JUP, USDC, 1_000_000, 2_000_000), "b": (USDC, BONK, 2_000_000, 1_000_000)})]
+    with pytest.raises(NoRoute):
+        await Router(dexes, 1.0, POLICY).route(QuoteRequest(JUP, BONK, 10_000), slippage_bps=50)

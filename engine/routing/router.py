@@ -20,7 +20,7 @@ from engine.metrics import QUOTE_ERRORS, QUOTE_SECONDS
 from engine.routing.decision import Candidate, QuoteFailure, RoutingDecision, plan_label, plan_reason, single_reason
 from engine.routing.plans import hop_margin_bps, hop_plan, plan_quote, single_plan, split_plan
 from engine.routing.split import best_grid_split, gain_bps, grid_amounts, min_out, split_amounts, split_ceiling
-from kernel.errors import EngineError, NoRoute, QuoteUnavailable, RejectedError, UnsupportedPair
+from kernel.errors import EngineError, NoRoute, QuoteUnavailable, RejectedError, RetryableError, UnsupportedPair
 from kernel.routes import PoolQuoter, PoolQuotes
 from kernel.settings import Settings
 from kernel.tokens import Token, TokenRegistry
@@ -121,7 +121,11 @@ class Router:
             if second is not None:
                 plan = hop_plan(first, second, request.token_in, middle, request.token_out, slippage_bps, reference)
                 candidates.append(Candidate("hop", plan_label(plan), plan, (first, second)))
-        return self._decide(request, best, quotes, failures, candidates)
+        # A hop leg that failed for now may trade next attempt: then no route is not yet an unsupported pair.
+        hop_down = any(
+            isinstance(r, QuoteFailure) and isinstance(r.cause, RetryableError) for r in (*first_legs, *seconds)
+        )
+        return self._decide(request, best, quotes, failures, candidates, hop_down=hop_down)
 
     def _split_legs(
         self, request: QuoteRequest, pools: Sequence[PoolQuotes], reference: int | None
@@ -155,11 +159,13 @@ class Router:
         quotes: tuple[Quote, ...],
         failures: tuple[QuoteFailure, ...],
         candidates: list[Candidate],
+        *,
+        hop_down: bool = False,
     ) -> RoutingDecision:
         policy = self._policy
         if not candidates:
             summary = "; ".join(f"{f.dex}: {f.error}" for f in failures)
-            if failures and all(isinstance(f.cause, UnsupportedPair) for f in failures):
+            if failures and not hop_down and all(isinstance(f.cause, UnsupportedPair) for f in failures):
                 raise UnsupportedPair(f"no enabled DEX trades this pair ({summary})", context={"failures": failures})
             raise NoRoute(f"no DEX returned a quote ({summary})", context={"failures": failures})
         reference = best.amount_out if best is not None else None

@@ -82,3 +82,14 @@ export function since(fromIso, toIso) {
 export function badge(status) {
   return el("span", { class: `badge status-${status}`, "data-status": status }, status);
 }
+
+/** A route plan of several legs in one line ("split: raydium 80 % · meteora 20 %, +0.06 % over the best
+ *  pool"); null for a single pool, which the venue table already shows. */
+export function planLine(plan) {
+  if (!plan || plan.kind === "single") return null;
+  const legs = plan.legs.map((leg) =>
+    plan.kind === "split" ? `${leg.dex} ${leg.sharePct} %` : `${leg.inputSymbol}→${leg.outputSymbol} on ${leg.dex}`);
+  const singles = (plan.candidates ?? []).some((c) => c.kind === "single");
+  const gain = singles ? `, +${(plan.gainBps / 100).toFixed(2)} % over the best pool` : ", no pool trades the pair directly";
+  return el("p", { class: "plan", id: "route-plan" }, `${plan.kind}: ${legs.join(" · ")}${gain}`);
+}

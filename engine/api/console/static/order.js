@@ -3,7 +3,7 @@
 // source; once the order is final, the whole document is read again for what only it holds.
 
 import { ApiError, STATUSES, TERMINAL, follow, order as readOrder } from "./api.js";
-import { amount, badge, byId, clock, el, fill, safeLink, short, sig, since } from "./dom.js";
+import { amount, badge, byId, clock, el, fill, planLine, safeLink, short, sig, since } from "./dom.js";
 
 const RECONNECT_MS = 1000;
 let current = null; // { orderId, doc, events: Map(seq -> event), socket, closed }
@@ -50,6 +50,7 @@ function routing(doc, events) {
         el("td", { class: "num" }, q.error ? el("span", { class: "error-text" }, q.error) : amount(q.amountOut)),
         el("td", { class: "num" }, q.priceImpactPct == null ? "—" : `${sig(q.priceImpactPct, 3)} %`),
         el("td", { class: "num" }, q.latencyMs == null ? "—" : `${q.latencyMs} ms`))))),
+    planLine(data.routePlan ?? doc.routePlan),
     reason ? el("p", { class: "reason", id: "routing-reason" }, reason) : null,
   ];
 }

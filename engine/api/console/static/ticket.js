@@ -2,7 +2,7 @@
 // a refused request shows the error envelope's reason beside each field it names.
 
 import { ApiError, placeOrder, quote } from "./api.js";
-import { amount, byId, el, fill, sig } from "./dom.js";
+import { amount, byId, el, fill, planLine, sig } from "./dom.js";
 
 const form = () => byId("ticket");
 
@@ -84,6 +84,7 @@ export function renderQuote(answer) {
       el("thead", {}, el("tr", {}, ["venue", `out (${answer.tokenOut.symbol})`, "price", "impact", "latency"].map((h, i) =>
         el("th", { class: i > 0 ? "num" : null }, h)))),
       el("tbody", {}, rows)),
+    planLine(answer.routePlan),
     el("p", { class: "reason" }, best.reason),
   );
 }
