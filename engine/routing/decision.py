@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kernel.errors import EngineError
+from kernel.errors import EngineError, UnsupportedPair
 from kernel.money import format_amount
 from kernel.routes import RoutePlan
 from kernel.venues import Quote, QuoteRequest
@@ -117,6 +117,8 @@ def plan_reason(
     else:
         parts.append(f"no pool trades {request.token_in.symbol}/{symbol} directly")
     for failure in failures:
+        if best is None and isinstance(failure.cause, UnsupportedPair):
+            continue  # said once above
         parts.append(f"{failure.dex} unavailable: {failure.error}")
     return "; ".join(parts)
 

@@ -87,8 +87,11 @@ export function badge(status) {
  *  pool"); null for a single pool, which the venue table already shows. */
 export function planLine(plan) {
   if (!plan || plan.kind === "single") return null;
+  // Two pools of one DEX are told apart by their addresses.
+  const repeated = new Set(plan.legs.map((leg) => leg.dex)).size < plan.legs.length;
+  const venue = (leg) => (repeated ? `${leg.dex} ${short(leg.pool, 4)}` : leg.dex);
   const legs = plan.legs.map((leg) =>
-    plan.kind === "split" ? `${leg.dex} ${leg.sharePct} %` : `${leg.inputSymbol}→${leg.outputSymbol} on ${leg.dex}`);
+    plan.kind === "split" ? `${venue(leg)} ${leg.sharePct} %` : `${leg.inputSymbol}→${leg.outputSymbol} on ${leg.dex}`);
   const singles = (plan.candidates ?? []).some((c) => c.kind === "single");
   const gain = singles ? `, +${(plan.gainBps / 100).toFixed(2)} % over the best pool` : ", no pool trades the pair directly";
   return el("p", { class: "plan", id: "route-plan" }, `${plan.kind}: ${legs.join(" · ")}${gain}`);
