@@ -71,6 +71,10 @@ class RoutingDecision:
         return self.label or self.best.dex
 
 
+# An order stores its venue in a column of 32 characters.
+LABEL_MAX = 32
+
+
 def plan_label(plan: RoutePlan) -> str:
     """``raydium`` for one leg, ``raydium+meteora`` (or ``raydium (2 pools)``) for a split, ``raydium>meteora via
     USDC`` for a hop."""
@@ -80,9 +84,9 @@ def plan_label(plan: RoutePlan) -> str:
         first += f" ({len(firsts)} pools)"
     middle = plan.intermediate
     if middle is None:
-        return first
+        return first[:LABEL_MAX]
     second = "+".join(dict.fromkeys(leg.dex for leg in plan.legs if leg.hop))
-    return f"{first}>{second} via {middle.symbol}"
+    return f"{first}>{second} via {middle.symbol}"[:LABEL_MAX]
 
 
 def single_reason(best: Quote, quotes: Sequence[Quote], failures: Sequence[QuoteFailure], request: QuoteRequest) -> str:

@@ -76,7 +76,7 @@ def plan_quote(plan: RoutePlan, label: str, fees: Sequence[Quote]) -> Quote:
     first = fees[0]
     impact = sum((q.price_impact_pct for q in fees), Decimal(0))
     return Quote(
-        dex=label[:32],
+        dex=label,
         pool=first.pool,
         amount_in=plan.amount_in,
         amount_out=plan.amount_out,
