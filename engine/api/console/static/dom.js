@@ -96,3 +96,11 @@ export function planLine(plan) {
   const gain = singles ? `, +${(plan.gainBps / 100).toFixed(2)} % over the best pool` : ", no pool trades the pair directly";
   return el("p", { class: "plan", id: "route-plan" }, `${plan.kind}: ${legs.join(" · ")}${gain}`);
 }
+
+/** The venue named `chosen` when one quote is its, else the one paying most alone. */
+export function bestVenue(quotes, chosen) {
+  if (quotes.some((q) => q.dex === chosen && !q.error)) return chosen;
+  const priced = quotes.filter((q) => !q.error && q.amountOut != null);
+  priced.sort((a, b) => Number(b.amountOut) - Number(a.amountOut));
+  return priced[0]?.dex ?? null;
+}
