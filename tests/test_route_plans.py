@@ -214,3 +214,17 @@ async def test_a_hop_leg_down_for_now_makes_no_route_retryable_not_an_unsupporte
     dexes = [DownDex("raydium", {"a": (JUP, USDC, 1_000_000, 2_000_000), "b": (USDC, BONK, 2_000_000, 1_000_000)})]
     with pytest.raises(NoRoute):
         await Router(dexes, 1.0, POLICY).route(QuoteRequest(JUP, BONK, 10_000), slippage_bps=50)
+
+
+async def test_no_split_is_planned_when_no_single_pool_quoted() -> None:
+    from kernel.errors import NoRoute, QuoteUnavailable
+
+    class QuoteDown(CurveDex):
+        async def quote(self, request: QuoteRequest) -> Quote:
+            raise QuoteUnavailable("the RPC timed out")
+
+    dexes = [QuoteDown("raydium", {"r1": (SOL, JUP, 1_000_000, 1_000_000), "r2": (SOL, JUP, 1_000_000, 1_000_000)})]
+    # The pools would price a split that pays more than either alone, but there is no single quote to weigh it
+    # against (nor to fall back to): the attempt has no route, for now.
+    with pytest.raises(NoRoute):
+        await Router(dexes, 1.0, POLICY).route(QuoteRequest(SOL, JUP, 100_000), slippage_bps=50)

@@ -133,20 +133,18 @@ class Router:
         """The pools a split would use and the input of each, when the grid says a split beats the best single
         pool (none otherwise)."""
         policy = self._policy
-        if not pools:
+        # A split is weighed against the best single pool: with none quoted (every DEX down for now), none.
+        if not pools or reference is None:
             return []
-        if reference is not None:
-            # A split pays at most every fraction at the best one-fraction rate: often not enough to be worth it.
-            ceiling = split_ceiling(pools, request.amount_in, policy.split_steps)
-            if ceiling <= reference or gain_bps(ceiling, reference) < max(policy.split_min_gain_bps, 1):
-                return []
+        # A split pays at most every fraction at the best one-fraction rate: often not enough to be worth it.
+        ceiling = split_ceiling(pools, request.amount_in, policy.split_steps)
+        if ceiling <= reference or gain_bps(ceiling, reference) < max(policy.split_min_gain_bps, 1):
+            return []
         split = best_grid_split(pools, request.amount_in, policy.split_steps, policy.max_legs)
         if split is None or split.legs < 2:
             return []
         # The grid's estimate must already clear the threshold: below it, the exact quotes are not worth a round.
-        if reference is not None and (
-            split.total_out <= reference or gain_bps(split.total_out, reference) < policy.split_min_gain_bps
-        ):
+        if split.total_out <= reference or gain_bps(split.total_out, reference) < policy.split_min_gain_bps:
             return []
         chosen = [(pool, k) for pool, k in zip(pools, split.steps_by_pool, strict=True) if k]
         amounts = split_amounts(request.amount_in, [k for _, k in chosen], policy.split_steps)
