@@ -120,6 +120,7 @@ class Quoting:
     pairs: frozenset[frozenset[str]]
     tokens: TokenSource | None = None
     discovers: bool = False
+    plans: bool = False  # whether the workers' settlement executes splits and hops (kernel.routes.executes_plans)
 
     def trades(self, mint_a: str, mint_b: str) -> bool:
         """Whether some enabled DEX has a pool for the two mints."""
@@ -194,17 +195,20 @@ def build_quoting(settings: Settings, redis: aioredis.Redis | None = None) -> Qu
 
     tokens = tokens_for(settings)
     if settings.routing == "onchain":
-        from adapters.chain import ChainConfig, ChainRpc
+        from adapters.chain import ChainConfig, ChainRpc, SolanaSettlement
         from adapters.onchain.tokens import ChainTokens
         from adapters.pools import PoolBook
+        from kernel.routes import executes_plans
 
         book = PoolBook.load(settings.solana_network, settings.pools_file, settings.pools_json)
         chain = ChainConfig.from_settings(settings)
         dexes = _onchain_dexes(settings, chain, book, tokens)
         source = ChainTokens(ChainRpc(chain), tokens, owns_rpc=True)
         discovers = any(getattr(getattr(d, "config", None), "discover", False) for d in dexes.values())
+        plans = executes_plans(SolanaSettlement)
         pairs = frozenset(p.mints for p in book.pools if p.dex in dexes)
-        return Quoting(list(dexes.values()), pairs, source, discovers)
+        pairs = _with_hops(pairs, settings, tokens) if plans else pairs
+        return Quoting(list(dexes.values()), pairs, tokens=source, discovers=discovers, plans=plans)
     from adapters.simulated import SimulatedConfig, SimulatedDex, SimulatedMarket, market_feed
     from adapters.simulated.feed import LAUNCH_MINTS
     from adapters.simulated.market import REFERENCE_USD
@@ -216,4 +220,21 @@ def build_quoting(settings: Settings, redis: aioredis.Redis | None = None) -> Qu
         raise ValueError(f"ENABLED_DEXES names no known DEX: {settings.enabled_dexes}")
     # Launch tokens trade once their pool is launched (until then every DEX answers that it has no pool).
     priced = [t.mint for t in tokens if t.symbol in REFERENCE_USD or t.mint in LAUNCH_MINTS]
-    return Quoting(enabled, frozenset(frozenset(pair) for pair in combinations(priced, 2)), KnownTokens(tokens))
+    # The simulated ledger executes plans; a chain settling simulated routes writes one swap per transaction.
+    plans = settings.solana_network is Network.SIMULATED
+    pairs = frozenset(frozenset(pair) for pair in combinations(priced, 2))
+    return Quoting(enabled, pairs, tokens=KnownTokens(tokens), plans=plans)
+
+
+def _with_hops(
+    pairs: frozenset[frozenset[str]], settings: Settings, tokens: TokenRegistry
+) -> frozenset[frozenset[str]]:
+    """``pairs`` and every pair two of them join through one of ``ROUTE_INTERMEDIATES``."""
+    found = set(pairs)
+    for name in settings.route_intermediates:
+        middle = tokens.resolve(name)
+        if middle is None:
+            continue
+        ends = [next(iter(p - {middle.mint})) for p in pairs if middle.mint in p and len(p) == 2]
+        found.update(frozenset((a, b)) for a in ends for b in ends if a != b)
+    return frozenset(found)

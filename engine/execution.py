@@ -35,11 +35,13 @@ from engine.db.records import (
 )
 from engine.recorder import OrderRecorder, StepStore, Superseded
 from engine.routing import QuoteFailure, Router, RoutingDecision
+from engine.routing.wire import decision_record, plan_view
 from engine.runtime import dependency_down
 from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderStatus, OrderType
 from kernel.errors import EngineError, RejectedError, RetryableError, SlippageExceeded, TransactionExpired
 from kernel.logs import bind, bound
 from kernel.money import format_amount, price
+from kernel.routes import with_floor
 from kernel.settings import Settings
 from kernel.tokens import TokenRegistry
 from kernel.venues import PreparedTx, Quote, QuoteRequest, SettlementVenue, SwapTicket, TxState
@@ -204,42 +206,50 @@ class OrderExecutor:
         )
         request = QuoteRequest(order.token_in, order.token_out, order.amount_in)
         try:
-            decision = await self._router.route(request)
+            decision = await self._router.route(request, order.slippage_bps)
         except EngineError as exc:
             failures = exc.context.get("failures", ())
             if failures:
                 rec.step(change=OrderChange(quotes=[_failure_record(attempt, f) for f in failures]), event=False)
             raise
-        best = decision.best
-        bind(dex=best.dex)
-        min_out = best.min_amount_out(order.slippage_bps)
+        best, plan = decision.best, decision.plan
+        bind(dex=decision.venue)
         if order.execute_min_out is not None:
             # A fired limit or sniper order keeps the floor it fired at: its fill is never worse than its limit.
-            min_out = order.execute_min_out
+            if plan.amount_out < order.execute_min_out:
+                message = (f"the best route pays {plan.amount_out} raw {order.token_out.symbol}, below the floor "
+                           f"{order.execute_min_out}")  # fmt: skip
+                rec.step(change=OrderChange(quotes=_quote_records(attempt, decision)), event=False)
+                if order.order_type == OrderType.LIMIT.value:
+                    raise PriceMovedBack(message)
+                raise SlippageExceeded(message)
+            plan = with_floor(plan, order.execute_min_out)
+            decision = replace(decision, plan=plan)
+        min_out = plan.min_amount_out
         self._log_decision(order, decision, min_out)
-        if best.amount_out < min_out:
-            message = f"the best quote pays {best.amount_out} raw {order.token_out.symbol}, below the floor {min_out}"
-            rec.step(change=OrderChange(quotes=_quote_records(attempt, decision)), event=False)
-            if order.order_type == OrderType.LIMIT.value:
-                raise PriceMovedBack(message)
-            raise SlippageExceeded(message)
+        stored = decision_record(decision)
         rec.step(
             status=OrderStatus.BUILDING,
             data={
                 "attempt": attempt,
-                "dex": best.dex,
-                "pool": best.pool,
-                "amountOut": format_amount(best.amount_out, order.token_out.decimals),
+                "dex": decision.venue,
+                "pool": plan.legs[0].pool,
+                "amountOut": format_amount(plan.amount_out, order.token_out.decimals),
                 "minAmountOut": format_amount(min_out, order.token_out.decimals),
+                "gainBps": plan.gain_bps,
                 "reason": decision.reason,
                 "quotes": [_quote_event(q, order.token_out.decimals) for q in decision.quotes],
+                "routePlan": plan_view(stored),
             },
             change=OrderChange(
                 quotes=_quote_records(attempt, decision),
-                route=RouteRecord(attempt, best.dex, best.pool, best.amount_out, min_out, decision.reason),
+                route=RouteRecord(attempt, decision.venue, plan.legs[0].pool, plan.amount_out, min_out,
+                                  decision.reason, stored),
             ),
-        )
-        ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out)
+        )  # fmt: skip
+        # A plan of several legs (split, hop) executes instead of the best single pool, all legs in one transaction.
+        several = plan if len(plan.legs) > 1 else None
+        ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out, plan=several)
         tx = await self._venue.prepare(ticket)
         bind(signature=tx.signature)
         explorer = self._explorer_url(tx)
@@ -333,9 +343,11 @@ class OrderExecutor:
 
     def _log_decision(self, order: OrderState, decision: RoutingDecision, min_out: int) -> None:
         log.info(
-            "route order=%s pair=%s/%s amount_in=%s chosen=%s pool=%s min_out=%s reason=%r",
+            "route order=%s pair=%s/%s amount_in=%s kind=%s chosen=%s pool=%s legs=%d gain_bps=%d min_out=%s "
+            "reason=%r",
             order.id, order.token_in.symbol, order.token_out.symbol,
-            format_amount(order.amount_in, order.token_in.decimals), decision.best.dex, decision.best.pool,
+            format_amount(order.amount_in, order.token_in.decimals), decision.plan.kind, decision.venue,
+            decision.plan.legs[0].pool, len(decision.plan.legs), decision.gain_bps,
             format_amount(min_out, order.token_out.decimals), decision.reason,
         )  # fmt: skip
 

@@ -16,8 +16,9 @@ from engine.db import repository
 from engine.execution import SUPERSEDED, OrderExecutor, RetryPolicy
 from engine.queue import EXECUTE_ORDER, LeasedWorker, OrderQueue
 from engine.recorder import StepStore
-from engine.routing import Router
+from engine.routing import RoutePolicy, Router
 from engine.runtime import backoff_s, create_arq_redis, create_db_pool, create_redis, dependency_down
+from kernel.routes import executes_plans
 from kernel.settings import Settings
 
 log = logging.getLogger("oee.worker")
@@ -79,7 +80,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     store = StepStore(pool, redis, settings.events_channel, retry_for_s=settings.job_timeout_s)
     store.start()
     venues = build_venues(settings, redis, ctx.get("signer"))
-    router = Router(venues.dexes, settings.quote_timeout_ms / 1000)
+    policy = RoutePolicy.from_settings(settings, venues.tokens, plans=executes_plans(venues.settlement))
+    router = Router(venues.dexes, settings.quote_timeout_ms / 1000, policy)
     ctx.update(
         db=pool,
         app_redis=redis,

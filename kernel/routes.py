@@ -8,8 +8,10 @@ units; ``share_bps`` is a leg's share of the order's input, for display.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Protocol, runtime_checkable
 
 from kernel.tokens import Token
 
@@ -76,3 +78,68 @@ class RoutePlan:
             if leg.hop:
                 return leg.token_in
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolQuotes:
+    """One pool's exact-in answers for several input amounts of one pair, read in one I/O round.
+
+    ``amounts_out[i]`` is what the pool pays for ``amounts_in[i]`` after every fee, or None where the pool
+    cannot take that amount (too small to buy anything, or more than its liquidity).
+    """
+
+    dex: str
+    pool: str
+    amounts_in: tuple[int, ...]
+    amounts_out: tuple[int | None, ...]
+
+    def out_for(self, amount_in: int) -> int | None:
+        """The quoted output for ``amount_in``, if that amount was priced and the pool can take it."""
+        for amount, out in zip(self.amounts_in, self.amounts_out, strict=True):
+            if amount == amount_in:
+                return out
+        return None
+
+
+def executes_plans(venue: object) -> bool:
+    """Whether a settlement venue executes a ticket's plan of several legs (``executes_plans = True`` on the
+    venue). Routing plans single pools only for one that does not, so it is never handed a split or a hop."""
+    return getattr(venue, "executes_plans", False) is True
+
+
+@runtime_checkable
+class PoolQuoter(Protocol):
+    """A DEX that prices every pool it has for a pair at many amounts at once, so a router can split an
+    order across pools without one round trip per pool and amount."""
+
+    name: str
+
+    async def quote_pools(self, token_in: Token, token_out: Token, amounts: Sequence[int]) -> list[PoolQuotes]:
+        """Every pool the DEX has for the pair, each priced at each of ``amounts`` (raw ``token_in``), in one
+        I/O round. Raises ``UnsupportedPair`` (no pool) or ``QuoteUnavailable`` (the venue failed for now)."""
+        ...
+
+
+def with_floor(plan: RoutePlan, floor: int) -> RoutePlan:
+    """``plan`` with its minimum raised to ``floor`` (a fired limit or sniper order's floor), the shortfall
+    spread over the final legs in proportion to each one's room between its floor and its quote. ``plan`` as
+    it is when its minimum already reaches ``floor``; ``ValueError`` when its quote does not."""
+    if floor <= plan.min_amount_out:
+        return plan
+    if floor > plan.amount_out:
+        raise ValueError(f"a plan quoted {plan.amount_out} cannot guarantee {floor}")
+    final = [i for i, leg in enumerate(plan.legs) if leg.token_out.mint == plan.token_out.mint]
+    floors = {i: plan.legs[i].min_amount_out for i in final}
+    need = floor - sum(floors.values())
+    rooms = {i: plan.legs[i].amount_out - floors[i] for i in final}
+    total = sum(rooms.values())
+    if need > 0 and total > 0:
+        for i in final:
+            floors[i] += need * rooms[i] // total
+        short = floor - sum(floors.values())
+        for i in final:  # what integer division left over, to the legs with room left
+            add = min(short, plan.legs[i].amount_out - floors[i])
+            floors[i] += add
+            short -= add
+    legs = tuple(replace(leg, min_amount_out=floors[i]) if i in floors else leg for i, leg in enumerate(plan.legs))
+    return replace(plan, legs=legs, min_amount_out=floor)

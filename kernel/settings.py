@@ -165,6 +165,21 @@ class Settings(BaseSettings):
     enabled_dexes: Annotated[list[str], NoDecode] = Field(
         default=["raydium", "meteora"], description="Comma-separated DEXes routing asks for quotes."
     )
+    route_max_legs: int = Field(
+        default=3, ge=1, le=6, description="Most pools one order's input is split over (1: never split)."
+    )
+    route_split_steps: int = Field(
+        default=20, ge=2, le=100, description="Fractions of the order each pool is priced at to find a split."
+    )
+    split_min_gain_bps: int = Field(
+        default=2, ge=0, le=1000, description="A split must pay at least this much more than the best single pool."
+    )
+    route_intermediates: Annotated[list[str], NoDecode] = Field(
+        default=["USDC", "SOL"], description="Comma-separated tokens a route may hop through (none: no hops)."
+    )
+    hop_min_gain_bps: int = Field(
+        default=2, ge=0, le=1000, description="A hop must pay at least this much more than the best direct pool."
+    )
 
     # --- simulated venues -----------------------------------------------------------------------
     simulated_quote_latency_ms: Annotated[LatencyRange, NoDecode] = Field(
@@ -296,6 +311,13 @@ class Settings(BaseSettings):
     def _split_dexes(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("route_intermediates", mode="before")
+    @classmethod
+    def _split_intermediates(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("api_cors_origins", mode="before")

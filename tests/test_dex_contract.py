@@ -16,6 +16,7 @@ import pytest
 
 from kernel.errors import UnsupportedPair
 from kernel.money import price
+from kernel.routes import PoolQuoter
 from kernel.tokens import Token
 from kernel.venues import DexAdapter, Quote, QuoteRequest
 
@@ -101,3 +102,21 @@ async def test_quoting_changes_nothing(subject: Subject) -> None:
     first = await adapter.quote(QuoteRequest(token_in, token_out, amount_in))
     again = await adapter.quote(QuoteRequest(token_in, token_out, amount_in))
     assert abs(again.amount_out - first.amount_out) * 1000 <= first.amount_out  # only the market's drift
+
+
+async def test_every_pool_of_the_pair_is_priced_at_many_amounts_at_once(subject: Subject) -> None:
+    adapter, token_in, token_out, amount_in = subject
+    assert isinstance(adapter, PoolQuoter)
+    amounts = [amount_in, amount_in * 2, amount_in * 20]
+    best = await adapter.quote(QuoteRequest(token_in, token_out, amount_in))
+    grids = await adapter.quote_pools(token_in, token_out, amounts)
+    assert grids and all(g.dex == adapter.name and g.amounts_in == tuple(amounts) for g in grids)
+    assert len({g.pool for g in grids}) == len(grids)
+    chosen = next(g for g in grids if g.pool == best.pool)  # the pool the quote picked is among them
+    out = chosen.out_for(amount_in)
+    assert out is not None and abs(out - best.amount_out) * 1000 <= best.amount_out  # only the market's drift
+    for grid in grids:
+        outs = [o for o in grid.amounts_out if o is not None]
+        assert outs == sorted(outs)  # more in, more out
+    with pytest.raises(UnsupportedPair):
+        await adapter.quote_pools(token_in, token_in, amounts)

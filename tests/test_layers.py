@@ -47,7 +47,7 @@ def copy_of_the_tree(tmp_path: Path) -> Path:
     ("module", "bad_import", "contract"),
     [
         ("kernel/money.py", "import engine.worker", "The kernel imports nothing of ours"),
-        ("engine/routing.py", "import adapters.raydium_cpmm", "The engine imports no concrete adapter"),
+        ("engine/routing/router.py", "import adapters.raydium_cpmm", "The engine imports no concrete adapter"),
         ("localnet/faults.py", "import adapters.solana.rpc", "The local network needs only the kernel"),
         ("adapters/pools.py", "import tools.cli", "Each top-level folder is one layer"),
         ("adapters/raydium_cpmm/config.py", "import adapters.meteora_dlmm.config", "Venue adapters are independent"),

@@ -132,12 +132,15 @@ def test_a_fill_moves_the_pool_and_the_move_fades() -> None:
     m, untouched = market(clock), market(clock)
     for dex in ("raydium", "meteora"):
         clock.now = T0
+        deepest = m.pools(dex, SOL, USDC)[0]  # the pool a DEX's quote picks while none has moved
+        assert m.quote(dex, SOL, USDC, ONE_AND_HALF_SOL).pool == deepest
         before = m.quote(dex, SOL, USDC, ONE_AND_HALF_SOL).amount_out
-        m.fill(dex, SOL, USDC, 20_000 * 10**9)  # $3M: several bins, tens of bps
-        after = m.quote(dex, SOL, USDC, ONE_AND_HALF_SOL).amount_out
+        m.fill(dex, SOL, USDC, 20_000 * 10**9, pool=deepest)  # $3M: several bins, tens of bps
+        after = m.quote(dex, SOL, USDC, ONE_AND_HALF_SOL, pool=deepest).amount_out
         assert after < before * 0.998
         # The other side of the trade got better.
-        assert m.quote(dex, USDC, SOL, 10**8).amount_out > untouched.quote(dex, USDC, SOL, 10**8).amount_out
+        moved = m.quote(dex, USDC, SOL, 10**8, pool=deepest).amount_out
+        assert moved > untouched.quote(dex, USDC, SOL, 10**8, pool=deepest).amount_out
         clock.now = T0 + 30  # 15 relaxation time constants later
         fresh = untouched.quote(dex, SOL, USDC, ONE_AND_HALF_SOL).amount_out
         assert abs(m.quote(dex, SOL, USDC, ONE_AND_HALF_SOL).amount_out - fresh) <= fresh // 100_000
@@ -147,7 +150,9 @@ def test_a_fill_moves_the_pool_and_the_move_fades() -> None:
 def test_two_hundred_fills_at_once_stay_within_fifty_bps(dex: str) -> None:
     m = market(FakeClock())
     first = m.quote(dex, SOL, USDC, ONE_AND_HALF_SOL)
-    outs = [m.fill(dex, SOL, USDC, ONE_AND_HALF_SOL)[0] for _ in range(200)]
+    deepest = m.pools(dex, SOL, USDC)[0]
+    assert first.pool == deepest
+    outs = [m.fill(dex, SOL, USDC, ONE_AND_HALF_SOL, pool=deepest)[0] for _ in range(200)]
     assert outs[0] == first.amount_out
     assert outs == sorted(outs, reverse=True)
     assert outs[-1] < outs[0]  # they do move the pool...

@@ -19,6 +19,8 @@ from tools.demo_view import DONE, Row, mode_line, order_table, print_summary
 PAIRS = [
     ("SOL", "USDC", "1.5"), ("USDC", "SOL", "250"), ("SOL", "USDT", "0.75"), ("JUP", "USDC", "400"),
     ("SOL", "BONK", "0.2"), ("RAY", "SOL", "90"), ("USDT", "USDC", "1000"), ("BONK", "USDC", "2500000"),
+    # Large enough that splitting over two pools pays; a pair no pool trades directly, so it hops.
+    ("SOL", "USDC", "2000"), ("BONK", "RAY", "5000000"),
 ]  # fmt: skip
 REFRESH_PER_SECOND = 8
 

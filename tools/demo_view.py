@@ -76,6 +76,11 @@ class Row:
         if self.status == "building":
             self.dex = str(data.get("dex", ""))
             self.edge = edge_over_next(self.dex, data.get("quotes") or [])
+            plan = data.get("routePlan") or {}
+            if plan.get("kind", "single") != "single":
+                # A split or a hop: its gain over the best single pool, or "only" when no pool trades the pair.
+                singles = [c for c in plan.get("candidates") or [] if c.get("kind") == "single"]
+                self.edge = f"{int(plan.get('gainBps', 0)) / 100:+.3f}%" if singles else "only"
         elif self.status in ("submitted", "confirmed"):
             self.tx = str(data.get("txHash", self.tx))
             self.settlement = str(data.get("settlement", self.settlement))

@@ -17,6 +17,7 @@ That is enough: on a constant-product curve and on DLMM's bins, when spending ``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -34,7 +35,7 @@ from adapters.solana.rpc import ChainRpc
 from adapters.solana.spl import TokenSide, around_swap, create_associated_token_account_idempotent, temporary_seed
 from kernel import money
 from kernel.errors import FatalError, QuoteUnavailable, RejectedError, RetryableError, SlippageExceeded, UnsupportedPair
-from kernel.routes import LegMode, RouteLeg
+from kernel.routes import LegMode, PoolQuotes, RouteLeg
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import Quote, QuoteRequest, SlippageCode, SwapTicket
 
@@ -209,6 +210,25 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
         latency_ms = int((time.perf_counter() - started) * 1000)
         return self._as_quote(best, token_in, token_out, latency_ms)
 
+    async def quote_pools(self, token_in: Token, token_out: Token, amounts: Sequence[int]) -> list[PoolQuotes]:
+        """Every pool :meth:`quote` would price for the pair, at each of ``amounts`` (:class:`PoolQuoter`): the
+        pools are read for all amounts at once, so the round costs one read's latency. A pool that cannot
+        take an amount shows None there."""
+        if token_in.mint == token_out.mint:
+            raise UnsupportedPair(f"cannot swap {token_in.symbol} for itself")
+        try:
+            pools = await self._pools_for(token_in, token_out)
+            rows = await asyncio.gather(*(self._price_each(pools, token_in, token_out, a) for a in amounts))
+        except QuoteUnavailable:
+            raise
+        except RetryableError as exc:
+            raise QuoteUnavailable(f"{self.name}: {exc}", context={"cause": exc.code}) from exc
+        outs = [_outs_by_pool(pools, row) for row in rows]
+        return [
+            PoolQuotes(self.name, str(address), tuple(amounts), tuple(by_pool.get(address) for by_pool in outs))
+            for address in pools
+        ]
+
     async def aclose(self) -> None:
         if self._owns_rpc:
             await self._rpc.aclose()
@@ -328,3 +348,14 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
             price_impact_pct=best.price_impact_pct.quantize(IMPACT_QUANTUM),
             latency_ms=latency_ms,
         )
+
+
+def _outs_by_pool(pools: Sequence[Pubkey], priced: Sequence[Priced[D] | RejectedError]) -> dict[Pubkey, int | None]:
+    """What each pool pays in one :meth:`OnChainAdapter._price_each` answer (which lists the pools in order)."""
+    found: dict[Pubkey, int | None] = {}
+    for address, result in zip(pools, priced, strict=False):
+        if isinstance(result, Priced):
+            found[result.address] = result.amount_out if result.amount_out > 0 else None
+        else:
+            found.setdefault(address, None)
+    return found

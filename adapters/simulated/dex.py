@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from adapters.simulated.config import SimulatedConfig
 from adapters.simulated.market import DEX_CURVES, SimulatedMarket
 from adapters.simulated.watch import SimulatedSnapshot, read_snapshot
 from kernel.errors import QuoteUnavailable, UnsupportedPair
+from kernel.routes import PoolQuotes
 from kernel.tokens import Token
 from kernel.venues import Quote, QuoteRequest
 
@@ -20,8 +21,9 @@ Sleep = Callable[[float], Awaitable[None]]
 class SimulatedDex:
     """One simulated DEX (``"raydium"``: constant-product pools, ``"meteora"``: bin pools).
 
-    Implements :class:`kernel.venues.DexAdapter` and :class:`kernel.watching.PairWatcher`. Each quote waits a
-    latency drawn from ``config.quote_latency`` (no wait at all when it is 0), then fails with ``QuoteUnavailable`` with
+    Implements :class:`kernel.venues.DexAdapter`, :class:`kernel.routes.PoolQuoter` and
+    :class:`kernel.watching.PairWatcher`. Each quote (or pool grid) waits a latency drawn from
+    ``config.quote_latency`` (no wait at all when it is 0), then fails with ``QuoteUnavailable`` with
     probability ``config.failure_rate``, else prices the request on the market as it stands then.
     """
 
@@ -41,20 +43,34 @@ class SimulatedDex:
         self._config = config
         # Seeded so a run can be replayed; each DEX gets its own stream so one's draws do not shift the other's.
         self._rng = rng or random.Random(f"{config.seed}:{name}:quotes")
+        # Pool grids draw from their own stream, so pricing a split never shifts which quotes fail.
+        self._grid_rng = random.Random(f"{config.seed}:{name}:pools")
         self._sleep = sleep
 
     async def quote(self, request: QuoteRequest) -> Quote:
         """Quote ``request`` exact-in; raises ``UnsupportedPair`` or ``QuoteUnavailable``."""
         if request.token_in.mint == request.token_out.mint:
             raise UnsupportedPair(f"cannot swap {request.token_in.symbol} for itself")
-        latency_ms = self._config.quote_latency.draw_ms(self._rng)
-        if latency_ms > 0:
-            await self._sleep(latency_ms / 1000)
-        if self._config.failure_rate > 0 and self._rng.random() < self._config.failure_rate:
-            raise QuoteUnavailable(f"simulated {self.name} quote failure after {latency_ms} ms")
+        latency_ms = await self._wait_or_fail(self._rng)
         await self._market.feed.refresh()
         quote = self._market.quote(self.name, request.token_in, request.token_out, request.amount_in)
         return dataclasses.replace(quote, latency_ms=latency_ms)
+
+    async def quote_pools(self, token_in: Token, token_out: Token, amounts: Sequence[int]) -> list[PoolQuotes]:
+        """Every pool of this DEX for the pair at each of ``amounts``, after one simulated latency."""
+        if token_in.mint == token_out.mint:
+            raise UnsupportedPair(f"cannot swap {token_in.symbol} for itself")
+        await self._wait_or_fail(self._grid_rng)
+        await self._market.feed.refresh()
+        return self._market.quote_pools(self.name, token_in, token_out, amounts)
+
+    async def _wait_or_fail(self, rng: random.Random) -> int:
+        latency_ms = self._config.quote_latency.draw_ms(rng)
+        if latency_ms > 0:
+            await self._sleep(latency_ms / 1000)
+        if self._config.failure_rate > 0 and rng.random() < self._config.failure_rate:
+            raise QuoteUnavailable(f"simulated {self.name} quote failure after {latency_ms} ms")
+        return latency_ms
 
     async def snapshot(self, token_in: Token, token_out: Token) -> SimulatedSnapshot:
         """The pair's pool as it stands now (after the feed's latest launches and prices), priced with no I/O."""

@@ -32,6 +32,7 @@ from solders.signature import Signature
 
 from adapters.simulated.config import SimulatedConfig
 from adapters.simulated.market import SimulatedMarket
+from adapters.simulated.plans import fill_legs, message_legs, price_legs
 from kernel.errors import EngineError, FatalError, RetryableError, SlippageExceeded, UnsupportedPair
 from kernel.tokens import Token
 from kernel.venues import PreparedTx, SettlementKind, SwapTicket, TxState, TxStatus
@@ -79,6 +80,8 @@ class SwapMessage:
     nonce: str
     valid_until_ms: int
     signer: str
+    # A plan of several legs (split or hop), all in this one transaction; None for one swap on ``pool``.
+    legs: list[dict[str, object]] | None = None
 
     def to_bytes(self) -> bytes:
         """Canonical bytes: sorted keys, no whitespace. These are what get signed."""
@@ -110,6 +113,7 @@ class SimulatedTxRecord:
     error: str | None
     sent_at_ms: int
     land_at_ms: int
+    fills: list[dict[str, object]] | None = None  # each leg's fill, for a plan of several legs
 
     def to_json(self) -> str:
         return orjson.dumps(_fields(self), option=orjson.OPT_SORT_KEYS).decode()
@@ -160,6 +164,7 @@ class SimulatedLedger:
     """
 
     kind = SettlementKind.SIMULATED
+    executes_plans = True  # a ticket's plan of several legs settles as one transaction (adapters.simulated.plans)
 
     def __init__(
         self,
@@ -200,6 +205,7 @@ class SimulatedLedger:
             nonce=secrets.token_hex(16),
             valid_until_ms=_now_ms() + self._config.tx_ttl_ms,
             signer=str(self._signer.pubkey()),
+            legs=message_legs(ticket.plan) if ticket.plan is not None and len(ticket.plan.legs) > 1 else None,
         )
         raw = message.to_bytes()
         signature = self._signer.sign_message(raw)
@@ -223,7 +229,7 @@ class SimulatedLedger:
         if int(created) == 1:
             self._remember(record)
             if record.status == "ok":
-                self._move_pool(message)
+                self._move_pools(message, record)
 
     async def wait(self, tx: PreparedTx, timeout_s: float) -> TxStatus:
         """Wait up to ``timeout_s`` for ``tx`` to land: sleeps until its landing time, never spins."""
@@ -299,14 +305,23 @@ class SimulatedLedger:
 
     def _execute(self, signature: str, message: SwapMessage) -> SimulatedTxRecord:
         """Price the swap against the pool as it stands, without moving it (the record decides that)."""
-        amount_out, status, code, error = 0, "ok", None, None
+        amount_in, amount_out, status, code, error = message.amount_in, 0, "ok", None, None
+        fills: list[dict[str, object]] | None = None
         try:
             token_in, token_out = self._token(message.token_in), self._token(message.token_out)
-            quote = self._market.quote(message.dex, token_in, token_out, message.amount_in)
+            if message.legs:
+                amount_in, amount_out, legs = price_legs(
+                    self._market, self._token, message.legs, message.token_out, message.min_amount_out
+                )
+                fills = [leg.as_dict() for leg in legs]
+            else:
+                quote = self._market.quote(message.dex, token_in, token_out, message.amount_in, pool=message.pool)
+                amount_out = quote.amount_out
+        except SlippageExceeded as exc:
+            status, code, error = "slippage", exc.code, str(exc)
         except EngineError as exc:
             status, code, error = "failed", exc.code, str(exc)
         else:
-            amount_out = quote.amount_out
             if amount_out < message.min_amount_out:
                 status, code = "slippage", SlippageExceeded.code
                 error = f"slippage exceeded: the fill pays {amount_out}, below the minimum {message.min_amount_out}"
@@ -318,7 +333,7 @@ class SimulatedLedger:
             pool=message.pool,
             token_in=message.token_in,
             token_out=message.token_out,
-            amount_in=message.amount_in,
+            amount_in=amount_in,
             amount_out=amount_out,
             min_amount_out=message.min_amount_out,
             status=status,
@@ -326,13 +341,17 @@ class SimulatedLedger:
             error=error,
             sent_at_ms=sent_at,
             land_at_ms=sent_at + self._config.execution_latency.draw_ms(self._rng),
+            fills=fills,
         )
 
-    def _move_pool(self, message: SwapMessage) -> None:
-        """Apply a recorded fill to this process's pool. The record, not this, is the truth: never fail here."""
+    def _move_pools(self, message: SwapMessage, record: SimulatedTxRecord) -> None:
+        """Apply a recorded fill to this process's pools. The record, not this, is the truth: never fail here."""
         try:
+            if record.fills:
+                fill_legs(self._market, self._token, record.fills)
+                return
             token_in, token_out = self._token(message.token_in), self._token(message.token_out)
-            self._market.fill(message.dex, token_in, token_out, message.amount_in)
+            self._market.fill(message.dex, token_in, token_out, message.amount_in, pool=message.pool)
         except EngineError:
             log.warning("recorded fill of order %s could not move the simulated pool", message.order_id)
 

@@ -20,7 +20,7 @@ import functools
 import hashlib
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
@@ -30,7 +30,8 @@ from adapters.simulated.config import SimulatedConfig
 from adapters.simulated.curves import BinPool, ConstantProductPool, SwapResult
 from adapters.simulated.feed import LAUNCH_MINTS, Launch, MarketFeed
 from kernel import money
-from kernel.errors import PoolNotTradable, RejectedError, UnsupportedPair
+from kernel.errors import EngineError, PoolNotTradable, RejectedError, SlippageExceeded, UnsupportedPair
+from kernel.routes import PoolQuotes
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import Quote
 
@@ -49,6 +50,15 @@ STABLECOINS = frozenset({"USDC", "USDT"})
 # Which curve each simulated DEX runs, and which side of the pair's skew it trades on.
 DEX_CURVES: Mapping[str, str] = {"raydium": "constant_product", "meteora": "bins"}
 _DEX_SIDE: Mapping[str, int] = {"raydium": 1, "meteora": -1}
+
+# Each DEX's pools for a pair, as shares of ``pool_depth_usd``: a deep pool and a shallower one beside it (at
+# the same price: arbitrage keeps them there), so a large order pays more split over the two.
+POOL_DEPTHS: Mapping[str, tuple[Decimal, ...]] = {
+    "raydium": (Decimal(1), Decimal("0.25")),
+    "meteora": (Decimal(1), Decimal("0.5")),
+}
+# Pairs no simulated DEX pools directly: routes between them hop through an intermediate (USDC or SOL).
+NO_DIRECT_POOL = frozenset({frozenset({"BONK", "RAY"})})
 
 RAYDIUM_FEE_PPM = 2500
 METEORA_BIN_STEP_BPS = 10
@@ -99,10 +109,11 @@ def dex_skew(pair: str, t: float, seed: int) -> float:
 
 
 @functools.lru_cache(maxsize=1024)
-def pool_address(dex: str, a: Token, b: Token) -> str:
-    """A stable, Solana-looking address for the simulated pool of ``dex`` on the pair, in either order."""
+def pool_address(dex: str, a: Token, b: Token, index: int = 0) -> str:
+    """A stable, Solana-looking address for the ``index``-th simulated pool of ``dex`` on the pair, in either order."""
     low, high = sorted((a.mint, b.mint))
-    return str(Pubkey(hashlib.sha256(f"oee-sim-pool:{dex}:{low}:{high}".encode()).digest()))
+    seed = f"oee-sim-pool:{dex}:{low}:{high}" + (f":{index}" if index else "")
+    return str(Pubkey(hashlib.sha256(seed.encode()).digest()))
 
 
 @dataclass(slots=True)
@@ -114,6 +125,7 @@ class _Displacement:
 
 
 Pool = ConstantProductPool | BinPool
+_Key = tuple[str, int, str, str]  # dex, pool index, canonical mints
 
 
 class SimulatedMarket:
@@ -137,12 +149,12 @@ class SimulatedMarket:
         self._config = config
         self._clock = clock
         self._reference = dict(reference_usd)
-        self._displacements: dict[tuple[str, str, str], _Displacement] = {}
+        self._displacements: dict[_Key, _Displacement] = {}
         # The last pool built for each (dex, pair): rebuilding one costs more than a quote. It is reused
         # only for the same clock tick and the same displacement; a fill installs a new displacement,
         # so a pool that a fill mutated is never handed out again.
         # The feed's version is part of the stamp: a launch or a price set within a tick is seen at once.
-        self._built: dict[tuple[str, str, str], tuple[tuple[float, int], _Displacement | None, Pool]] = {}
+        self._built: dict[_Key, tuple[tuple[float, int], _Displacement | None, Pool]] = {}
 
     @property
     def dexes(self) -> tuple[str, ...]:
@@ -180,32 +192,96 @@ class SimulatedMarket:
             per_x = raw.scaleb(x.decimals - y.decimals)
             return per_x if token_in.mint == x.mint else 1 / per_x
 
-    def quote(self, dex: str, token_in: Token, token_out: Token, amount_in: int) -> Quote:
-        """What ``dex`` would pay now for ``amount_in`` raw units of ``token_in``. Changes nothing."""
+    def pools(self, dex: str, token_in: Token, token_out: Token) -> tuple[str, ...]:
+        """The addresses of ``dex``'s pools for the pair, deepest first."""
         x, y = self._pair(dex, token_in, token_out)
-        now = self._clock()
-        self._check_open(x, y, now)
-        pool = self._pool(dex, x, y, now)
-        result = pool.quote(_positive(amount_in), token_in.mint == x.mint)
-        return self._as_quote(dex, x, y, token_in, token_out, result)
+        return tuple(pool_address(dex, x, y, i) for i in range(len(POOL_DEPTHS[dex])))
 
-    def fill(self, dex: str, token_in: Token, token_out: Token, amount_in: int) -> tuple[int, Quote]:
-        """Swap on ``dex`` now, moving its pool; returns the amount out and the fill as a quote."""
+    def quote(self, dex: str, token_in: Token, token_out: Token, amount_in: int, pool: str | None = None) -> Quote:
+        """What ``dex`` would pay now for ``amount_in`` raw units of ``token_in``: on ``pool``, else on its pool
+        paying the most (then the deepest). Changes nothing."""
         x, y = self._pair(dex, token_in, token_out)
         t = self._clock()
         self._check_open(x, y, t)
-        pool = self._pool(dex, x, y, t)
+        found: Quote | None = None
+        refusal: EngineError | None = None
+        for index in self._indexes(dex, x, y, pool):
+            try:
+                result = self._pool(dex, index, x, y, t).quote(_positive(amount_in), token_in.mint == x.mint)
+                quote = self._as_quote(dex, index, x, y, token_in, token_out, result)
+            except EngineError as exc:
+                refusal = refusal or exc  # the deepest pool's refusal, if no pool can take it
+                continue
+            if found is None or quote.amount_out > found.amount_out:
+                found = quote
+        if found is None:
+            assert refusal is not None
+            raise refusal
+        return found
+
+    def quote_pools(self, dex: str, token_in: Token, token_out: Token, amounts: Sequence[int]) -> list[PoolQuotes]:
+        """Each of ``dex``'s pools for the pair priced at each of ``amounts`` (None where it buys nothing)."""
+        x, y = self._pair(dex, token_in, token_out)
+        t, x_to_y = self._clock(), token_in.mint == x.mint
+        self._check_open(x, y, t)
+        found = []
+        for index in range(len(POOL_DEPTHS[dex])):
+            pool = self._pool(dex, index, x, y, t)
+            outs = []
+            for amount in amounts:
+                try:
+                    out = pool.quote(_positive(amount), x_to_y).amount_out
+                except EngineError:
+                    out = 0
+                outs.append(out if out > 0 else None)
+            found.append(PoolQuotes(dex, pool_address(dex, x, y, index), tuple(amounts), tuple(outs)))
+        return found
+
+    def input_for(self, dex: str, pool: str, token_in: Token, token_out: Token, amount_out: int, most: int) -> int:
+        """The least input (at most ``most``) that ``pool`` pays at least ``amount_out`` for now, as an exact-out
+        swap spends it; ``SlippageExceeded`` when even ``most`` buys less. Changes nothing."""
+        x, y = self._pair(dex, token_in, token_out)
+        (index,) = self._indexes(dex, x, y, pool)
+        curve, x_to_y = self._pool(dex, index, x, y, self._clock()), token_in.mint == x.mint
+
+        def pays(amount: int) -> int:
+            try:
+                return curve.quote(amount, x_to_y).amount_out
+            except EngineError:
+                return 0
+
+        if pays(most) < amount_out:
+            raise SlippageExceeded(f"{most} raw {token_in.symbol} no longer buys {amount_out} raw {token_out.symbol}")
+        low, high = 1, most  # pays(high) >= amount_out; the output only grows with the input
+        while low < high:
+            mid = (low + high) // 2
+            if pays(mid) >= amount_out:
+                high = mid
+            else:
+                low = mid + 1
+        return high
+
+    def fill(
+        self, dex: str, token_in: Token, token_out: Token, amount_in: int, pool: str | None = None
+    ) -> tuple[int, Quote]:
+        """Swap on ``dex`` now (on ``pool``, else the pool that pays most), moving that pool; returns the amount
+        out and the fill as a quote."""
+        x, y = self._pair(dex, token_in, token_out)
+        index = self._index_of(dex, x, y, pool or self.quote(dex, token_in, token_out, amount_in).pool)
+        t = self._clock()
+        self._check_open(x, y, t)
+        curve = self._pool(dex, index, x, y, t)
         t = math.floor(t / CLOCK_TICK_S) * CLOCK_TICK_S
-        result = pool.apply(_positive(amount_in), token_in.mint == x.mint)
+        result = curve.apply(_positive(amount_in), token_in.mint == x.mint)
         with localcontext() as ctx:
             ctx.prec = 40
-            offset = pool.log_price() - self._target_raw(dex, x, y, t).ln()
+            offset = curve.log_price() - self._target_raw(dex, x, y, t).ln()
         moved = _Displacement(offset, t)
-        self._displacements[(dex, x.mint, y.mint)] = moved
+        self._displacements[(dex, index, x.mint, y.mint)] = moved
         # The filled pool is the pool for the rest of this tick: quotes until the next tick price against
         # it, as later fills would on a chain, instead of rebuilding it.
-        self._built[(dex, x.mint, y.mint)] = ((t, self.feed.state.version), moved, pool)
-        return result.amount_out, self._as_quote(dex, x, y, token_in, token_out, result)
+        self._built[(dex, index, x.mint, y.mint)] = ((t, self.feed.state.version), moved, curve)
+        return result.amount_out, self._as_quote(dex, index, x, y, token_in, token_out, result)
 
     def now(self) -> float:
         """The market's clock."""
@@ -228,11 +304,12 @@ class SimulatedMarket:
         """The pool of the pair on ``dex`` as it stands now, and the pair in its canonical order; the pool is
         not to be changed (price on it with ``quote`` of the curve, which changes nothing)."""
         x, y = self._pair(dex, token_in, token_out)
-        return self._pool(dex, x, y, self._clock()), x, y
+        return self._pool(dex, 0, x, y, self._clock()), x, y
 
     def as_quote(self, dex: str, x: Token, y: Token, token_in: Token, token_out: Token, result: SwapResult) -> Quote:
-        """A curve's answer in the shape every DEX answers in."""
-        return self._as_quote(dex, x, y, token_in, token_out, result)
+        """A curve's answer on the pair's deepest pool (the one :meth:`pool_now` gives) in the shape every DEX
+        answers in."""
+        return self._as_quote(dex, 0, x, y, token_in, token_out, result)
 
     # --- internals ------------------------------------------------------------------------------
 
@@ -263,7 +340,18 @@ class SimulatedMarket:
             (known_in.mint, known_out.mint)
         ) not in self.feed.state.launches:
             raise UnsupportedPair(f"the simulated {dex} has no {known_in.symbol}/{known_out.symbol} pool yet")
+        if frozenset({known_in.symbol, known_out.symbol}) in NO_DIRECT_POOL:
+            raise UnsupportedPair(f"the simulated {dex} has no {known_in.symbol}/{known_out.symbol} pool")
         return (known_in, known_out) if known_in.mint < known_out.mint else (known_out, known_in)
+
+    def _indexes(self, dex: str, x: Token, y: Token, pool: str | None) -> list[int]:
+        return list(range(len(POOL_DEPTHS[dex]))) if pool is None else [self._index_of(dex, x, y, pool)]
+
+    def _index_of(self, dex: str, x: Token, y: Token, pool: str) -> int:
+        for index in range(len(POOL_DEPTHS[dex])):
+            if pool_address(dex, x, y, index) == pool:
+                return index
+        raise UnsupportedPair(f"the simulated {dex} has no pool {pool} for {x.symbol}/{y.symbol}")
 
     def _known(self, dex: str, token: Token) -> Token:
         known = self._tokens.resolve(token.mint)
@@ -280,30 +368,31 @@ class SimulatedMarket:
             skew = 0.0 if steady else dex_skew(f"{x.symbol}/{y.symbol}", t, self._config.seed)
             return mid * (1 + _DEX_SIDE[dex] * Decimal(skew))
 
-    def _pool(self, dex: str, x: Token, y: Token, t: float) -> Pool:
+    def _pool(self, dex: str, index: int, x: Token, y: Token, t: float) -> Pool:
         """The pool as it stands at ``t`` (to the clock tick): its target plus what is left of recent fills."""
-        key = (dex, x.mint, y.mint)
+        key = (dex, index, x.mint, y.mint)
         tick = math.floor(t / CLOCK_TICK_S) * CLOCK_TICK_S
         moved = self._displacements.get(key)
         cached = self._built.get(key)
         stamp = (tick, self.feed.state.version)
         if cached is not None and cached[0] == stamp and cached[1] is moved:
             return cached[2]
-        pool = self._build_pool(dex, x, y, tick)
+        pool = self._build_pool(dex, index, x, y, tick)
         self._built[key] = (stamp, moved, pool)
         return pool
 
-    def _build_pool(self, dex: str, x: Token, y: Token, t: float) -> Pool:
+    def _build_pool(self, dex: str, index: int, x: Token, y: Token, t: float) -> Pool:
         with localcontext() as ctx:
             ctx.prec = 40
             log_price = self._target_raw(dex, x, y, t).ln()
-            moved = self._displacements.get((dex, x.mint, y.mint))
+            moved = self._displacements.get((dex, index, x.mint, y.mint))
             if moved is not None:
                 decay = math.exp(-max(0.0, t - moved.since) / self._config.relax_time_s)
                 log_price += moved.offset * Decimal(decay)
             price = log_price.exp()
-            depth_x = self._depth_raw(x, t)
-            depth_y = self._depth_raw(y, t)
+            share = POOL_DEPTHS[dex][index]
+            depth_x = int(self._depth_raw(x, t) * share)
+            depth_y = int(self._depth_raw(y, t) * share)
         if DEX_CURVES[dex] == "constant_product":
             return ConstantProductPool.at_price(price, depth_x * CONCENTRATION, RAYDIUM_FEE_PPM)
         return BinPool.at_price(
@@ -319,7 +408,9 @@ class SimulatedMarket:
         usd = Decimal(self._config.pool_depth_usd) / self.reference_usd(token, t)
         return int(usd.scaleb(token.decimals))
 
-    def _as_quote(self, dex: str, x: Token, y: Token, token_in: Token, token_out: Token, result: SwapResult) -> Quote:
+    def _as_quote(
+        self, dex: str, index: int, x: Token, y: Token, token_in: Token, token_out: Token, result: SwapResult
+    ) -> Quote:
         if result.amount_out <= 0:
             raise RejectedError(
                 f"{result.amount_in} raw {token_in.symbol} is too small to buy any {token_out.symbol}",
@@ -327,7 +418,7 @@ class SimulatedMarket:
             )
         return Quote(
             dex=dex,
-            pool=pool_address(dex, x, y),
+            pool=pool_address(dex, x, y, index),
             amount_in=result.amount_in,
             amount_out=result.amount_out,
             fee=result.fee,

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.routing import RoutingDecision
+from engine.routing.wire import decision_record, plan_view
 from kernel.money import format_amount
 from kernel.tokens import Token
 from kernel.venues import SettlementKind
@@ -107,9 +108,11 @@ def order_document(doc: dict[str, Any]) -> dict[str, Any]:
                     "amountOut": _raw(r["amount_out"], dout),
                     "minAmountOut": _raw(r["min_amount_out"], dout),
                     "reason": r["reason"],
+                    "routePlan": _plan(r.get("plan")),
                 }
                 for r in routes
             ],
+            "routePlan": None if chosen is None else _plan(chosen.get("plan")),
             "quotedAmountOut": _raw(doc.get("quoted_amount_out"), dout),
             "explorerUrl": doc.get("explorer_url"),
             "attemptCount": doc.get("attempts", 0),
@@ -137,6 +140,11 @@ def order_document(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _plan(stored: Any) -> dict[str, Any] | None:
+    # Routes recorded before plans existed have none.
+    return plan_view(stored) if isinstance(stored, dict) else None
+
+
 def event_wire(order_id: str, event: dict[str, Any]) -> dict[str, Any]:
     """A stored event in the form the live stream sends."""
     return {
@@ -155,7 +163,6 @@ def quote_answer(
 ) -> dict[str, Any]:
     """A quote call's answer: every venue's quote (failures included, as an order records them) and the route."""
     dout = token_out.decimals
-    best = decision.best
     quotes = [
         {
             "attempt": None, "dex": q.dex, "pool": q.pool, "amountOut": format_amount(q.amount_out, dout),
@@ -170,7 +177,8 @@ def quote_answer(
         }
         for f in decision.failures
     ]  # fmt: skip
-    min_out = format_amount(best.min_amount_out(slippage_bps), dout)
+    plan = decision.plan
+    min_out = format_amount(plan.min_amount_out, dout)
     return {
         "tokenIn": token_in.as_dict(),
         "tokenOut": token_out.as_dict(),
@@ -179,11 +187,12 @@ def quote_answer(
         "quotes": quotes,
         "route": {
             "attempt": None,
-            "dex": best.dex,
-            "pool": best.pool,
-            "amountOut": format_amount(best.amount_out, dout),
+            "dex": decision.venue,
+            "pool": plan.legs[0].pool,
+            "amountOut": format_amount(plan.amount_out, dout),
             "minAmountOut": min_out,
             "reason": decision.reason,
         },
         "minAmountOut": min_out,
+        "routePlan": plan_view(decision_record(decision)),
     }

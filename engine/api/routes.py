@@ -153,7 +153,8 @@ async def quote(request: Request, api: Services, caller: Caller) -> Response:
     """Every enabled venue's quote, the best route and minAmountOut, in the shape of an order's quotes."""
     check_json_content_type(request.headers.get("content-type"))
     valid = await read_order(api, await _body(request), allowed=QUOTE_FIELDS)
-    decision = await api.router.route(VenueQuoteRequest(valid.token_in, valid.token_out, valid.amount_in))
+    asked = VenueQuoteRequest(valid.token_in, valid.token_out, valid.amount_in)
+    decision = await api.router.route(asked, valid.slippage_bps)
     return _json(quote_answer(valid.token_in, valid.token_out, valid.amount_in, valid.slippage_bps, decision))
 
 

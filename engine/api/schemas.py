@@ -163,6 +163,48 @@ class QuoteView(_Strict):
     error: str | None
 
 
+class RouteLegView(_Strict):
+    """One swap of a route plan, through one pool; amounts in the leg's own tokens' units."""
+
+    dex: str
+    pool: str
+    inputMint: str
+    inputSymbol: str
+    outputMint: str
+    outputSymbol: str
+    amountIn: str = Field(description="Exact in: what the leg spends. Exact out: the most it may spend.")
+    amountOut: str = Field(description="Exact in: the quote. Exact out: exactly what the leg buys.")
+    minAmountOut: str = Field(description="The least this leg accepts.")
+    shareBps: int = Field(description="The leg's share of the order's input, in basis points.")
+    sharePct: str = Field(description="The same share in percent.")
+    mode: Literal["exact_in", "exact_out"]
+
+
+class RouteCandidateView(_Strict):
+    """A route routing weighed: one pool, a split over pools, or a hop through an intermediate token."""
+
+    kind: Literal["single", "split", "hop", "split-hop"]
+    label: str = Field(description="Its venues: `raydium`, `raydium+meteora`, `raydium>meteora via USDC`.")
+    amountOut: str
+    gainBps: int = Field(description="Over the best single pool (negative for the pools paying less).")
+    legs: int
+    chosen: bool
+
+
+class RoutePlanView(_Strict):
+    """The route the order's swap takes, every leg in one transaction, as aggregators show it."""
+
+    kind: Literal["single", "split", "hop", "split-hop"]
+    inputMint: str
+    outputMint: str
+    amountIn: str
+    amountOut: str = Field(description="What the whole route is quoted to pay.")
+    minAmountOut: str = Field(description="The order's floor, the quote less its slippage; the legs' floors add to it.")
+    gainBps: int = Field(description="What the plan pays over the best single pool, in basis points.")
+    legs: list[RouteLegView]
+    candidates: list[RouteCandidateView]
+
+
 class RouteView(_Strict):
     attempt: int | None
     dex: str
@@ -170,6 +212,7 @@ class RouteView(_Strict):
     amountOut: Amount
     minAmountOut: Amount
     reason: str | None
+    routePlan: RoutePlanView | None = None
 
 
 class AttemptView(_Strict):
@@ -196,6 +239,7 @@ class OrderDocument(OrderSummary):
     quotes: list[QuoteView]
     route: RouteView | None
     routes: list[RouteView]
+    routePlan: RoutePlanView | None = Field(description="The chosen route's plan; null before routing.")
     quotedAmountOut: Amount
     explorerUrl: str | None
     attemptCount: int
@@ -258,6 +302,7 @@ class QuoteAnswer(_Strict):
     quotes: list[QuoteView]
     route: RouteView
     minAmountOut: str
+    routePlan: RoutePlanView
 
 
 class RpcView(_Strict):

@@ -21,7 +21,7 @@ from engine.auth.ratelimit import RateLimiter
 from engine.db import keys as key_sql
 from engine.events import EventHub
 from engine.queue import OrderQueue
-from engine.routing import Router
+from engine.routing import RoutePolicy, Router
 from engine.runtime import DEPENDENCY_DOWN, create_db_pool, create_redis
 from engine.watcher.notify import Notice, notify, waiting_channel
 from kernel.settings import Settings
@@ -61,7 +61,8 @@ class ApiServices:
         )  # fmt: skip
         self._intake.start()
         self._quoting = build_quoting(self.settings, self._redis)
-        self._router = Router(self._quoting.dexes, self.settings.quote_timeout_ms / 1000)
+        policy = RoutePolicy.from_settings(self.settings, self.tokens, plans=self._quoting.plans)
+        self._router = Router(self._quoting.dexes, self.settings.quote_timeout_ms / 1000, policy)
         self._limiter = RateLimiter(self._redis, prefix=f"{self.settings.namespace}:rate:")
         self._limiter.start()
         self._gate = Gate(

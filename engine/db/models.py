@@ -176,6 +176,8 @@ class RouteDecision(Base):
     amount_out: Mapped[Decimal] = mapped_column(RawAmount, nullable=False)
     min_amount_out: Mapped[Decimal] = mapped_column(RawAmount, nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
+    # The route plan (legs, amounts, floors) and every candidate weighed, raw units; null before plans existed.
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now()
 
     __table_args__ = (UniqueConstraint("order_id", "attempt", name="uq_routes_order_id_attempt"),)

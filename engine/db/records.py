@@ -7,10 +7,11 @@ only :mod:`engine.db.repository` knows how they map onto columns.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from kernel.domain import AttemptOutcome
 from kernel.tokens import Token
@@ -101,7 +102,8 @@ class QuoteRecord:
 
 @dataclass(frozen=True, slots=True)
 class RouteRecord:
-    """The route chosen on an attempt: it becomes the order's route as well."""
+    """The route chosen on an attempt: it becomes the order's route as well. ``dex`` names the venues of a plan
+    of several legs (``raydium+meteora``), ``pool`` its first leg's pool."""
 
     attempt: int
     dex: str
@@ -109,6 +111,7 @@ class RouteRecord:
     amount_out: int
     min_amount_out: int
     reason: str
+    plan: Mapping[str, Any] | None = None  # the route plan and its candidates (engine.routing.wire.plan_record)
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,8 @@ SELECT o.*,
      FROM quotes q WHERE q.order_id = o.id), '[]') AS quotes,
   COALESCE((SELECT json_agg(json_build_object(
         'attempt', r.attempt, 'dex', r.dex, 'pool', r.pool, 'amount_out', r.amount_out::text,
-        'min_amount_out', r.min_amount_out::text, 'reason', r.reason, 'at', r.created_at) ORDER BY r.attempt)
+        'min_amount_out', r.min_amount_out::text, 'reason', r.reason, 'plan', r.plan, 'at', r.created_at)
+        ORDER BY r.attempt)
      FROM routes r WHERE r.order_id = o.id), '[]') AS routes,
   COALESCE((SELECT json_agg(json_build_object(
         'attempt', a.attempt, 'started_at', a.started_at, 'finished_at', a.finished_at, 'outcome', a.outcome,
@@ -324,16 +325,17 @@ async def write_steps(conn: asyncpg.Connection, steps: Sequence[StepWrite]) -> N
             quotes,
         )
     routes = [
-        (s.order_id, r.attempt, r.dex, r.pool, r.amount_out, r.min_amount_out, r.reason)
+        (s.order_id, r.attempt, r.dex, r.pool, r.amount_out, r.min_amount_out, r.reason,
+         None if r.plan is None else orjson.dumps(r.plan).decode())
         for s in steps
         if (r := s.change.route) is not None
-    ]
+    ]  # fmt: skip
     if routes:
         await conn.executemany(
-            "INSERT INTO routes (order_id, attempt, dex, pool, amount_out, min_amount_out, reason) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id, attempt) DO UPDATE SET "
+            "INSERT INTO routes (order_id, attempt, dex, pool, amount_out, min_amount_out, reason, plan) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb) ON CONFLICT (order_id, attempt) DO UPDATE SET "
             "dex = EXCLUDED.dex, pool = EXCLUDED.pool, amount_out = EXCLUDED.amount_out, "
-            "min_amount_out = EXCLUDED.min_amount_out, reason = EXCLUDED.reason",
+            "min_amount_out = EXCLUDED.min_amount_out, reason = EXCLUDED.reason, plan = EXCLUDED.plan",
             routes,
         )
     starts = [(s.order_id, s.change.attempt_start) for s in steps if s.change.attempt_start is not None]

@@ -82,3 +82,25 @@ export function since(fromIso, toIso) {
 export function badge(status) {
   return el("span", { class: `badge status-${status}`, "data-status": status }, status);
 }
+
+/** A route plan of several legs in one line ("split: raydium 80 % · meteora 20 %, +0.06 % over the best
+ *  pool"); null for a single pool, which the venue table already shows. */
+export function planLine(plan) {
+  if (!plan || plan.kind === "single") return null;
+  // Two pools of one DEX are told apart by their addresses.
+  const repeated = new Set(plan.legs.map((leg) => leg.dex)).size < plan.legs.length;
+  const venue = (leg) => (repeated ? `${leg.dex} ${short(leg.pool, 4)}` : leg.dex);
+  const legs = plan.legs.map((leg) =>
+    plan.kind === "split" ? `${venue(leg)} ${leg.sharePct} %` : `${leg.inputSymbol}→${leg.outputSymbol} on ${leg.dex}`);
+  const singles = (plan.candidates ?? []).some((c) => c.kind === "single");
+  const gain = singles ? `, +${(plan.gainBps / 100).toFixed(2)} % over the best pool` : ", no pool trades the pair directly";
+  return el("p", { class: "plan", id: "route-plan" }, `${plan.kind}: ${legs.join(" · ")}${gain}`);
+}
+
+/** The venue named `chosen` when one quote is its, else the one paying most alone. */
+export function bestVenue(quotes, chosen) {
+  if (quotes.some((q) => q.dex === chosen && !q.error)) return chosen;
+  const priced = quotes.filter((q) => !q.error && q.amountOut != null);
+  priced.sort((a, b) => Number(b.amountOut) - Number(a.amountOut));
+  return priced[0]?.dex ?? null;
+}

@@ -3,7 +3,7 @@
 // source; once the order is final, the whole document is read again for what only it holds.
 
 import { ApiError, STATUSES, TERMINAL, follow, order as readOrder } from "./api.js";
-import { amount, badge, byId, clock, el, fill, safeLink, short, sig, since } from "./dom.js";
+import { amount, badge, bestVenue, byId, clock, el, fill, planLine, safeLink, short, sig, since } from "./dom.js";
 
 const RECONNECT_MS = 1000;
 let current = null; // { orderId, doc, events: Map(seq -> event), socket, closed }
@@ -37,7 +37,9 @@ function routing(doc, events) {
   const attempt = data.attempt ?? doc.route?.attempt ?? null;
   const stored = doc.quotes.filter((q) => attempt === null || q.attempt === attempt);
   const quotes = stored.length ? stored : data.quotes ?? [];
-  const winner = data.dex ?? doc.route?.dex;
+  const chosen = data.dex ?? doc.route?.dex;
+  const winner = bestVenue(quotes, chosen); // a split or a hop wins under its own name: mark the best pool
+  const tag = winner === chosen ? "winner" : "best pool";
   const reason = data.reason ?? doc.route?.reason;
   if (!quotes.length) return el("p", { class: "dim" }, "Waiting for quotes…");
   const sym = doc.tokenOut.symbol;
@@ -46,10 +48,11 @@ function routing(doc, events) {
       el("thead", {}, el("tr", {}, el("th", {}, "venue"), el("th", { class: "num" }, `amount out (${sym})`),
         el("th", { class: "num" }, "impact"), el("th", { class: "num" }, "latency"))),
       el("tbody", {}, quotes.map((q) => el("tr", { class: q.dex === winner ? "best" : q.error ? "failed-row" : null, "data-dex": q.dex },
-        el("td", {}, q.dex, q.dex === winner ? el("span", { class: "tag" }, "winner") : null),
+        el("td", {}, q.dex, q.dex === winner ? el("span", { class: "tag" }, tag) : null),
         el("td", { class: "num" }, q.error ? el("span", { class: "error-text" }, q.error) : amount(q.amountOut)),
         el("td", { class: "num" }, q.priceImpactPct == null ? "—" : `${sig(q.priceImpactPct, 3)} %`),
         el("td", { class: "num" }, q.latencyMs == null ? "—" : `${q.latencyMs} ms`))))),
+    planLine(data.routePlan ?? doc.routePlan),
     reason ? el("p", { class: "reason", id: "routing-reason" }, reason) : null,
   ];
 }

@@ -21,13 +21,19 @@ function spread(quotes) {
   return low > 0 ? `${(((high - low) / low) * 100).toFixed(2)} %` : "—";
 }
 
+function routePrice(answer) {
+  const out = Number(answer.route.amountOut), input = Number(answer.amountIn);
+  return input > 0 && out > 0 ? String(out / input) : null;
+}
+
 function row(pair, answer, previous) {
   const name = `${pair.tokenIn}/${pair.tokenOut}`;
   if (answer instanceof ApiError) {
     return el("tr", { "data-pair": name }, el("td", {}, name), el("td", { colspan: 3, class: "error-text" }, answer.message));
   }
   const best = answer.quotes.find((q) => q.dex === answer.route.dex && !q.error);
-  const price = best?.price ?? null;
+  // A split or a hop wins under its own name: its price is the whole route's.
+  const price = best?.price ?? routePrice(answer);
   const move = previous === undefined || price === null ? "" : Number(price) > previous ? "up" : Number(price) < previous ? "down" : "";
   return el(
     "tr",
@@ -59,8 +65,10 @@ export function setupPrices() {
       );
       fill(body, PAIRS.map((pair, i) => row(pair, answers[i], last.get(i))));
       answers.forEach((answer, i) => {
-        const best = answer instanceof ApiError ? null : answer.quotes.find((q) => q.dex === answer.route.dex);
-        if (best?.price) last.set(i, Number(best.price));
+        if (answer instanceof ApiError) return;
+        const best = answer.quotes.find((q) => q.dex === answer.route.dex);
+        const price = best?.price ?? routePrice(answer);
+        if (price) last.set(i, Number(price));
       });
       fill(byId("prices-updated"), `updated ${clock(new Date().toISOString())}`);
     } finally {

@@ -2,7 +2,7 @@
 // a refused request shows the error envelope's reason beside each field it names.
 
 import { ApiError, placeOrder, quote } from "./api.js";
-import { amount, byId, el, fill, sig } from "./dom.js";
+import { amount, bestVenue, byId, el, fill, planLine, sig } from "./dom.js";
 
 const form = () => byId("ticket");
 
@@ -62,11 +62,14 @@ async function run(action) {
 /** Every venue's quote, the winner marked, and why it won. */
 export function renderQuote(answer) {
   const best = answer.route;
+  // When a split or a hop wins, the venue that pays most alone is still marked, as the best single pool.
+  const winner = bestVenue(answer.quotes, best.dex);
+  const tag = winner === best.dex ? "best" : "best pool";
   const rows = answer.quotes.map((q) =>
     el(
       "tr",
-      { class: q.dex === best.dex ? "best" : q.error ? "failed-row" : null, "data-dex": q.dex },
-      el("td", {}, q.dex, q.dex === best.dex ? el("span", { class: "tag" }, "best") : null),
+      { class: q.dex === winner ? "best" : q.error ? "failed-row" : null, "data-dex": q.dex },
+      el("td", {}, q.dex, q.dex === winner ? el("span", { class: "tag" }, tag) : null),
       q.error
         ? el("td", { class: "error-text", colspan: 3 }, q.error)
         : [el("td", { class: "num" }, amount(q.amountOut)), el("td", { class: "num" }, sig(q.price)),
@@ -84,6 +87,7 @@ export function renderQuote(answer) {
       el("thead", {}, el("tr", {}, ["venue", `out (${answer.tokenOut.symbol})`, "price", "impact", "latency"].map((h, i) =>
         el("th", { class: i > 0 ? "num" : null }, h)))),
       el("tbody", {}, rows)),
+    planLine(answer.routePlan),
     el("p", { class: "reason" }, best.reason),
   );
 }
