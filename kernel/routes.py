@@ -121,25 +121,19 @@ class PoolQuoter(Protocol):
 
 
 def with_floor(plan: RoutePlan, floor: int) -> RoutePlan:
-    """``plan`` with its minimum raised to ``floor`` (a fired limit or sniper order's floor), the shortfall
-    spread over the final legs in proportion to each one's room between its floor and its quote. ``plan`` as
-    it is when its minimum already reaches ``floor``; ``ValueError`` when its quote does not."""
-    if floor <= plan.min_amount_out:
-        return plan
+    """``plan`` with its minimum set to ``floor`` (a fired limit or sniper order's floor): the final legs'
+    floors become ``floor`` shared in proportion to their quotes. ``ValueError`` when the plan's quote does
+    not reach ``floor``."""
     if floor > plan.amount_out:
         raise ValueError(f"a plan quoted {plan.amount_out} cannot guarantee {floor}")
     final = [i for i, leg in enumerate(plan.legs) if leg.token_out.mint == plan.token_out.mint]
-    floors = {i: plan.legs[i].min_amount_out for i in final}
-    need = floor - sum(floors.values())
-    rooms = {i: plan.legs[i].amount_out - floors[i] for i in final}
-    total = sum(rooms.values())
-    if need > 0 and total > 0:
-        for i in final:
-            floors[i] += need * rooms[i] // total
-        short = floor - sum(floors.values())
-        for i in final:  # what integer division left over, to the legs with room left
-            add = min(short, plan.legs[i].amount_out - floors[i])
-            floors[i] += add
-            short -= add
+    outs = {i: plan.legs[i].amount_out for i in final}
+    total = sum(outs.values())
+    floors = {i: floor * outs[i] // total for i in final}
+    short = floor - sum(floors.values())
+    for i in final:  # what integer division left over, to the legs with room left
+        add = min(short, outs[i] - floors[i])
+        floors[i] += add
+        short -= add
     legs = tuple(replace(leg, min_amount_out=floors[i]) if i in floors else leg for i, leg in enumerate(plan.legs))
     return replace(plan, legs=legs, min_amount_out=floor)

@@ -186,7 +186,10 @@ def test_routing_plans_single_pools_for_a_settlement_that_executes_one_swap() ->
     from kernel.routes import executes_plans
     from kernel.settings import Settings
 
-    assert executes_plans(SimulatedLedger) and not executes_plans(SolanaSettlement)
+    class OneSwap:
+        """A settlement that says nothing of plans writes one swap per transaction."""
+
+    assert executes_plans(SimulatedLedger) and executes_plans(SolanaSettlement) and not executes_plans(OneSwap)
     settings = Settings(route_max_legs=4, route_intermediates="USDC")  # type: ignore[arg-type]
     assert RoutePolicy.from_settings(settings, TOKENS, plans=False) == RoutePolicy()
     planned = RoutePolicy.from_settings(settings, TOKENS)

@@ -33,7 +33,7 @@ from kernel.tokens import Token
 from localnet import LocalnetHandle, start_localnet
 from tests.contract.accounts import place_accounts
 from tests.contract.raydium_cpmm import PROGRAM_ID, SOL, USDC, PoolFiles, build_pool
-from tests.support import EngineProcesses, base_env, eventually
+from tests.support import EngineProcesses, base_env, eventually, migrated_database
 from tests.support import json_rpc as rpc
 from tests.test_raydium_cpmm_program import CONFIG_DUMP, SO, _config_dump
 
@@ -119,9 +119,16 @@ async def chain(chain_files: PoolFiles) -> AsyncIterator[Chain]:
 
 
 @pytest.fixture
-def engine(database_url: str, redis_url: str, chain: Chain, tmp_path: Path) -> Iterator[EngineProcesses]:
+def engine(servers: tuple[str, str], chain: Chain, tmp_path: Path) -> Iterator[EngineProcesses]:
+    # A database and a namespace of its own: the watchers of other tests' engines, which load every waiting
+    # order of their database, never see these orders.
+    with migrated_database(servers[0], prefix="oee_snipe_chain") as database_url:
+        yield from _engine(database_url, servers[1], chain, tmp_path)
+
+
+def _engine(database_url: str, redis_url: str, chain: Chain, tmp_path: Path) -> Iterator[EngineProcesses]:
     env = base_env(
-        database_url, redis_url, QUEUE_NAME=f"oee:snipe:{uuid.uuid4().hex[:6]}", SOLANA_NETWORK="localnet",
+        database_url, redis_url, OEE_NAMESPACE=f"oee-snipe-{uuid.uuid4().hex[:6]}", SOLANA_NETWORK="localnet",
         SOLANA_RPC_URL=chain.net.url, SOLANA_PRIVATE_KEY=based58.b58encode(bytes(chain.wallet)).decode(),
         ROUTING="onchain", ENABLED_DEXES="raydium", POOLS_JSON='{"pools": []}', CONFIRM_POLL_MS="50",
         REBROADCAST_MS="300",
