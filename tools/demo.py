@@ -23,6 +23,9 @@ PAIRS = [
     ("SOL", "USDC", "2000"), ("BONK", "RAY", "5000000"),
 ]  # fmt: skip
 REFRESH_PER_SECOND = 8
+# The orders go in at once, so each trades against pools the others have just moved (the 2,000 SOL order
+# moves SOL/USDC by about 0.3%, and hops through USDC or SOL cross those pools): 1% covers that.
+SLIPPAGE_BPS = 100
 
 
 async def submit_and_follow(base: str, ws_base: str, key: str, row: Row, body: dict[str, object] | None = None) -> None:
@@ -31,7 +34,8 @@ async def submit_and_follow(base: str, ws_base: str, key: str, row: Row, body: d
     headers = {"X-API-Key": key}
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
-            body = body or {"tokenIn": row.token_in, "tokenOut": row.token_out, "amountIn": row.amount}
+            body = body or {"tokenIn": row.token_in, "tokenOut": row.token_out, "amountIn": row.amount,
+                            "slippageBps": SLIPPAGE_BPS}  # fmt: skip
             r = await client.post("/api/orders/execute", json=body)
         if r.status_code != 202:
             row.fail(f"HTTP {r.status_code}", r.text)
