@@ -1,10 +1,11 @@
 """Routing: ask every enabled DEX for a quote at once, then weigh the best single pool against a split of the
 order over several pools and a hop through an intermediate token, and plan the route that pays the most.
 
-At most two rounds of I/O, whatever is weighed. The first asks every DEX, concurrently, for its best quote of
-the order, its pools priced on a grid of fractions of the order (for a split), and the first leg of each hop.
-The second quotes exactly the amounts a split would send to each pool and the second leg of each hop on what
-its first leg buys. A split or a hop is chosen only when it pays more than the best single pool, by at least
+At most three rounds of I/O, and two for an order too small for a split to pay. The first asks every DEX,
+concurrently, for its best quote of the order, its pools priced at one fraction of the order (which bounds
+what any split could pay), and the first leg of each hop. The second prices the pools on the whole grid of
+fractions where that bound says a split could pay, and quotes the second leg of each hop on what its first
+leg buys. The third, only for a split the grid found, quotes exactly the amounts it sends to each pool. A split or a hop is chosen only when it pays more than the best single pool, by at least
 the policy's threshold, or when no pool trades the pair directly.
 """
 
@@ -74,11 +75,14 @@ class Router:
         policy, n = self._policy, len(self._adapters)
         pair = (request.token_in.mint, request.token_out.mint)
         middles = [m for m in policy.intermediates if m.mint not in pair]
-        grid = grid_amounts(request.amount_in, policy.split_steps) if policy.max_legs > 1 else []
-        quoters = [a for a in self._adapters if isinstance(a, PoolQuoter)] if grid else []
-        direct, grids, first_legs = await _gather(
+        steps = policy.split_steps
+        # Round one prices every pool at one fraction of the order only: that bounds what any split could pay
+        # (split_ceiling), and most orders are too small for a split to pay, so they never price the full grid.
+        probe = [request.amount_in // steps] if policy.max_legs > 1 and request.amount_in // steps > 0 else []
+        quoters = [a for a in self._adapters if isinstance(a, PoolQuoter)] if probe else []
+        direct, probes, first_legs = await _gather(
             [self._quote(a, request) for a in self._adapters],
-            [self._grid(a, request, grid) for a in quoters],
+            [self._grid(a, request, probe) for a in quoters],
             [
                 self._quote(a, QuoteRequest(request.token_in, m, request.amount_in))
                 for m in middles
@@ -90,20 +94,26 @@ class Router:
         best = max(quotes, key=_rank) if quotes else None
         reference = best.amount_out if best is not None else None
 
-        # Round two: exact quotes of the amounts a promising split sends each pool, and each hop's second leg.
-        pools = [g for found in grids if isinstance(found, list) for g in found]
-        legs = self._split_legs(request, pools, reference)
-        amounts = [amount for _, amount in legs]
+        # Round two: the full grid where a split could pay, and each hop's second leg.
+        probed = [g for found in probes if isinstance(found, list) for g in found]
+        promising = self._split_could_pay(request, probed, reference)
         firsts = [_best_of(first_legs[i * n : (i + 1) * n]) for i in range(len(middles))]
         hops = [
             (middle, first, QuoteRequest(middle, request.token_out, spend))
             for middle, first in zip(middles, firsts, strict=True)
             if first is not None and (spend := min_out(first.amount_out, hop_margin_bps(slippage_bps))) > 0
         ]
-        refined, seconds = await _gather(
-            [self._grid(a, request, amounts) for a in quoters if amounts],
+        grid = grid_amounts(request.amount_in, steps)
+        grids, seconds = await _gather(
+            [self._grid(a, request, grid) for a in quoters] if promising else [],
             [self._quote(a, ask) for _, _, ask in hops for a in self._adapters],
         )
+
+        # Round three, only for a split the grid found: exact quotes of the amounts it sends each pool.
+        pools = [g for found in grids if isinstance(found, list) for g in found]
+        legs = self._split_legs(request, pools, reference)
+        amounts = [amount for _, amount in legs]
+        (refined,) = await _gather([self._grid(a, request, amounts) for a in quoters] if amounts else [])
 
         candidates = [
             Candidate("single", q.dex, single_plan(q, request.token_in, request.token_out, slippage_bps))
@@ -126,6 +136,14 @@ class Router:
             isinstance(r, QuoteFailure) and isinstance(r.cause, RetryableError) for r in (*first_legs, *seconds)
         )
         return self._decide(request, best, quotes, failures, candidates, hop_down=hop_down)
+
+    def _split_could_pay(self, request: QuoteRequest, probed: Sequence[PoolQuotes], reference: int | None) -> bool:
+        """Whether some division of the order could beat the best single pool by the threshold, judged from
+        every pool's price of one fraction (on concave curves no division pays more than that rate)."""
+        if not probed or reference is None:
+            return False
+        ceiling = split_ceiling(probed, request.amount_in, self._policy.split_steps)
+        return ceiling > reference and gain_bps(ceiling, reference) >= max(self._policy.split_min_gain_bps, 1)
 
     def _split_legs(
         self, request: QuoteRequest, pools: Sequence[PoolQuotes], reference: int | None
