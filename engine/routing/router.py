@@ -5,8 +5,9 @@ At most three rounds of I/O, and two for an order too small for a split to pay. 
 concurrently, for its best quote of the order, its pools priced at one fraction of the order (which bounds
 what any split could pay), and the first leg of each hop. The second prices the pools on the whole grid of
 fractions where that bound says a split could pay, and quotes the second leg of each hop on what its first
-leg buys. The third, only for a split the grid found, quotes exactly the amounts it sends to each pool. A split or a hop is chosen only when it pays more than the best single pool, by at least
-the policy's threshold, or when no pool trades the pair directly.
+leg buys. The third, only for a split the grid found, quotes exactly the amounts it sends to each pool.
+A split or a hop is chosen only when it pays more than the best single pool, by at least the policy's
+threshold, or when no pool trades the pair directly.
 """
 
 from __future__ import annotations
