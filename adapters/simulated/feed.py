@@ -101,27 +101,45 @@ class MarketFeed:
         self._key = key
         self._refresh_s = refresh_s
         self._read_at = -1e18
-        self._lock = asyncio.Lock()
+        self._reading: asyncio.Future[FeedState] | None = None
+        self._reading_since = 0.0
         self.state = FeedState()
         self.reads = 0  # Redis reads made, for benchmarks
 
     async def refresh(self, *, force: bool = False) -> FeedState:
-        """Read the feed unless it was read within ``refresh_s``; concurrent callers share one read."""
+        """Read the feed unless it was read within ``refresh_s``. A caller is answered by a read that began
+        after it called (so it never prices on a feed older than its call), shared by every caller waiting then:
+        however many quotes run at once, at most two reads are under way."""
         if self._redis is None:
             return self.state
         if not force and time.monotonic() - self._read_at < self._refresh_s:
             return self.state
-        async with self._lock:
-            if force or time.monotonic() - self._read_at >= self._refresh_s:
-                self._read_at = time.monotonic()
-                try:
-                    raw = await cast("Awaitable[dict[bytes, bytes]]", self._redis.hgetall(self._key))
-                except (OSError, RedisError) as exc:
-                    # Quotes go on with what was last read (a launch or set price shows once Redis answers).
-                    log.warning("the simulated market's feed could not be read (%r); pricing on the last read", exc)
-                    return self.state
-                self.reads += 1
-                self.state = _parse(raw)
+        called = time.monotonic()
+        while True:
+            reading = self._reading
+            if reading is None:
+                self._reading_since = time.monotonic()
+                reading = self._reading = asyncio.ensure_future(self._read(self._reading_since))
+                return await asyncio.shield(reading)
+            if self._reading_since >= called:
+                return await asyncio.shield(reading)
+            await asyncio.shield(reading)  # it began before this call: wait for it, then take the next one
+            if not force and self._refresh_s > 0 and time.monotonic() - self._read_at < self._refresh_s:
+                return self.state
+
+    async def _read(self, since: float) -> FeedState:
+        assert self._redis is not None
+        try:
+            raw = await cast("Awaitable[dict[bytes, bytes]]", self._redis.hgetall(self._key))
+        except (OSError, RedisError) as exc:
+            # Quotes go on with what was last read (a launch or set price shows once Redis answers).
+            log.warning("the simulated market's feed could not be read (%r); pricing on the last read", exc)
+            return self.state
+        finally:
+            self._reading = None
+        self._read_at = since
+        self.reads += 1
+        self.state = _parse(raw)
         return self.state
 
     async def launch(self, base: Token, quote: Token, price: Decimal, opens_at: float) -> None:

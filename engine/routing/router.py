@@ -62,6 +62,7 @@ class Router:
         if not adapters:
             raise ValueError("routing needs at least one DEX adapter")
         self._adapters = tuple(adapters)
+        self._quoters = tuple(a for a in self._adapters if isinstance(a, PoolQuoter))  # checked once: it is slow
         self._timeout = quote_timeout_s
         self._policy = policy or RoutePolicy()
 
@@ -80,7 +81,7 @@ class Router:
         # Round one prices every pool at one fraction of the order only: that bounds what any split could pay
         # (split_ceiling), and most orders are too small for a split to pay, so they never price the full grid.
         probe = [request.amount_in // steps] if policy.max_legs > 1 and request.amount_in // steps > 0 else []
-        quoters = [a for a in self._adapters if isinstance(a, PoolQuoter)] if probe else []
+        quoters = self._quoters if probe else ()
         direct, probes, first_legs = await _gather(
             [self._quote(a, request) for a in self._adapters],
             [self._grid(a, request, probe) for a in quoters],
@@ -208,7 +209,8 @@ class Router:
     async def _quote(self, adapter: DexAdapter, request: QuoteRequest) -> Quote | QuoteFailure:
         started = time.perf_counter()
         try:
-            quote = await asyncio.wait_for(adapter.quote(request), self._timeout)
+            async with asyncio.timeout(self._timeout):  # no task of its own, unlike wait_for
+                quote = await adapter.quote(request)
         except TimeoutError:
             err: EngineError = QuoteUnavailable(f"timed out after {int(self._timeout * 1000)} ms")
         except (QuoteUnavailable, RejectedError) as exc:
@@ -227,9 +229,8 @@ class Router:
         """Every pool of ``adapter`` priced at ``amounts``; None when it cannot say (a split is then not weighed
         with it: its best quote still counts as a single pool)."""
         try:
-            return await asyncio.wait_for(
-                adapter.quote_pools(request.token_in, request.token_out, amounts), self._timeout
-            )
+            async with asyncio.timeout(self._timeout):
+                return await adapter.quote_pools(request.token_in, request.token_out, amounts)
         except (TimeoutError, QuoteUnavailable, RejectedError) as exc:
             log.debug("%s priced no pools for a split: %s", adapter.name, exc)
             return None
