@@ -8,7 +8,9 @@ pairs with limits far above the market, so they keep waiting, and measures over 
   venue I/O     - the venues' own calls per second: the simulated venues make no RPC call, their one I/O is
                   a Redis read of the shared market feed per snapshot.
 It runs twice, with one order per pair and with ``--orders`` over the same pairs, to show what the orders
-themselves add. Figures are measured on this machine each run.
+themselves add. ``--routing onchain`` (or ``both``, the default) runs the same on Raydium CPMM pools on a
+localnet, counting the watcher's RPC calls where they arrive (:mod:`tools.bench_waiting_chain`). Figures are
+measured on this machine each run.
 """
 
 from __future__ import annotations
