@@ -49,7 +49,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench
 	$(BIN)/python -m tools.bench_streams
-	$(BIN)/python -m tools.bench_waiting
+	$(BIN)/python -m tools.bench_waiting --routing both
 
 soak: $(STAMP)
 	$(BIN)/python -m tools.soak
@@ -58,7 +58,7 @@ bench-streams: $(STAMP)
 	$(BIN)/python -m tools.bench_streams
 
 bench-waiting: $(STAMP)
-	$(BIN)/python -m tools.bench_waiting
+	$(BIN)/python -m tools.bench_waiting --routing both
 
 clean:
 	rm -rf $(VENV) node_modules .oee .pytest_cache .mypy_cache .ruff_cache

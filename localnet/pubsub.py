@@ -39,6 +39,7 @@ from localnet.chain import Chain
 from localnet.encoding import error_json
 from localnet.methods import RpcError, config_at, invalid, pubkey_param
 from localnet.records import Commitment, TxRecord
+from localnet.tally import RequestTally, peer_of
 
 log = logging.getLogger("oee.localnet.pubsub")
 
@@ -71,9 +72,13 @@ class _Client:
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(MAX_QUEUED))
     numbers: set[int] = field(default_factory=set)
     fresh: set[int] = field(default_factory=set)  # answered in this message; settled once the answer is queued
+    peer: str = "?"
+    tally: RequestTally | None = None
     overflowed: bool = False
 
     def push(self, message: dict[str, Any]) -> None:
+        if self.tally is not None and "method" in message:  # a notification, not an answer
+            self.tally.notified(self.peer)
         try:
             self.queue.put_nowait(orjson.dumps(message))
         except asyncio.QueueFull:
@@ -83,8 +88,9 @@ class _Client:
 class PubSub:
     """The subscriptions of every socket, fed by the chain."""
 
-    def __init__(self, chain: Chain) -> None:
+    def __init__(self, chain: Chain, tally: RequestTally | None = None) -> None:
         self.chain = chain
+        self.tally = tally or RequestTally()
         self._numbers = itertools.count(1)
         self._subs: dict[int, Subscription] = {}
         self._due: dict[int, list[Callable[[], None]]] = {}
@@ -223,7 +229,7 @@ class PubSub:
     async def serve_socket(self, socket: WebSocket) -> None:
         """One client: requests in, answers and notifications out, until either side closes."""
         await socket.accept()
-        client = _Client()
+        client = _Client(peer=peer_of(socket.client), tally=self.tally)
         sender = asyncio.create_task(self._drain(socket, client))
         try:
             while True:
@@ -256,6 +262,7 @@ class PubSub:
             client.push(_error(None, -32700, "Parse error"))
             return
         for call in payload if isinstance(payload, list) else [payload]:
+            self.tally.request("pubsub", client.peer, call)
             client.push(self._one(call, client))
         for number in sorted(client.fresh):
             sub = self._subs.get(number)

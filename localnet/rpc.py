@@ -32,6 +32,7 @@ from localnet.faucet import LAMPORTS_PER_SOL, Faucet, FaucetConfig, MintError, T
 from localnet.faults import SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS, FaultConfig, FaultInjector
 from localnet.methods import RpcError, config_at, invalid, pubkey_param, register_methods
 from localnet.pubsub import PubSub
+from localnet.tally import RequestTally, peer_of
 
 log = logging.getLogger("oee.localnet")
 
@@ -65,7 +66,8 @@ class Localnet:
         self.faults = FaultInjector(self.config.faults)
         self.minter = TokenMinter(self.chain)
         self.tokens = TokenRegistry.for_network(Network.LOCALNET)
-        self.pubsub = PubSub(self.chain)
+        self.tally = RequestTally()
+        self.pubsub = PubSub(self.chain, self.tally)
         self.methods: dict[str, Callable[[list[Any]], Any]] = register_methods(self) | {
             "localnet_setFaults": self._set_faults,
             "localnet_setFaucet": self._set_faucet,
@@ -73,6 +75,7 @@ class Localnet:
             "localnet_advanceSlots": self._advance_slots,
             "localnet_setAccount": self._set_account,
             "localnet_info": self._info,
+            "localnet_requests": self._requests,
         }
         self._bootstrap()
 
@@ -190,6 +193,14 @@ class Localnet:
         self.chain.set_account(key, account)
         return {"pubkey": str(key), "slot": self.chain.slot}
 
+    def _requests(self, params: list[Any]) -> Any:
+        """``localnet_requests [{reset}]``: what each client asked so far (:mod:`localnet.tally`); ``reset``
+        true starts a fresh count after answering."""
+        answer = self.tally.as_json()
+        if config_at(params, 0).get("reset") is True:
+            self.tally.reset()
+        return answer
+
     def _info(self, params: list[Any]) -> Any:
         """``localnet_info []``: slot, clock settings, the mint authority, the test mints and the faults."""
         c = self.config.chain
@@ -235,6 +246,9 @@ class Localnet:
         if not calls:
             return _json(_error(None, -32600, "Invalid request"))
         first_id = calls[0].get("id") if isinstance(calls[0], dict) else None
+        peer = peer_of(request.client)
+        for c in calls:
+            self.tally.request("http", peer, c)
         if not all(isinstance(c, dict) and str(c.get("method", "")).startswith("localnet_") for c in calls):
             fault = self.faults.http_status()
             if fault is not None:

@@ -8,7 +8,9 @@ pairs with limits far above the market, so they keep waiting, and measures over 
   venue I/O     - the venues' own calls per second: the simulated venues make no RPC call, their one I/O is
                   a Redis read of the shared market feed per snapshot.
 It runs twice, with one order per pair and with ``--orders`` over the same pairs, to show what the orders
-themselves add. Figures are measured on this machine each run.
+themselves add. ``--routing onchain`` (or ``both``, the default) runs the same on Raydium CPMM pools on a
+localnet, counting the watcher's RPC calls where they arrive (:mod:`tools.bench_waiting_chain`). Figures are
+measured on this machine each run.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -112,9 +114,11 @@ async def measure(
     bodies: list[dict[str, object]] | None,
     seconds: float,
     ids: list[str],
+    probe: Callable[[], Awaitable[Any]] | None = None,
 ) -> dict[str, Any]:
     """Place the orders (``None``: near-market ones, as many as were placed so far), wait until the watcher
-    holds every order placed, then measure for ``seconds``."""
+    holds every order placed, then measure for ``seconds``. ``probe``, if given, is read as the window opens
+    and as it closes (``tally``: the two readings)."""
     redis = aioredis.Redis.from_url(str(settings.redis_url))
     try:
         if bodies is None:
@@ -129,9 +133,11 @@ async def measure(
             if held >= len(ids):
                 break
             await asyncio.sleep(0.5)
+        opened = await probe() if probe is not None else None
         before, cpu_before, t0 = await report(redis, settings, engine.env), cpu_seconds(watcher_pid), time.monotonic()
         await asyncio.sleep(seconds)
         after, cpu_after, t1 = await report(redis, settings, engine.env), cpu_seconds(watcher_pid), time.monotonic()
+        closed = await probe() if probe is not None else None
     finally:
         await redis.aclose()
     span = t1 - t0
@@ -141,7 +147,8 @@ async def measure(
         for name, stats in after["pairs"].items()
     }
     io = {name: (calls - before["ioCalls"].get(name, 0)) / span for name, calls in after["ioCalls"].items()}
-    return {"cpu": (cpu_after - cpu_before) / span, "pairs": pairs, "io": io, "orders": n}
+    return {"cpu": (cpu_after - cpu_before) / span, "pairs": pairs, "io": io, "orders": n, "span": span,
+            "tally": (opened, closed)}  # fmt: skip
 
 
 def print_run(result: dict[str, Any]) -> None:
@@ -186,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench_waiting", description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=1000, help="waiting orders in the second run")
     parser.add_argument("--seconds", type=float, default=10, help="measuring window of each run")
+    parser.add_argument("--routing", choices=("simulated", "onchain", "both"), default="both",
+                        help="the simulated venues, Raydium CPMM pools on a localnet, or both in turn")  # fmt: skip
     args = parser.parse_args(argv)
     setup_logging("WARNING")
     from engine.runtime import resolve_services, run_migrations
@@ -193,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     services = resolve_services(load_settings())
     run_migrations(services.settings)
     try:
-        run(services.settings, args.orders, args.seconds)
+        if args.routing in ("simulated", "both"):
+            run(services.settings, args.orders, args.seconds)
+        if args.routing in ("onchain", "both"):
+            from tools.bench_waiting_chain import run_onchain
+
+            run_onchain(services.settings, args.orders, args.seconds)
     finally:
         services.stop()
     return 0
