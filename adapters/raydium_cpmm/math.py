@@ -126,6 +126,25 @@ class CpmmQuote:
     price_impact_pct: Decimal
 
 
+def _check_open(pool: PoolState, now: int) -> None:
+    """The program's first check of any swap: swaps enabled and ``now`` past the pool's ``open_time``."""
+    if not pool.swap_enabled:
+        raise PoolNotTradable(f"the pool has swaps disabled (status {pool.status})")
+    if now < pool.open_time:
+        raise PoolNotTradable(f"the pool opens at unix time {pool.open_time}, it is {now}")
+
+
+def _reserves(pool: PoolState, vault_0_amount: int, vault_1_amount: int, zero_for_one: bool) -> tuple[int, int]:
+    """The input and output reserves the curve sees: each vault less the fees accrued in it."""
+    vault_in, vault_out = (vault_0_amount, vault_1_amount) if zero_for_one else (vault_1_amount, vault_0_amount)
+    accrued_in, accrued_out = (
+        (pool.accrued_fees_token_0, pool.accrued_fees_token_1)
+        if zero_for_one
+        else (pool.accrued_fees_token_1, pool.accrued_fees_token_0)
+    )
+    return vault_in - accrued_in, vault_out - accrued_out
+
+
 def quote_exact_in(
     pool: PoolState,
     config: AmmConfig,
@@ -147,23 +166,14 @@ def quote_exact_in(
     """
     if not 0 < amount_in <= U64_MAX:
         raise RejectedError(f"amount_in must be a positive u64, got {amount_in}", code="invalid_amount")
-    if not pool.swap_enabled:
-        raise PoolNotTradable(f"the pool has swaps disabled (status {pool.status})")
-    if now < pool.open_time:
-        raise PoolNotTradable(f"the pool opens at unix time {pool.open_time}, it is {now}")
+    _check_open(pool, now)
     fee_in, fee_out = (transfer_fee_0, transfer_fee_1) if zero_for_one else (transfer_fee_1, transfer_fee_0)
     transfer_in = fee_in.fee(amount_in, epoch) if fee_in is not None else 0
     net_in = amount_in - transfer_in
     if net_in <= 0:
         raise RejectedError(f"{amount_in} raw units are all taken by the transfer fee", code="amount_too_small")
 
-    vault_in, vault_out = (vault_0_amount, vault_1_amount) if zero_for_one else (vault_1_amount, vault_0_amount)
-    accrued_in, accrued_out = (
-        (pool.accrued_fees_token_0, pool.accrued_fees_token_1)
-        if zero_for_one
-        else (pool.accrued_fees_token_1, pool.accrued_fees_token_0)
-    )
-    reserve_in, reserve_out = vault_in - accrued_in, vault_out - accrued_out
+    reserve_in, reserve_out = _reserves(pool, vault_0_amount, vault_1_amount, zero_for_one)
     if reserve_in <= 0 or reserve_out <= 0:
         raise InsufficientLiquidity("the pool holds no liquidity beyond its accrued fees")
 
@@ -243,19 +253,10 @@ def quote_exact_out(
     """
     if not 0 < amount_out <= U64_MAX:
         raise RejectedError(f"amount_out must be a positive u64, got {amount_out}", code="invalid_amount")
-    if not pool.swap_enabled:
-        raise PoolNotTradable(f"the pool has swaps disabled (status {pool.status})")
-    if now < pool.open_time:
-        raise PoolNotTradable(f"the pool opens at unix time {pool.open_time}, it is {now}")
+    _check_open(pool, now)
     if pool.enable_creator_fee and config.creator_fee_rate:
         raise PoolNotTradable("exact-out swaps of pools with a creator fee are not priced here")
-    vault_in, vault_out = (vault_0_amount, vault_1_amount) if zero_for_one else (vault_1_amount, vault_0_amount)
-    accrued_in, accrued_out = (
-        (pool.accrued_fees_token_0, pool.accrued_fees_token_1)
-        if zero_for_one
-        else (pool.accrued_fees_token_1, pool.accrued_fees_token_0)
-    )
-    reserve_in, reserve_out = vault_in - accrued_in, vault_out - accrued_out
+    reserve_in, reserve_out = _reserves(pool, vault_0_amount, vault_1_amount, zero_for_one)
     if reserve_in <= 0 or amount_out >= reserve_out:
         raise InsufficientLiquidity(f"the pool cannot pay out {amount_out} raw units")
     swapped_in = _program_ceil_div(reserve_in * amount_out, reserve_out - amount_out)
