@@ -11,10 +11,9 @@ from typing import Any
 import based58
 from solders.pubkey import Pubkey
 
+from tools.chain_pools import account, rent_exempt
 
-def rent_exempt(size: int) -> int:
-    """The rent-exempt minimum for ``size`` bytes of data."""
-    return (size + 128) * 6960
+__all__ = ["AccountFiles", "filter_matches", "place_accounts", "rent_exempt"]
 
 
 @dataclass
@@ -25,17 +24,7 @@ class AccountFiles:
     accounts: list[tuple[str, Path]] = field(default_factory=list)
 
     def write(self, address: Pubkey, owner: Pubkey, data: bytes, lamports: int | None = None) -> None:
-        doc = {
-            "pubkey": str(address),
-            "account": {
-                "lamports": rent_exempt(len(data)) if lamports is None else lamports,
-                "data": [base64.b64encode(data).decode(), "base64"],
-                "owner": str(owner),
-                "executable": False,
-                "rentEpoch": 0,
-                "space": len(data),
-            },
-        }
+        doc = account(address, owner, data, lamports)
         path = self.folder / f"{address}.json"
         path.write_text(json.dumps(doc), encoding="utf-8")
         self.accounts.append((str(address), path))

@@ -19,7 +19,7 @@ import orjson
 from solders.pubkey import Pubkey
 
 from adapters.chain import ChainConfig, ChainRpc
-from adapters.pools import RAYDIUM_CPMM, PoolBook
+from adapters.pools import PoolBook
 from adapters.raydium_cpmm import RaydiumCpmmAdapter
 from adapters.raydium_cpmm.instructions import (
     authority_address,
@@ -42,19 +42,11 @@ from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 from localnet import running_localnet
 from tests.contract.accounts import AccountFiles
+from tools.chain_pools import CONFIG_0, PROGRAM_ID, TOKEN_ACCOUNT_RENT
 
-PROGRAM_ID = Pubkey.from_string(PoolBook.load(Network.LOCALNET).program(RAYDIUM_CPMM))
 TOKENS = TokenRegistry.for_network(Network.LOCALNET)
 SOL = TOKENS.by_mint(str(NATIVE_MINT))
 USDC = TOKENS.by_mint("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
-TOKEN_ACCOUNT_RENT = 2_039_280  # rent-exempt minimum of a 165-byte account
-
-# Mainnet's config 0 (0.25%), as its account holds it; its owners are placeholders.
-CONFIG_0 = AmmConfig(
-    bump=255, disable_create_pool=False, index=0, trade_fee_rate=2500, protocol_fee_rate=120_000,
-    fund_fee_rate=40_000, create_pool_fee=150_000_000, protocol_owner=Pubkey.from_bytes(bytes([1]) * 32),
-    fund_owner=Pubkey.from_bytes(bytes([2]) * 32),
-)  # fmt: skip
 
 # The SOL/USDC pool the contract suite quotes: 1,000 SOL and 150,000 USDC of liquidity, with protocol and
 # fund fees accrued in both vaults (SOL sorts first, so it is token 0).
