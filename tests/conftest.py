@@ -20,6 +20,7 @@ from engine.db.urls import asyncpg_dsn
 from engine.embedded import EmbeddedServices
 from kernel.settings import Settings
 from tests.support import EngineProcesses, base_env, migrated_database
+from tests.waiting_support import Deployment, pool_of
 
 
 @pytest.fixture(scope="session")
@@ -101,3 +102,11 @@ async def client(live_engine: EngineProcesses) -> AsyncIterator[httpx.AsyncClien
     """An HTTP client of the shared live engine's API."""
     async with live_engine.client(timeout=10) as c:
         yield c
+
+
+@pytest.fixture
+async def conn_pool(deployment: Deployment) -> AsyncIterator[asyncpg.Pool]:
+    """A connection pool to the database of the module's ``deployment`` (the waiting-order tests define one)."""
+    pool = await pool_of(deployment.settings)
+    yield pool
+    await pool.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 import asyncpg
@@ -17,7 +17,7 @@ from engine.db.waiting import Move
 from engine.watcher.service import WaitingWatcher
 from kernel.domain import OrderStatus
 from tests.support import EngineProcesses, create_api_key, eventually, migrated_database
-from tests.waiting_support import BASE_USD, Deployment, events, feed_of, place, pool_of, rows, status_path, watching
+from tests.waiting_support import BASE_USD, Deployment, events, feed_of, place, rows, status_path, watching
 
 FINISHED = ("confirmed", "failed", "expired", "cancelled")
 
@@ -36,13 +36,6 @@ def engine(deployment: Deployment) -> Iterator[EngineProcesses]:
         yield engine
     finally:
         engine.stop()
-
-
-@pytest.fixture
-async def conn_pool(deployment: Deployment) -> AsyncIterator[asyncpg.Pool]:
-    pool = await pool_of(deployment.settings)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture(autouse=True)

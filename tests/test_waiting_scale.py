@@ -8,7 +8,7 @@ quotes each order's whole size at that step: exactly the executable ones, and no
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 import asyncpg
@@ -26,7 +26,6 @@ from tests.waiting_support import (
     feed_of,
     oracle,
     place,
-    pool_of,
     rows,
     status_path,
     token,
@@ -55,13 +54,6 @@ def engine(deployment: Deployment) -> Iterator[EngineProcesses]:
         yield engine
     finally:
         engine.stop()
-
-
-@pytest.fixture
-async def conn_pool(deployment: Deployment) -> AsyncIterator[asyncpg.Pool]:
-    pool = await pool_of(deployment.settings)
-    yield pool
-    await pool.close()
 
 
 def _bodies(rng: random.Random) -> list[dict[str, object]]:

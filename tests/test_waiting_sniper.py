@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 import asyncpg
 import pytest
 
 from tests.support import ROOT, EngineProcesses, eventually, migrated_database
-from tests.waiting_support import Deployment, events, place, pool_of, rows, status_path
+from tests.waiting_support import Deployment, events, place, rows, status_path
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +25,6 @@ def deployment(servers: tuple[str, str]) -> Iterator[Deployment]:
 def engine(deployment: Deployment) -> Iterator[EngineProcesses]:
     with EngineProcesses.running(deployment.env) as engine:  # an API, a worker and a watcher process
         yield engine
-
-
-@pytest.fixture
-async def conn_pool(deployment: Deployment) -> AsyncIterator[asyncpg.Pool]:
-    pool = await pool_of(deployment.settings)
-    yield pool
-    await pool.close()
 
 
 def sniper(**terms: object) -> dict[str, object]:
