@@ -17,7 +17,7 @@ import contextlib
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,13 @@ class Chain:
     net: LocalnetHandle
     wallet: Keypair
     ticking: asyncio.Event  # set: the test's ticker moves a slot every 100 ms; clear: the chain holds its slot
+    tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # held while the ticker moves a slot
+
+    async def hold(self) -> None:
+        """Stop the ticker, once any slot it is moving has moved."""
+        self.ticking.clear()
+        async with self.tick_lock:
+            pass
 
     @property
     def owner(self) -> str:
@@ -105,7 +112,9 @@ async def chain(chain_files: PoolFiles) -> AsyncIterator[Chain]:
     async def tick() -> None:
         while True:
             await ticking.wait()
-            await found.advance()
+            async with found.tick_lock:
+                if ticking.is_set():
+                    await found.advance()
             await asyncio.sleep(0.1)
 
     ticker = asyncio.create_task(tick())
@@ -168,15 +177,15 @@ async def test_a_sniper_sends_nothing_before_open_time_and_fills_in_the_first_sl
             build_pool(files, SOL, 1_000 * 10**9, USDC, 150_000 * 10**6, open_time=open_time)
             await place_accounts(chain.net.url, files)
         # Block time runs with the wall clock from where it is warped to: 5 s before open_time, then about
-        # 2 s more of slots. The order waits and the wallet sends nothing.
+        # 2 s more of slots (20 snapshots' worth for a watcher pushed every slot). A window, not a wait for a
+        # condition: what it shows is that nothing happens in it. The order waits and the wallet sends nothing.
         await chain.advance(open_time - 5)
         await asyncio.sleep(2)
         assert (await _order(client, order_id))["status"] == "waiting"
         assert await chain.signatures() == sent_before
 
         # Hold the chain in the first slot whose block time is open_time until the swap lands in it.
-        chain.ticking.clear()
-        await asyncio.sleep(0.3)  # let a tick in progress finish
+        await chain.hold()
         usdc_before = await chain.token_amount(USDC.mint)
         opened = await chain.advance(open_time)
         open_slot = int(opened["slot"])
