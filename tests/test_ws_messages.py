@@ -1,4 +1,4 @@
-"""Every WebSocket message the server sends is one the README's "WebSocket messages" table documents."""
+"""Every WebSocket message the server sends is one the "WebSocket messages" table of docs/api.md documents."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _fields(cell: str) -> set[str]:
     return {m for m in re.findall(r"`(\w+)`", re.sub(r"\(.*?\)", "", cell))}
 
 
-async def test_what_the_server_sends_is_what_the_readme_documents(live_engine: EngineProcesses) -> None:
+async def test_what_the_server_sends_is_what_the_api_docs_document(live_engine: EngineProcesses) -> None:
     submitted = await every_message(live_engine, "/api/orders/execute", orjson.dumps(ORDER))
     order_id = submitted[0]["orderId"]
     streamed = await every_message(live_engine, f"/ws/orders/{order_id}")
@@ -52,6 +52,6 @@ async def test_what_the_server_sends_is_what_the_readme_documents(live_engine: E
 
 
 def _rows() -> list[tuple[str, str]]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("#### WebSocket messages", 1)[1].split("\n#", 1)[0]
+    text = (ROOT / "docs" / "api.md").read_text()
+    section = text.split("### WebSocket messages", 1)[1].split("\n#", 1)[0]
     return re.findall(r"^\| `(\w+)` \| (.+?) \|", section, flags=re.MULTILINE)
