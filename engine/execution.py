@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 
+from engine import presenter
 from engine.db import repository
 from engine.db.records import (
     AttemptEnd,
@@ -35,7 +35,7 @@ from engine.db.records import (
 )
 from engine.recorder import OrderRecorder, StepStore, Superseded
 from engine.routing import QuoteFailure, Router, RoutingDecision
-from engine.routing.wire import decision_record, plan_view
+from engine.routing.wire import decision_record
 from engine.runtime import dependency_down
 from kernel.domain import TERMINAL_STATUSES, AttemptOutcome, EventKind, OrderStatus, OrderType
 from kernel.errors import EngineError, RejectedError, RetryableError, SlippageExceeded, TransactionExpired
@@ -44,7 +44,7 @@ from kernel.money import format_amount, price
 from kernel.routes import with_floor
 from kernel.settings import Settings
 from kernel.tokens import TokenRegistry
-from kernel.venues import PreparedTx, Quote, QuoteRequest, SettlementVenue, SwapTicket, TxState
+from kernel.venues import PreparedTx, QuoteRequest, SettlementVenue, SwapTicket, TxState
 
 log = logging.getLogger("oee.execution")
 
@@ -119,14 +119,17 @@ class OrderExecutor:
         if stored.status in TERMINAL_STATUSES:
             return stored.status
         # Tokens as the registry knows them; the stored ones for a mint it does not list.
-        tokens = self._tokens
+        tokens, spec = self._tokens, stored.spec
         order = replace(
             stored,
-            token_in=tokens.resolve(stored.token_in.mint) or stored.token_in,
-            token_out=tokens.resolve(stored.token_out.mint) or stored.token_out,
+            spec=replace(
+                spec,
+                token_in=tokens.resolve(spec.token_in.mint) or spec.token_in,
+                token_out=tokens.resolve(spec.token_out.mint) or spec.token_out,
+            ),
         )
-        rec = OrderRecorder(self._store, order.id, order.last_seq, order.status, order_type=order.order_type,
-                            accepted_at=order.created_at)  # fmt: skip
+        rec = OrderRecorder(self._store, order.id, order.last_seq, order.status,
+                            order_type=order.spec.order_type.value, accepted_at=order.created_at)  # fmt: skip
         try:
             try:
                 await self._drive(order, rec)
@@ -148,27 +151,24 @@ class OrderExecutor:
         return rec.status
 
     async def _drive(self, order: OrderState, rec: OrderRecorder) -> None:
-        last_error: EngineError | None = None
+        # A re-run after a crash first settles the transaction already recorded, never a second one.
+        resuming = order.tx is not None
         if order.tx is not None:
-            # A re-run after a crash: settle the transaction already recorded, never a second one.
-            rec.step(kind=EventKind.SETTLEMENT, data={"resumed": True, "txHash": order.tx.signature}, event=True)
-            try:
-                with bound(attempt=order.attempts, signature=order.tx.signature):
-                    await self._land(order, rec, order.tx, order.attempts, resend=True)
-                return
-            except RetryableError as exc:
-                last_error = self._retry_or_fail(rec, order.attempts, exc)
-                if last_error is None:
-                    return
-                await self._sleep(self._retry.delay_ms(order.attempts) / 1000)
+            rec.step(kind=EventKind.SETTLEMENT, data=presenter.resumed(order.tx), event=True)
+        last_error: EngineError | None = None
         while True:
-            if order.attempts >= self._retry.max_attempts:
-                self._fail(rec, order.attempts, last_error or RetryableError("attempts exhausted"))
-                return
-            order.attempts += 1
+            if not resuming:
+                if order.attempts >= self._retry.max_attempts:
+                    self._fail(rec, order.attempts, last_error or RetryableError("attempts exhausted"))
+                    return
+                order.attempts += 1
             try:
-                with bound(attempt=order.attempts):  # and the dex and signature bound inside: this attempt's alone
-                    await self._attempt(order, rec)
+                if resuming and order.tx is not None:
+                    with bound(attempt=order.attempts, signature=order.tx.signature):
+                        await self._land(order, rec, order.tx, order.attempts, resend=True)
+                else:
+                    with bound(attempt=order.attempts):  # and the dex and signature bound inside: this attempt's
+                        await self._attempt(order, rec)
                 return
             except RejectedError as exc:
                 self._fail(rec, order.attempts, exc)
@@ -181,6 +181,7 @@ class OrderExecutor:
                 if last_error is None:
                     return
                 await self._sleep(self._retry.delay_ms(order.attempts) / 1000)
+            resuming = False
 
     def _retry_or_fail(self, rec: OrderRecorder, attempt: int, exc: RetryableError) -> EngineError | None:
         """Record a failed attempt; fail the order when it was the last. Returns the error to retry on."""
@@ -191,8 +192,7 @@ class OrderExecutor:
         log.info("order %s attempt %d failed (%s: %s); retrying in %d ms", rec.order_id, attempt, exc.code, exc, delay)
         rec.step(
             kind=EventKind.RETRYING,
-            data={"attempt": attempt, "nextAttempt": attempt + 1, "delayMs": delay, "code": exc.code,
-                  "reason": str(exc)},
+            data=presenter.retrying(attempt, delay, exc),
             change=OrderChange(attempt_end=AttemptEnd(attempt, AttemptOutcome.RETRY, exc.code, str(exc), delay)),
         )  # fmt: skip
         return exc
@@ -201,64 +201,53 @@ class OrderExecutor:
         attempt = order.attempts
         rec.step(
             status=OrderStatus.ROUTING,
-            data={"attempt": attempt, "dexes": list(self._router.dexes)},
+            data=presenter.routing(attempt, list(self._router.dexes)),
             change=OrderChange(attempts=attempt, attempt_start=attempt),
         )
-        request = QuoteRequest(order.token_in, order.token_out, order.amount_in)
+        spec = order.spec
+        request = QuoteRequest(spec.token_in, spec.token_out, spec.amount_in)
         try:
-            decision = await self._router.route(request, order.slippage_bps)
+            decision = await self._router.route(request, spec.slippage_bps)
         except EngineError as exc:
             failures = exc.context.get("failures", ())
             if failures:
                 rec.step(change=OrderChange(quotes=[_failure_record(attempt, f) for f in failures]), event=False)
             raise
         best, plan = decision.best, decision.plan
-        bind(dex=decision.venue)
+        bind(dex=decision.dex_label)
         if order.execute_min_out is not None:
             # A fired limit or sniper order keeps the floor it fired at: its fill is never worse than its limit.
             if plan.amount_out < order.execute_min_out:
-                message = (f"the best route pays {plan.amount_out} raw {order.token_out.symbol}, below the floor "
+                message = (f"the best route pays {plan.amount_out} raw {spec.token_out.symbol}, below the floor "
                            f"{order.execute_min_out}")  # fmt: skip
                 rec.step(change=OrderChange(quotes=_quote_records(attempt, decision)), event=False)
-                if order.order_type == OrderType.LIMIT.value:
+                if spec.order_type is OrderType.LIMIT:
                     raise PriceMovedBack(message)
                 raise SlippageExceeded(message)
             plan = with_floor(plan, order.execute_min_out)
             decision = replace(decision, plan=plan)
         min_out = plan.min_amount_out
         self._log_decision(order, decision, min_out)
-        stored = decision_record(decision)
         rec.step(
             status=OrderStatus.BUILDING,
-            data={
-                "attempt": attempt,
-                "dex": decision.venue,
-                "pool": plan.legs[0].pool,
-                "amountOut": format_amount(plan.amount_out, order.token_out.decimals),
-                "minAmountOut": format_amount(min_out, order.token_out.decimals),
-                "gainBps": plan.gain_bps,
-                "reason": decision.reason,
-                "quotes": [_quote_event(q, order.token_out.decimals) for q in decision.quotes],
-                "routePlan": plan_view(stored),
-            },
+            data=presenter.building(attempt, spec, decision),
             change=OrderChange(
                 quotes=_quote_records(attempt, decision),
-                route=RouteRecord(attempt, decision.venue, plan.legs[0].pool, plan.amount_out, min_out,
-                                  decision.reason, stored),
+                route=RouteRecord(attempt, decision.dex_label, plan.legs[0].pool, plan.amount_out, min_out,
+                                  decision.reason, decision_record(decision)),
             ),
         )  # fmt: skip
         # A plan of several legs (split, hop) executes instead of the best single pool, all legs in one transaction.
         several = plan if len(plan.legs) > 1 else None
-        ticket = SwapTicket(str(order.id), best, order.token_in, order.token_out, min_out, plan=several)
+        ticket = SwapTicket(str(order.id), best, spec.token_in, spec.token_out, min_out, plan=several)
         tx = await self._venue.prepare(ticket)
         bind(signature=tx.signature)
         explorer = self._explorer_url(tx)
         rec.step(
             status=OrderStatus.SUBMITTED,
-            data={"attempt": attempt, "txHash": tx.signature, "settlement": tx.kind.value, "note": tx.note,
-                  "explorerUrl": explorer},
+            data=presenter.submitted(attempt, tx, explorer),
             change=OrderChange(tx=SubmittedTx(tx, explorer)),
-        )  # fmt: skip
+        )
         # The signed bytes are durable before the first send: a re-run confirms them instead of re-building.
         await rec.flush()
         order.tx = tx
@@ -281,7 +270,7 @@ class OrderExecutor:
                     if status.state is TxState.UNKNOWN:
                         rec.step(
                             kind=EventKind.SETTLEMENT,
-                            data={"expired": True, "txHash": tx.signature},
+                            data=presenter.tx_expired(tx),
                             change=OrderChange(tx_expired=True),
                         )
                         order.tx = None
@@ -304,12 +293,11 @@ class OrderExecutor:
             resend = status.state is TxState.UNKNOWN
 
     def _confirm(self, order: OrderState, rec: OrderRecorder, tx: PreparedTx, attempt: int, amount_out: int) -> None:
-        executed = price(order.amount_in, order.token_in.decimals, amount_out, order.token_out.decimals)
+        spec = order.spec
+        executed = price(spec.amount_in, spec.token_in.decimals, amount_out, spec.token_out.decimals)
         rec.step(
             status=OrderStatus.CONFIRMED,
-            data={"txHash": tx.signature, "amountOut": format_amount(amount_out, order.token_out.decimals),
-                  "executedPrice": str(executed), "settlement": tx.kind.value, "note": tx.note,
-                  "explorerUrl": self._explorer_url(tx)},
+            data=presenter.confirmed(spec, tx, amount_out, executed, self._explorer_url(tx)),
             change=OrderChange(fill=Fill(amount_out, executed, datetime.now(UTC)),
                                attempt_end=AttemptEnd(attempt, AttemptOutcome.CONFIRMED)),
         )  # fmt: skip
@@ -323,7 +311,7 @@ class OrderExecutor:
         log.info("order %s waits again: %s", rec.order_id, exc)
         rec.step(
             status=OrderStatus.WAITING,
-            data={"attempt": attempt, "code": exc.code, "reason": str(exc)},
+            data=presenter.waiting_again(attempt, exc),
             change=OrderChange(attempt_end=AttemptEnd(attempt, AttemptOutcome.RETRY, exc.code, str(exc))),
         )
 
@@ -334,7 +322,7 @@ class OrderExecutor:
         log.info("order %s failed: %s: %s", rec.order_id, exc.code, reason)
         rec.step(
             status=OrderStatus.FAILED,
-            data={"code": exc.code, "reason": reason, "attempt": attempt},
+            data=presenter.failed(attempt, exc.code, reason),
             change=OrderChange(
                 failure=Failure(exc.code, reason, datetime.now(UTC)),
                 attempt_end=AttemptEnd(attempt, AttemptOutcome.FAILED, exc.code, str(exc)) if attempt else None,
@@ -342,29 +330,22 @@ class OrderExecutor:
         )
 
     def _log_decision(self, order: OrderState, decision: RoutingDecision, min_out: int) -> None:
+        spec = order.spec
         log.info(
             "route order=%s pair=%s/%s amount_in=%s kind=%s chosen=%s pool=%s legs=%d gain_bps=%d min_out=%s "
             "reason=%r",
-            order.id, order.token_in.symbol, order.token_out.symbol,
-            format_amount(order.amount_in, order.token_in.decimals), decision.plan.kind, decision.venue,
+            order.id, spec.token_in.symbol, spec.token_out.symbol,
+            format_amount(spec.amount_in, spec.token_in.decimals), decision.plan.kind, decision.dex_label,
             decision.plan.legs[0].pool, len(decision.plan.legs), decision.gain_bps,
-            format_amount(min_out, order.token_out.decimals), decision.reason,
+            format_amount(min_out, spec.token_out.decimals), decision.reason,
         )  # fmt: skip
 
 
-def _quote_event(q: Quote, decimals: int) -> dict[str, Any]:
-    return {"dex": q.dex, "amountOut": format_amount(q.amount_out, decimals), "priceImpactPct": str(q.price_impact_pct)}
-
-
 def _quote_records(attempt: int, decision: RoutingDecision) -> list[QuoteRecord]:
-    records = [
-        QuoteRecord(attempt, q.dex, q.latency_ms, pool=q.pool, amount_out=q.amount_out, fee=q.fee,
-                    fee_mint=q.fee_mint, price=q.price, price_impact_pct=q.price_impact_pct)
-        for q in decision.quotes
-    ]  # fmt: skip
-    records.extend(_failure_record(attempt, f) for f in decision.failures)
-    return records
+    return [QuoteRecord.of(attempt, q) for q in decision.quotes] + [
+        _failure_record(attempt, f) for f in decision.failures
+    ]
 
 
 def _failure_record(attempt: int, f: QuoteFailure) -> QuoteRecord:
-    return QuoteRecord(attempt, f.dex, f.latency_ms, error=f"{f.code}: {f.error}")
+    return QuoteRecord.failed(attempt, f.dex, f.latency_ms, f"{f.code}: {f.error}")

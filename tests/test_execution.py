@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import Any
 
 import asyncpg
 import pytest
@@ -14,13 +13,15 @@ import redis.asyncio as aioredis
 
 from adapters.registry import Venues, build_venues
 from engine.db import repository
-from engine.db.records import EventRecord, NewOrder, OrderChange, StepWrite
+from engine.db.records import EventRecord, NewOrder, OrderChange, OrderHistory, StepWrite
 from engine.db.repository import write_steps
 from engine.execution import OrderExecutor, RetryPolicy
 from engine.recorder import StepStore
 from engine.routing import Router
 from kernel.errors import RetryableError
+from kernel.orders import OrderSpec
 from kernel.settings import Settings
+from kernel.tokens import Token
 from kernel.venues import (
     DexAdapter,
     PreparedTx,
@@ -36,26 +37,23 @@ STATUS_PATH = ["pending", "routing", "building", "submitted", "confirmed"]
 
 
 async def new_order(db: asyncpg.Pool, *, amount_in: int = 1_500_000_000, slippage_bps: int = 50) -> str:
-    order = NewOrder(
-        id=uuid.uuid4(), order_type="market", idempotency_key=None,
-        token_in="So11111111111111111111111111111111111111112", token_in_symbol="SOL", token_in_decimals=9,
-        token_out="EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", token_out_symbol="USDC", token_out_decimals=6,
-        amount_in=amount_in, slippage_bps=slippage_bps, event_data=b"{}",
-    )  # fmt: skip
+    sol = Token("SOL", "SOL", 9, "So11111111111111111111111111111111111111112")
+    usdc = Token("USDC", "USDC", 6, "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
+    order = NewOrder(uuid.uuid4(), OrderSpec(sol, usdc, amount_in, slippage_bps), None, b"{}")
     async with db.acquire() as conn, conn.transaction():
         await repository.insert_orders(conn, [order])
     return str(order.id)
 
 
-async def document(db: asyncpg.Pool, order_id: str) -> dict[str, Any]:
+async def document(db: asyncpg.Pool, order_id: str) -> OrderHistory:
     async with db.acquire() as conn:
         doc = await repository.order_document(conn, uuid.UUID(order_id))
     assert doc is not None
     return doc
 
 
-def statuses(doc: dict[str, Any]) -> list[str]:
-    return [e["status"] for e in doc["events"] if e["kind"] == "status"]
+def statuses(doc: OrderHistory) -> list[str]:
+    return [e.status for e in doc.events if e.kind == "status"]
 
 
 @dataclass
@@ -101,14 +99,14 @@ async def test_market_order_confirms_with_every_step_recorded(harness: Harness) 
     assert await harness.executor().execute(order_id) == "confirmed"
     doc = await document(harness.db, order_id)
     assert statuses(doc) == STATUS_PATH
-    assert doc["attempts"] == 1
-    assert {q["dex"] for q in doc["quotes"]} == {"raydium", "meteora"}
-    best = max(doc["quotes"], key=lambda q: int(q["amount_out"]))
-    assert doc["dex"] == best["dex"] == doc["routes"][0]["dex"]
-    assert int(doc["min_amount_out"]) == int(best["amount_out"]) * 9950 // 10000
-    assert int(doc["amount_out"]) >= int(doc["min_amount_out"])
-    assert await harness.landed(order_id) == [doc["tx_signature"]]
-    assert [a["outcome"] for a in doc["attempt_log"]] == ["confirmed"]
+    assert doc.order.attempts == 1
+    assert {q.dex for q in doc.quotes} == {"raydium", "meteora"}
+    best = max(doc.quotes, key=lambda q: int(q.amount_out))
+    assert doc.order.dex == best.dex == doc.routes[0].dex
+    assert int(doc.order.min_amount_out) == int(best.amount_out) * 9950 // 10000
+    assert int(doc.order.amount_out) >= int(doc.order.min_amount_out)
+    assert await harness.landed(order_id) == [doc.order.tx_signature]
+    assert [a.outcome for a in doc.attempts] == ["confirmed"]
 
 
 async def test_running_a_finished_order_again_changes_nothing(harness: Harness) -> None:
@@ -118,7 +116,7 @@ async def test_running_a_finished_order_again_changes_nothing(harness: Harness) 
     before = await document(harness.db, order_id)
     assert await executor.execute(order_id) == "confirmed"
     after = await document(harness.db, order_id)
-    assert after["events"] == before["events"]
+    assert after.events == before.events
     assert len(await harness.landed(order_id)) == 1
 
 
@@ -132,15 +130,15 @@ async def test_transient_failures_retry_with_growing_delays_then_fail(
     finally:
         await h.store.stop()
     doc = await document(db, order_id)
-    assert doc["attempts"] == 3
-    assert doc["failure_code"] == "no_route"
-    assert "gave up after 3 attempts" in doc["failure_reason"]
-    retries = [e["data"] for e in doc["events"] if e["kind"] == "retrying"]
+    assert doc.order.attempts == 3
+    assert doc.order.failure_code == "no_route"
+    assert "gave up after 3 attempts" in doc.order.failure_reason
+    retries = [e.data for e in doc.events if e.kind == "retrying"]
     assert [r["attempt"] for r in retries] == [1, 2]
     assert [r["delayMs"] for r in retries] == [10, 20]
     assert h.sleeps == [0.01, 0.02]
-    assert [a["outcome"] for a in doc["attempt_log"]] == ["retry", "retry", "failed"]
-    assert all(q["error"] for q in doc["quotes"]) and len(doc["quotes"]) == 6
+    assert [a.outcome for a in doc.attempts] == ["retry", "retry", "failed"]
+    assert all(q.error for q in doc.quotes) and len(doc.quotes) == 6
     assert statuses(doc)[-1] == "failed"
     assert await h.landed(order_id) == []
 
@@ -165,9 +163,9 @@ async def test_slippage_fails_at_once_without_retry(harness: Harness) -> None:
     executor = harness.executor(dexes=[OverQuotingDex(d) for d in harness.venues.dexes])
     assert await executor.execute(order_id) == "failed"
     doc = await document(harness.db, order_id)
-    assert doc["failure_code"] == "slippage_exceeded"
-    assert doc["attempts"] == 1
-    assert not [e for e in doc["events"] if e["kind"] == "retrying"]
+    assert doc.order.failure_code == "slippage_exceeded"
+    assert doc.order.attempts == 1
+    assert not [e for e in doc.events if e.kind == "retrying"]
     assert harness.sleeps == []
 
 
@@ -223,13 +221,13 @@ async def test_a_rerun_after_a_crash_confirms_the_recorded_signature(
     order_id = await new_order(db)
     await crash(harness, order_id, before_send=crash_before_send)
     interrupted = await document(db, order_id)
-    assert interrupted["status"] == "submitted"
-    recorded = interrupted["tx_signature"]
+    assert interrupted.order.status == "submitted"
+    recorded = interrupted.order.tx_signature
     assert recorded
 
     assert await rerun(settings, db, redis, order_id) == [recorded]
     doc = await document(db, order_id)
-    assert doc["tx_signature"] == recorded
+    assert doc.order.tx_signature == recorded
     assert statuses(doc) == STATUS_PATH
 
 
@@ -261,10 +259,10 @@ async def test_an_expired_transaction_is_rebuilt_and_lands_once(
     finally:
         await h.store.stop()
     doc = await document(db, order_id)
-    assert doc["attempts"] == 2
-    assert doc["tx_signature"] != venue.dropped
-    assert await h.landed(order_id) == [doc["tx_signature"]]
-    expired = [e["data"] for e in doc["events"] if e["kind"] == "settlement" and e["data"].get("expired")]
+    assert doc.order.attempts == 2
+    assert doc.order.tx_signature != venue.dropped
+    assert await h.landed(order_id) == [doc.order.tx_signature]
+    expired = [e.data for e in doc.events if e.kind == "settlement" and e.data.get("expired")]
     assert expired == [{"expired": True, "txHash": venue.dropped}]
 
 
@@ -280,8 +278,8 @@ async def test_steps_of_one_order_in_one_batch_keep_their_order(db: asyncpg.Pool
     async with db.acquire() as conn, conn.transaction():
         await write_steps(conn, steps)
     doc = await document(db, order_id)
-    assert doc["last_seq"] == 4 and doc["attempts"] == 2
-    assert [e["seq"] for e in doc["events"]] == [1, 2, 3, 4]
+    assert doc.order.last_seq == 4 and doc.order.attempts == 2
+    assert [e.seq for e in doc.events] == [1, 2, 3, 4]
 
 
 class FlakyVenue(CrashingVenue):
@@ -312,8 +310,8 @@ async def test_transient_errors_in_flight_never_build_a_second_transaction(harne
     assert await harness.executor(venue=venue).execute(order_id) == "confirmed"
     doc = await document(harness.db, order_id)
     assert venue.prepared == 1
-    assert doc["attempts"] == 1
-    assert await harness.landed(order_id) == [doc["tx_signature"]]
+    assert doc.order.attempts == 1
+    assert await harness.landed(order_id) == [doc.order.tx_signature]
 
 
 async def test_an_order_recorded_under_the_earlier_name_mock_resumes_on_the_simulated_ledger(
@@ -329,4 +327,4 @@ async def test_an_order_recorded_under_the_earlier_name_mock_resumes_on_the_simu
 
     assert await rerun(settings, db, redis, order_id) == [stored.tx.signature]
     doc = await document(db, order_id)
-    assert doc["events"][-1]["data"]["settlement"] == "simulated"
+    assert doc.events[-1].data["settlement"] == "simulated"

@@ -89,7 +89,7 @@ async def test_a_large_order_splits_over_two_equal_pools_and_pays_more() -> None
     assert [leg.min_amount_out for leg in plan.legs] == [47_381, 47_380]
     assert [leg.share_bps for leg in plan.legs] == [5_000, 5_000]
     assert all(leg.mode is LegMode.EXACT_IN for leg in plan.legs)
-    assert decision.venue == "raydium+meteora"
+    assert decision.dex_label == "raydium+meteora"
     kinds = {c.kind: c.amount_out for c in decision.candidates}
     assert kinds["split"] == 95_238 and kinds["single"] == 90_909
 
@@ -107,7 +107,7 @@ async def test_a_split_over_unequal_pools_of_one_dex_equalises_marginal_prices()
     assert plan.amount_out == 363_636 and plan.gain_bps == 303
     assert plan.min_amount_out == 363_636 * 9_950 // 10_000 == 361_817
     assert [leg.min_amount_out for leg in plan.legs] == [271_363, 90_454]
-    assert decision.venue == "raydium (2 pools)"
+    assert decision.dex_label == "raydium (2 pools)"
 
 
 async def test_a_small_order_does_not_split() -> None:
@@ -154,7 +154,7 @@ async def test_a_hop_is_taken_when_no_pool_trades_the_pair() -> None:
         "meteora", LegMode.EXACT_IN, 19_751, 9_778, 1,
     )  # fmt: skip
     assert plan.amount_out == 9_778 and plan.min_amount_out == second.min_amount_out == 9_778 * 9_950 // 10_000
-    assert decision.venue == "raydium>meteora via USDC"
+    assert decision.dex_label == "raydium>meteora via USDC"
     assert "no pool trades JUP/BONK directly" in decision.reason
 
 

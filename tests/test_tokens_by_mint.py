@@ -18,8 +18,9 @@ from adapters.onchain.tokens import ChainTokens
 from adapters.solana.accounts import TransferFee as ChainFee
 from adapters.solana.accounts import TransferFeeConfig, encode_mint
 from adapters.solana.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
+from engine.api.orders import read_spec
 from engine.api.tokens import resolve_tokens
-from engine.api.validation import JsonNumber, validate_order
+from engine.api.validation import JsonNumber
 from kernel.errors import InvalidRequest
 from kernel.settings import Network
 from kernel.tokens import KnownTokens, NotAMint, TokenRegistry, TokenSource, TransferFee
@@ -91,7 +92,7 @@ async def test_an_address_that_is_not_a_mint_is_refused(mints: Mints, source: Ch
 async def test_intake_takes_a_mint_and_names_the_field_of_a_non_mint(mints: Mints, source: ChainTokens) -> None:
     payload = {"tokenIn": str(mints.fee), "tokenOut": "USDC", "amountIn": "1.23456789"}
     tokens = await resolve_tokens(payload, REGISTRY, source, timeout_s=10)
-    order = validate_order(_numbers(payload), tokens, 50)
+    order = read_spec(_numbers(payload), tokens, 50)
     assert order.token_in.mint == str(mints.fee) and order.amount_in == 123_456_789
     with pytest.raises(InvalidRequest) as refused:
         await resolve_tokens({"tokenIn": "SOL", "tokenOut": str(mints.system)}, REGISTRY, source, timeout_s=10)
@@ -100,7 +101,7 @@ async def test_intake_takes_a_mint_and_names_the_field_of_a_non_mint(mints: Mint
     # without a chain to read (simulated routing) a mint outside the list stays unknown to validation
     known = await resolve_tokens(payload, REGISTRY, KnownTokens(REGISTRY), timeout_s=10)
     with pytest.raises(InvalidRequest) as unknown:
-        validate_order(_numbers(payload), known, 50)
+        read_spec(_numbers(payload), known, 50)
     assert [issue.field for issue in unknown.value.fields] == ["tokenIn"]
 
 

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from adapters.simulated.feed import LAUNCH_TOKENS
-from engine.api.validation import JsonNumber, parse_body, scale_amount, validate_order
+from engine.api.orders import read_spec
+from engine.api.validation import JsonNumber, parse_body
 from kernel.errors import InvalidRequest, MalformedRequest
 from kernel.money import AmountError, format_amount, to_raw
 from kernel.settings import Network
@@ -21,7 +22,7 @@ def fields(exc: pytest.ExceptionInfo[InvalidRequest]) -> dict[str, str]:
 def test_valid_market_order_by_symbol_and_mint() -> None:
     usdc = TOKENS.resolve("usdc")
     assert usdc is not None
-    order = validate_order(
+    order = read_spec(
         parse_body(
             b'{"type": "market", "tokenIn": "SOL", "tokenOut": "%s", "amountIn": "1.5", "slippageBps": 75}'
             % usdc.mint.encode()
@@ -36,7 +37,7 @@ def test_valid_market_order_by_symbol_and_mint() -> None:
 
 
 def test_defaults_type_and_slippage() -> None:
-    order = validate_order(parse_body(b'{"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": 2}'), TOKENS, 50)
+    order = read_spec(parse_body(b'{"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": 2}'), TOKENS, 50)
     assert order.order_type.value == "market"
     assert order.slippage_bps == 50
     assert order.amount_in == 2_000_000_000
@@ -46,7 +47,7 @@ def test_json_numbers_are_kept_as_written() -> None:
     assert parse_body(b"[1e999999999, -0.5]") == [JsonNumber("1e999999999"), JsonNumber("-0.5")]
     payload = parse_body(b'{"tokenIn": "USDC", "tokenOut": "SOL", "amountIn": 0.1}')
     assert payload["amountIn"] == JsonNumber("0.1")
-    assert validate_order(payload, TOKENS, 50).amount_in == 100_000
+    assert read_spec(payload, TOKENS, 50).amount_in == 100_000
 
 
 @pytest.mark.parametrize(
@@ -191,14 +192,14 @@ def test_json_numbers_are_kept_as_written() -> None:
 )
 def test_rejections_name_the_field(payload: dict[str, object], field: str, fragment: str) -> None:
     with pytest.raises(InvalidRequest) as exc:
-        validate_order(parse_body(json.dumps(payload).encode()), TOKENS, 50)
+        read_spec(parse_body(json.dumps(payload).encode()), TOKENS, 50)
     assert field in fields(exc), fields(exc)
     assert fragment in fields(exc)[field]
 
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(InvalidRequest) as exc:
-        validate_order(
+        read_spec(
             parse_body(b'{"tokenIn": "X", "tokenOut": "Y", "amountIn": "-3", "slippageBps": 9999}'), TOKENS, 50
         )
     assert {"tokenIn", "tokenOut", "slippageBps"} <= set(fields(exc))
@@ -212,7 +213,7 @@ def test_malformed_bodies(body: bytes) -> None:
 
 def test_a_body_not_an_object() -> None:
     with pytest.raises(InvalidRequest) as exc:
-        validate_order(parse_body(b"[1, 2]"), TOKENS, 50)
+        read_spec(parse_body(b"[1, 2]"), TOKENS, 50)
     assert "body" in fields(exc)
 
 
@@ -222,8 +223,7 @@ def test_a_body_not_an_object() -> None:
      ("15e-1", 1, 15), ("18446744073709551615", 0, 2**64 - 1)],
 )  # fmt: skip
 def test_amounts_scale_exactly(text: str, decimals: int, raw: int) -> None:
-    assert scale_amount(text, decimals) == raw
-    assert scale_amount(JsonNumber(text), decimals) == raw
+    assert to_raw(text, decimals) == raw
 
 
 @pytest.mark.parametrize(
@@ -232,8 +232,8 @@ def test_amounts_scale_exactly(text: str, decimals: int, raw: int) -> None:
      ("18446744073709551616", "too large"), ("1_000", "ASCII"), ("\u0661", "ASCII"), ("1" * 65, "at most")],
 )  # fmt: skip
 def test_amounts_out_of_bounds(text: str, fragment: str) -> None:
-    with pytest.raises(ValueError, match=fragment):
-        scale_amount(json.loads(f'"{text}"'), 9)
+    with pytest.raises(AmountError, match=fragment):
+        to_raw(json.loads(f'"{text}"'), 9)
 
 
 def test_money_round_trip() -> None:
@@ -248,21 +248,21 @@ def test_money_round_trip() -> None:
 def test_limit_floor_is_the_ceiling_of_price_times_amount_in_raw_units() -> None:
     body = {"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5", "limitPrice": "150.5",
             "expiresInS": 60}  # fmt: skip
-    order = validate_order(parse_body(json.dumps(body).encode()), TOKENS, 50)
-    assert order.terms is not None and order.terms.trigger_min_out == 225_750_000
+    order = read_spec(parse_body(json.dumps(body).encode()), TOKENS, 50)
+    assert order.trigger_min_out == 225_750_000
     # 0.000000333 SOL at 1.0000001 USDC each is 0.000000333000033 USDC: rounded up to the next raw unit.
     body.update(amountIn="0.000000333", limitPrice="1.0000001")
-    order = validate_order(parse_body(json.dumps(body).encode()), TOKENS, 50)
-    assert order.terms is not None and order.terms.trigger_min_out == 1
+    order = read_spec(parse_body(json.dumps(body).encode()), TOKENS, 50)
+    assert order.trigger_min_out == 1
 
 
 def test_sniper_cap_becomes_a_floor_in_the_token_out() -> None:
     tokens = TokenRegistry.for_network(Network.SIMULATED, extra=LAUNCH_TOKENS)
     body = {"type": "sniper", "tokenIn": "USDC", "tokenOut": "NEWT", "amountIn": "10", "maxPrice": "0.03",
             "expiresInS": 60}  # fmt: skip
-    order = validate_order(parse_body(json.dumps(body).encode()), tokens, 50)
+    order = read_spec(parse_body(json.dumps(body).encode()), tokens, 50)
     # 10 USDC at most 0.03 USDC per NEWT: at least 333.333334 NEWT (rounded up).
-    assert order.terms is not None and order.terms.trigger_min_out == 333_333_334
+    assert order.trigger_min_out == 333_333_334
     body.pop("maxPrice")
-    order = validate_order(parse_body(json.dumps(body).encode()), tokens, 50)
-    assert order.terms is not None and order.terms.trigger_min_out is None
+    order = read_spec(parse_body(json.dumps(body).encode()), tokens, 50)
+    assert order.trigger_min_out is None

@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from adapters.simulated import SimulatedConfig, SimulatedMarket, simulated_tokens
 from adapters.simulated.watch import read_snapshot
 from engine.db.waiting import WaitingOrder
 from engine.watcher.book import PairBook
+from kernel.orders import LimitTerms, OrderSpec, SniperTerms
 from kernel.settings import Settings
 from kernel.tokens import Token
 
@@ -24,8 +26,13 @@ def _token(symbol: str) -> Token:
 
 
 def _order(amount_in: int, floor: int | None, *, kind: str = "limit", expires_in_s: float = 60) -> WaitingOrder:
-    return WaitingOrder(uuid.uuid4(), kind, _token("SOL"), _token("USDC"), amount_in, 50, floor,
-                        datetime.now(UTC) + timedelta(seconds=expires_in_s))  # fmt: skip
+    expires_at = datetime.now(UTC) + timedelta(seconds=expires_in_s)
+    terms: LimitTerms | SniperTerms
+    if kind == "limit" and floor is not None:
+        terms = LimitTerms(Decimal(floor) / amount_in, floor, expires_at)  # the price is only shown, never used
+    else:
+        terms = SniperTerms(expires_at, floor)
+    return WaitingOrder(uuid.uuid4(), OrderSpec(_token("SOL"), _token("USDC"), amount_in, 50, terms))
 
 
 async def _snapshots(market: SimulatedMarket) -> list:  # type: ignore[type-arg]
@@ -47,13 +54,13 @@ async def test_the_walk_fires_exactly_what_pays_and_stops_before_the_unreachable
     pricing = book.price(snapshots)
 
     def pays(order: WaitingOrder) -> bool:
-        best = max(s.quote(order.amount_in).amount_out for s in snapshots)
-        return order.trigger_min_out is not None and best >= order.trigger_min_out
+        best = max(s.quote(order.spec.amount_in).amount_out for s in snapshots)
+        return order.spec.trigger_min_out is not None and best >= order.spec.trigger_min_out
 
     assert {f.order.id for f in pricing.fires} == {o.id for o in orders if pays(o)}
     assert 0 < len(pricing.fires) < len(orders)
     for fire in pricing.fires:
-        assert fire.execute_min_out == fire.order.trigger_min_out <= fire.quote.amount_out
+        assert fire.execute_min_out == fire.order.spec.trigger_min_out <= fire.quote.amount_out
     # Orders asking more than any size is quoted are never priced: about half of them here.
     assert pricing.priced < 0.75 * len(orders), pricing.priced
 

@@ -18,7 +18,8 @@ import asyncpg
 
 from engine.batching import GroupCommitter
 from engine.db import repository
-from engine.db.repository import IdempotencyScope, NewOrder
+from engine.db.records import NewOrder
+from engine.db.repository import IdempotencyScope
 from engine.metrics import orders_accepted
 from engine.queue import OrderQueue
 from engine.watcher.notify import NEW, Notice, by_pair
@@ -81,11 +82,11 @@ class OrderIntake:
             created = await repository.insert_orders(conn, unique)
             clashing = [(o.api_key_id, o.idempotency_key) for o in unique if o.id not in created and o.idempotency_key]
             existing = await repository.ids_by_idempotency_key(conn, clashing) if clashing else {}
-        orders_accepted((o.order_type, o.status) for o in unique if o.id in created)
+        orders_accepted((o.spec.order_type.value, o.status.value) for o in unique if o.id in created)
         if created:
             inserted = [o for o in unique if o.id in created]
-            market = [str(o.id) for o in inserted if o.terms is None]
-            waiting = [(o.id, o.token_in, o.token_out) for o in inserted if o.terms is not None]
+            market = [str(o.id) for o in inserted if not o.spec.waits]
+            waiting = [(o.id, o.spec.token_in.mint, o.spec.token_out.mint) for o in inserted if o.spec.waits]
             task = asyncio.create_task(self._enqueue(market, waiting), name="intake-enqueue")
             self._enqueues.add(task)
             task.add_done_callback(self._enqueues.discard)

@@ -22,17 +22,16 @@ from engine.api.auth import (
 )
 from engine.api.errors import documented, error_reply
 from engine.api.health import health_report
-from engine.api.present import order_document, order_summary, quote_answer
+from engine.api.orders import QUOTE_FIELDS, ExecuteOrderRequest, QuoteRequest, order_summary
+from engine.api.present import order_document, quote_answer
 from engine.api.schemas import (
     AcceptedOrder,
     ActivePage,
-    ExecuteOrderRequest,
     Health,
     LaunchedPool,
     LaunchPoolRequest,
     OrderDocument,
     QuoteAnswer,
-    QuoteRequest,
     RecentPage,
 )
 from engine.api.services import ApiServices, services
@@ -44,7 +43,7 @@ from engine.api.submission import (
     read_order,
     submit,
 )
-from engine.api.validation import MAX_BODY_BYTES, QUOTE_FIELDS
+from engine.api.validation import MAX_BODY_BYTES
 from engine.api.waiting import cancel, launch_from_body
 from engine.auth.keys import ApiKey
 from engine.db import repository
@@ -152,10 +151,11 @@ async def execute_other_methods() -> Response:
 async def quote(request: Request, api: Services, caller: Caller) -> Response:
     """Every enabled venue's quote, the best route and minAmountOut, in the shape of an order's quotes."""
     check_json_content_type(request.headers.get("content-type"))
-    valid = await read_order(api, await _body(request), allowed=QUOTE_FIELDS)
-    asked = VenueQuoteRequest(valid.token_in, valid.token_out, valid.amount_in)
-    decision = await api.router.route(asked, valid.slippage_bps)
-    return _json(quote_answer(valid.token_in, valid.token_out, valid.amount_in, valid.slippage_bps, decision))
+    spec = await read_order(api, await _body(request), allowed=QUOTE_FIELDS)
+    decision = await api.router.route(
+        VenueQuoteRequest(spec.token_in, spec.token_out, spec.amount_in), spec.slippage_bps
+    )
+    return _json(quote_answer(spec, decision))
 
 
 @router.get(

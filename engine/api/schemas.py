@@ -12,140 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.api.validation import AMOUNT_PATTERN, MAX_AMOUNT_CHARS, MAX_SLIPPAGE_BPS, MAX_TOKEN_CHARS
+from engine.api.fields import Amount, TokenView, price_field, token_field
+from engine.api.fields import Strict as _Strict
+from engine.api.orders import OrderSummary
 from kernel.domain import EventKind, OrderStatus
-
-Amount = str | None
-_ORDER_EXAMPLE: dict[str, Any] = {
-    "type": "market",
-    "tokenIn": "SOL",
-    "tokenOut": "USDC",
-    "amountIn": "1.5",
-    "slippageBps": 50,
-}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _amount_in() -> Any:
-    return Field(
-        description="Amount of tokenIn in its units: a decimal string (ASCII digits, at most the token's "
-        "decimals) or a JSON number, read as written.",
-        json_schema_extra={
-            "anyOf": [
-                {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": MAX_AMOUNT_CHARS},
-                {"type": "number", "exclusiveMinimum": 0},
-            ]
-        },
-    )
-
-
-def _token_field(what: str) -> Any:
-    return Field(
-        description=f"Symbol (SOL, USDC, ...) or mint address of the token {what}.",
-        min_length=1,
-        max_length=MAX_TOKEN_CHARS,
-    )
-
-
-def _price_field(description: str) -> Any:
-    return Field(
-        default=None,
-        description=description,
-        json_schema_extra={
-            "anyOf": [
-                {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": MAX_AMOUNT_CHARS},
-                {"type": "number", "exclusiveMinimum": 0},
-            ]
-        },
-    )
-
-
-_SLIPPAGE = Field(default=50, ge=1, le=MAX_SLIPPAGE_BPS, description="Slippage tolerance in basis points.")
-
-
-class ExecuteOrderRequest(_Strict):
-    """The body of ``POST /api/orders/execute``. Unknown fields are refused."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_ORDER_EXAMPLE]})
-
-    type: Literal["market", "limit", "sniper"] = Field(
-        default="market",
-        description="`market` executes at once; `limit` waits until the quote for its whole size pays limitPrice; "
-        "`sniper` waits for its pair's pool to open and fires at the first executable quote.",
-    )
-    tokenIn: str = _token_field("sold")
-    tokenOut: str = _token_field("bought")
-    amountIn: Any = _amount_in()
-    slippageBps: int = _SLIPPAGE
-    limitPrice: Any = _price_field(
-        "Limit orders: units of tokenOut per unit of tokenIn; fires once the quote, after fees and impact, pays "
-        "ceil(limitPrice * amountIn), and never fills below that."
-    )
-    maxPrice: Any = _price_field("Sniper orders: the most units of tokenIn paid per unit of tokenOut.")
-    minAmountOut: Any = _price_field("Sniper orders, instead of maxPrice: the least tokenOut taken.")
-    expiresAt: str | None = Field(
-        default=None, max_length=40, description="Limit and sniper orders: when it expires (ISO 8601, with zone)."
-    )
-    expiresInS: int | None = Field(
-        default=None, ge=1, description="Limit and sniper orders, instead of expiresAt: seconds until it expires."
-    )
-
-
-class QuoteRequest(_Strict):
-    """The body of ``POST /api/quotes``: what an order would ask, without placing it."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{k: v for k, v in _ORDER_EXAMPLE.items() if k != "type"}]},
-    )
-
-    tokenIn: str = _token_field("sold")
-    tokenOut: str = _token_field("bought")
-    amountIn: Any = _amount_in()
-    slippageBps: int = _SLIPPAGE
-
-
-class TokenView(_Strict):
-    symbol: str
-    mint: str
-    decimals: int
-
-
-class Settlement(_Strict):
-    """Where the order's transaction settles: ``chain`` (a Solana cluster) or ``simulated`` (the simulated
-    ledger, which moves no tokens); null until a transaction is built. ``note`` says why, when not as configured."""
-
-    kind: Literal["simulated", "chain"] | None
-    note: str | None
-
-
-class OrderSummary(_Strict):
-    """An order as listings show it."""
-
-    orderId: str
-    type: str
-    status: OrderStatus
-    tokenIn: TokenView
-    tokenOut: TokenView
-    amountIn: str
-    slippageBps: int
-    dex: str | None
-    minAmountOut: Amount
-    amountOut: Amount
-    executedPrice: str | None
-    txHash: str | None
-    failureReason: str | None
-    settlement: Settlement
-    limitPrice: str | None = Field(description="A limit order's price: tokenOut per tokenIn.")
-    maxPrice: str | None = Field(description="A sniper order's cap: tokenIn per tokenOut.")
-    triggerMinOut: Amount = Field(description="The least the order's size must be quoted to pay before it fires.")
-    expiresAt: str | None
-    triggeredAt: str | None = Field(description="When a limit or sniper order fired.")
-    createdAt: str | None
-    updatedAt: str | None
 
 
 class QuoteView(_Strict):
@@ -267,9 +137,9 @@ class LaunchPoolRequest(_Strict):
         json_schema_extra={"examples": [{"base": "NEWT", "quote": "USDC", "price": "0.05", "opensInS": 5}]},
     )
 
-    base: str = _token_field("launched")
-    quote: str = _token_field("it trades against")
-    price: Any = _price_field("Units of quote per unit of base at launch.")
+    base: str = token_field("launched")
+    quote: str = token_field("it trades against")
+    price: Any = price_field("Units of quote per unit of base at launch.")
     opensInS: float | None = Field(default=0, ge=0, description="Seconds until the pool takes swaps.")
 
 

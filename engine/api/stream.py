@@ -51,13 +51,14 @@ async def stream_order(
             return
         await _send(websocket, {"type": "snapshot", "order": order_document(doc)})
         last = max(0, after)
-        events = [e for e in doc["events"] if e["seq"] > last]
+        events = [e for e in doc.events if e.seq > last]
         # An order already finished whose events the client has all seen: nothing more will come.
-        done = doc["status"] in TERMINAL_STATUSES and not events
-        for event in events:
-            await _send(websocket, event_wire(order_id, event))
-            last = event["seq"]
-            done = _is_terminal(event)
+        done = doc.order.status in TERMINAL_STATUSES and not events
+        for stored_event in events:
+            wire = event_wire(order_id, stored_event)
+            await _send(websocket, wire)
+            last = stored_event.seq
+            done = _is_terminal(wire)
         while not done:
             live = await _next(queue, reader)
             if live is None:

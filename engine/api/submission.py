@@ -23,14 +23,15 @@ from typing import Any
 import asyncpg
 import orjson
 
-from engine.api.present import order_summary
+from engine import presenter
+from engine.api.orders import ORDER_FIELDS, order_summary, read_spec
 from engine.api.services import ApiServices
 from engine.api.tokens import resolve_tokens
-from engine.api.validation import MAX_BODY_BYTES, ORDER_FIELDS, ValidOrder, parse_body, validate_order
+from engine.api.validation import MAX_BODY_BYTES, parse_body
 from engine.auth.keys import ApiKey
 from engine.db import repository
-from engine.db.repository import NewOrder
-from kernel.domain import OrderStatus, OrderType
+from engine.db.records import NewOrder
+from kernel.domain import OrderType
 from kernel.errors import (
     FieldIssue,
     IdempotencyConflict,
@@ -40,7 +41,7 @@ from kernel.errors import (
     UnsupportedMediaType,
     UnsupportedPair,
 )
-from kernel.money import format_amount
+from kernel.orders import OrderSpec
 
 log = logging.getLogger("oee.api")
 
@@ -71,7 +72,7 @@ def check_size(size: int) -> None:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
 
 
-async def read_order(services: ApiServices, body: bytes, allowed: tuple[str, ...] = ORDER_FIELDS) -> ValidOrder:
+async def read_order(services: ApiServices, body: bytes, allowed: tuple[str, ...] = ORDER_FIELDS) -> OrderSpec:
     """Parse and check a submission or quote body, the pair included; raises a kernel request error. A token
     named by a mint outside the known list is read from the chain first (on-chain routing)."""
     check_size(len(body))
@@ -79,108 +80,47 @@ async def read_order(services: ApiServices, body: bytes, allowed: tuple[str, ...
     settings = services.settings
     timeout_s = settings.quote_timeout_ms / 1000
     tokens = await resolve_tokens(payload, services.tokens, services.quoting.tokens, timeout_s)
-    valid = validate_order(
-        payload, tokens, settings.default_slippage_bps, allowed=allowed, max_wait_s=settings.waiting_max_s
-    )
-    if valid.order_type is not OrderType.SNIPER:
-        check_pair(services, valid)  # a sniper waits for a pool that need not exist yet
-    return valid
+    spec = read_spec(payload, tokens, settings.default_slippage_bps, allowed=allowed, max_wait_s=settings.waiting_max_s)
+    if spec.order_type is not OrderType.SNIPER:
+        check_pair(services, spec)  # a sniper waits for a pool that need not exist yet
+    return spec
 
 
-def check_pair(services: ApiServices, valid: ValidOrder) -> None:
+def check_pair(services: ApiServices, spec: OrderSpec) -> None:
     """The pair must be one an enabled DEX trades. A token read from the chain is in no pool book: where the
     DEXes discover pools, its pair is left to them (a quote without a pool answers ``unsupported_pair``)."""
     quoting = services.quoting
-    from_chain = any(services.tokens.resolve(t.mint) is None for t in (valid.token_in, valid.token_out))
+    from_chain = any(services.tokens.resolve(t.mint) is None for t in (spec.token_in, spec.token_out))
     if from_chain and quoting.discovers:
         return
-    if not quoting.trades(valid.token_in.mint, valid.token_out.mint):
-        message = f"no enabled DEX trades {valid.token_in.symbol} for {valid.token_out.symbol}"
+    if not quoting.trades(spec.token_in.mint, spec.token_out.mint):
+        message = f"no enabled DEX trades {spec.token_in.symbol} for {spec.token_out.symbol}"
         raise InvalidRequest([FieldIssue("tokenOut", message)], code=UnsupportedPair.code)
 
 
-def new_order(valid: ValidOrder, idempotency_key: str | None, caller: ApiKey) -> NewOrder:
-    return NewOrder(
-        id=uuid.uuid4(),
-        order_type=valid.order_type.value,
-        idempotency_key=idempotency_key,
-        token_in=valid.token_in.mint,
-        token_in_symbol=valid.token_in.symbol,
-        token_in_decimals=valid.token_in.decimals,
-        token_out=valid.token_out.mint,
-        token_out_symbol=valid.token_out.symbol,
-        token_out_decimals=valid.token_out.decimals,
-        amount_in=valid.amount_in,
-        slippage_bps=valid.slippage_bps,
-        event_data=_first_event(valid),
-        api_key_id=caller.id,
-        status=OrderStatus.WAITING.value if valid.terms is not None else OrderStatus.PENDING.value,
-        terms=valid.terms,
-    )
-
-
-def _first_event(valid: ValidOrder) -> bytes:
-    terms = valid.terms
-    if terms is None:
-        return b"{}"
-    data = {
-        "expiresAt": terms.expires_at.isoformat(),
-        "triggerMinOut": format_amount(terms.trigger_min_out, valid.token_out.decimals),
-    }
-    return orjson.dumps(data)
-
-
-def _same_request(row: dict[str, Any], order: NewOrder) -> bool:
-    return (
-        row["order_type"] == order.order_type
-        and row["token_in"] == order.token_in
-        and row["token_out"] == order.token_out
-        and int(row["amount_in"]) == order.amount_in
-        and row["slippage_bps"] == order.slippage_bps
-        and _raw_or_none(row.get("trigger_min_out")) == (order.terms.trigger_min_out if order.terms else None)
-    )
-
-
-def _raw_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-async def accept(
-    services: ApiServices, valid: ValidOrder, key: str | None, caller: ApiKey
-) -> tuple[int, dict[str, Any]]:
+async def accept(services: ApiServices, spec: OrderSpec, key: str | None, caller: ApiKey) -> tuple[int, dict[str, Any]]:
     """Commit the order (or find the one ``caller``'s Idempotency-Key placed): the status and the body."""
-    order = new_order(valid, key, caller)
+    order = NewOrder(uuid.uuid4(), spec, key, orjson.dumps(presenter.accepted(spec)), api_key_id=caller.id)
     try:
         async with asyncio.timeout(services.settings.request_db_timeout_s):
             accepted = await services.intake.accept(order)
-        if accepted.created:
-            terms = order.terms
-            row: dict[str, Any] = {
-                "id": order.id, "order_type": order.order_type, "status": order.status,
-                "token_in": order.token_in, "token_in_symbol": order.token_in_symbol,
-                "token_in_decimals": order.token_in_decimals, "token_out": order.token_out,
-                "token_out_symbol": order.token_out_symbol, "token_out_decimals": order.token_out_decimals,
-                "amount_in": order.amount_in, "slippage_bps": order.slippage_bps,
-                "created_at": accepted.created_at, "updated_at": accepted.created_at,
-                "expires_at": terms.expires_at if terms else None,
-                "trigger_min_out": terms.trigger_min_out if terms else None,
-                "limit_price": terms.limit_price if terms else None,
-                "max_price": terms.max_price if terms else None,
-            }  # fmt: skip
-        else:
-            async with services.db() as conn:
-                found = await repository.order_row(conn, accepted.order_id, caller.id)
-            assert found is not None
-            if not _same_request(found, order):
-                raise IdempotencyConflict("this Idempotency-Key placed an order with other parameters")
-            row = found
+            if accepted.created:
+                assert accepted.created_at is not None
+                stored = order.stored(accepted.created_at)
+            else:
+                async with services.db() as conn:
+                    found = await repository.order_row(conn, accepted.order_id, caller.id)
+                assert found is not None
+                if not found.spec.same_request(spec):
+                    raise IdempotencyConflict("this Idempotency-Key placed an order with other parameters")
+                stored = found
     except _DB_DOWN as exc:
         # Not accepted. Almost always nothing was stored (a connection or the batch's turn never came, and a
         # caller that gave up is never written later); only a stall during the commit itself can leave the
         # order stored unbeknown to us, which a retry with the same Idempotency-Key then answers (200).
         log.error("order store unavailable: %r", exc)
         raise ServiceUnavailable(UNAVAILABLE_MESSAGE) from exc
-    summary = order_summary(row)
+    summary = order_summary(stored)
     oid = str(accepted.order_id)
     body = {"orderId": oid, "status": summary["status"], "wsUrl": f"/ws/orders/{oid}", "order": summary}
     return (202 if accepted.created else 200), body

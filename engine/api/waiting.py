@@ -7,10 +7,12 @@ import uuid
 from typing import Any
 
 from adapters.registry import build_pool_launcher
+from engine import presenter
 from engine.api.services import ApiServices
 from engine.api.validation import parse_body
 from engine.auth.keys import ApiKey
 from engine.db import repository, waiting
+from engine.db.records import OrderHistory
 from engine.db.waiting import Move
 from engine.events import event_message, publish
 from engine.metrics import orders_accepted
@@ -25,13 +27,13 @@ CANCEL_REASON = "cancelled by its owner"
 LAUNCH_FIELDS = ("base", "quote", "price", "opensInS")
 
 
-async def cancel(api: ApiServices, order_id: uuid.UUID, caller: ApiKey) -> dict[str, Any]:
+async def cancel(api: ApiServices, order_id: uuid.UUID, caller: ApiKey) -> OrderHistory:
     """Cancel ``caller``'s waiting order; the whole order after. Raises ``NotFound`` or ``NotCancellable``."""
     async with api.db() as conn:
         async with conn.transaction():
             # The same single-row compare-and-set as a trigger's: only a still-waiting order moves.
             moved = await waiting.move(
-                conn, [Move(order_id, {"reason": CANCEL_REASON})], OrderStatus.CANCELLED, reason=CANCEL_REASON,
+                conn, [Move(order_id, presenter.cancelled(CANCEL_REASON))], OrderStatus.CANCELLED, reason=CANCEL_REASON,
                 owner=caller.id,
             )  # fmt: skip
         doc = await repository.order_document(conn, order_id, caller.id)
@@ -44,12 +46,14 @@ async def cancel(api: ApiServices, order_id: uuid.UUID, caller: ApiKey) -> dict[
         # Best effort, after the commit: streams replay from PostgreSQL, watchers re-read it.
         try:
             await publish(api.redis, messages, api.settings.events_channel)
-            await api.notify_waiting(by_pair(CANCELLED, [(order_id, doc["token_in"], doc["token_out"])]))
+            await api.notify_waiting(
+                by_pair(CANCELLED, [(order_id, doc.order.spec.token_in.mint, doc.order.spec.token_out.mint)])
+            )
         except Exception as exc:
             log.warning("order %s is cancelled; telling streams and watchers failed (%r)", order_id, exc)
-    elif doc["status"] != OrderStatus.CANCELLED.value:
-        status = doc["status"]
-        why = "it is not a limit or sniper order" if doc["order_type"] == "market" else f"it is {status}"
+    elif doc.order.status != OrderStatus.CANCELLED.value:
+        status = doc.order.status
+        why = f"it is {status}" if doc.order.spec.waits else "it is not a limit or sniper order"
         raise NotCancellable(f"order {order_id} cannot be cancelled: {why}")
     return doc
 

@@ -13,63 +13,117 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from kernel.domain import AttemptOutcome
-from kernel.tokens import Token
-from kernel.venues import PreparedTx
+from kernel.domain import AttemptOutcome, OrderStatus
+from kernel.orders import OrderSpec
+from kernel.venues import PreparedTx, Quote, SettlementKind
 
 
 @dataclass(frozen=True, slots=True)
 class NewOrder:
-    """An accepted order as the API writes it, with its first (``pending``) event."""
+    """An accepted order as the API writes it; ``event_data`` is its first event's (``pending``, or ``waiting``
+    for an order that waits for a trigger)."""
 
     id: uuid.UUID
-    order_type: str
+    spec: OrderSpec
     idempotency_key: str | None
-    token_in: str
-    token_in_symbol: str
-    token_in_decimals: int
-    token_out: str
-    token_out_symbol: str
-    token_out_decimals: int
-    amount_in: int
-    slippage_bps: int
     event_data: bytes
     api_key_id: uuid.UUID | None = None  # the key that placed it; its Idempotency-Keys are scoped to it
-    status: str = "pending"  # a limit or sniper order starts "waiting"
-    terms: WaitingTerms | None = None
+
+    @property
+    def status(self) -> OrderStatus:
+        return OrderStatus.WAITING if self.spec.waits else OrderStatus.PENDING
+
+    def stored(self, created_at: datetime) -> StoredOrder:
+        """The order as it stands once inserted at ``created_at``, with nothing done yet."""
+        return StoredOrder(
+            id=self.id, spec=self.spec, status=self.status.value, api_key_id=self.api_key_id, created_at=created_at,
+            updated_at=created_at, attempts=0, last_seq=1, dex=None, pool=None, route_reason=None,
+            quoted_amount_out=None, min_amount_out=None, amount_out=None, executed_price=None, settlement_kind=None,
+            settlement_note=None, tx_signature=None, tx=None, explorer_url=None, failure_code=None,
+            failure_reason=None, finished_at=None, execute_min_out=None, triggered_at=None,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
-class WaitingTerms:
-    """What a limit or sniper order waits for: ``trigger_min_out`` is the least its size must be quoted to
-    pay (raw units of the token out) before it fires, None for a sniper without a cap; it expires at
-    ``expires_at``. The prices are the client's, kept for display."""
+class StoredOrder:
+    """An order as stored: its request (``spec``) and where it stands. Amounts in raw units of its tokens."""
 
-    expires_at: datetime
-    trigger_min_out: int | None = None
-    limit_price: Decimal | None = None
-    max_price: Decimal | None = None
+    id: uuid.UUID
+    spec: OrderSpec
+    status: str
+    api_key_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    attempts: int
+    last_seq: int
+    dex: str | None
+    pool: str | None
+    route_reason: str | None
+    quoted_amount_out: int | None
+    min_amount_out: int | None
+    amount_out: int | None
+    executed_price: Decimal | None
+    settlement_kind: SettlementKind | None
+    settlement_note: str | None
+    tx_signature: str | None
+    tx: PreparedTx | None  # the signed transaction, while it may still land
+    explorer_url: str | None
+    failure_code: str | None
+    failure_reason: str | None
+    finished_at: datetime | None
+    execute_min_out: int | None  # a fired limit or sniper order's floor: its min out whatever the slippage
+    triggered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event of an order's log as read back; ``data`` is its decoded JSON payload."""
+
+    seq: int
+    status: str
+    kind: str
+    data: dict[str, Any]
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One try at an order as its log shows it."""
+
+    attempt: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    outcome: str | None
+    error_code: str | None
+    error: str | None
+    retry_delay_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderHistory:
+    """The whole order: the stored order, every event, every quote, every route and every attempt, in order."""
+
+    order: StoredOrder
+    events: Sequence[StoredEvent]
+    quotes: Sequence[QuoteRecord]
+    routes: Sequence[RouteRecord]
+    attempts: Sequence[AttemptRecord]
 
 
 @dataclass(slots=True)
 class OrderState:
     """An unfinished order as its worker loads it, then advances (``attempts``, ``tx``) as it executes.
 
-    ``tx`` is the recorded transaction, if any. The tokens are as the order stored them (symbol,
-    decimals, mint); ``last_seq`` is taken from the event log itself, which is the authority.
-    ``created_at`` is when the API accepted it.
+    ``tx`` is the recorded transaction, if any; ``last_seq`` is taken from the event log itself, which is
+    the authority. ``created_at`` is when the API accepted it.
     """
 
     id: uuid.UUID
+    spec: OrderSpec
     status: str
-    token_in: Token
-    token_out: Token
-    amount_in: int
-    slippage_bps: int
     attempts: int
     last_seq: int
     tx: PreparedTx | None
-    order_type: str = "market"
     created_at: datetime | None = None
     execute_min_out: int | None = None  # a fired limit or sniper order's floor: its min out whatever the slippage
 
@@ -98,6 +152,15 @@ class QuoteRecord:
     price: Decimal | None = None
     price_impact_pct: Decimal | None = None
     error: str | None = None
+
+    @classmethod
+    def of(cls, attempt: int, quote: Quote) -> QuoteRecord:
+        return cls(attempt, quote.dex, quote.latency_ms, pool=quote.pool, amount_out=quote.amount_out, fee=quote.fee,
+                   fee_mint=quote.fee_mint, price=quote.price, price_impact_pct=quote.price_impact_pct)  # fmt: skip
+
+    @classmethod
+    def failed(cls, attempt: int, dex: str, latency_ms: int, error: str) -> QuoteRecord:
+        return cls(attempt, dex, latency_ms, error=error)
 
 
 @dataclass(frozen=True, slots=True)

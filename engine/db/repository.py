@@ -8,37 +8,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import orjson
 
-from engine.db.records import NewOrder as NewOrder  # re-exported for the API, which builds them
-from engine.db.records import OrderState, StepWrite
-from kernel.domain import TERMINAL_STATUSES
-from kernel.tokens import Token
-from kernel.venues import PreparedTx, SettlementKind
-
-_INSERT_ORDERS = """
-WITH input AS (
-    SELECT * FROM unnest(
-        $1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[],
-        $7::text[], $8::text[], $9::int2[], $10::numeric[], $11::int4[], $12::uuid[],
-        $13::text[], $14::timestamptz[], $15::numeric[], $16::numeric[], $17::numeric[]
-    ) AS t(id, order_type, idempotency_key, token_in, token_in_symbol, token_in_decimals,
-           token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, api_key_id,
-           status, expires_at, trigger_min_out, limit_price, max_price)
+from engine.db.orders import insert_orders_args, stored_order
+from engine.db.records import (
+    AttemptRecord,
+    NewOrder,
+    OrderHistory,
+    OrderState,
+    QuoteRecord,
+    RouteRecord,
+    StepWrite,
+    StoredEvent,
+    StoredOrder,
 )
-INSERT INTO orders (id, order_type, status, idempotency_key, token_in, token_in_symbol, token_in_decimals,
-                    token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, last_seq, api_key_id,
-                    expires_at, trigger_min_out, limit_price, max_price)
-SELECT id, order_type, status, idempotency_key, token_in, token_in_symbol, token_in_decimals,
-       token_out, token_out_symbol, token_out_decimals, amount_in, slippage_bps, 1, api_key_id,
-       expires_at, trigger_min_out, limit_price, max_price
-FROM input
-ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING id, created_at
-"""
+from kernel.domain import TERMINAL_STATUSES
 
 _INSERT_PENDING_EVENTS = """
 INSERT INTO order_events (order_id, seq, status, kind, data, created_at)
@@ -48,30 +37,14 @@ FROM unnest($1::uuid[], $2::jsonb[], $3::timestamptz[], $4::text[]) AS t(id, dat
 
 
 async def insert_orders(conn: asyncpg.Connection, orders: Sequence[NewOrder]) -> dict[uuid.UUID, Any]:
-    """Insert orders and their ``pending`` events; returns inserted id -> created_at.
+    """Insert orders and their first events; returns inserted id -> created_at.
 
     An order whose idempotency key already exists is skipped (absent from the result).
     """
-    rows = await conn.fetch(
-        _INSERT_ORDERS,
-        [o.id for o in orders],
-        [o.order_type for o in orders],
-        [o.idempotency_key for o in orders],
-        [o.token_in for o in orders],
-        [o.token_in_symbol for o in orders],
-        [o.token_in_decimals for o in orders],
-        [o.token_out for o in orders],
-        [o.token_out_symbol for o in orders],
-        [o.token_out_decimals for o in orders],
-        [o.amount_in for o in orders],
-        [o.slippage_bps for o in orders],
-        [o.api_key_id for o in orders],
-        [o.status for o in orders],
-        [o.terms.expires_at if o.terms else None for o in orders],
-        [o.terms.trigger_min_out if o.terms else None for o in orders],
-        [o.terms.limit_price if o.terms else None for o in orders],
-        [o.terms.max_price if o.terms else None for o in orders],
-    )
+    if not orders:
+        return {}
+    sql, columns = insert_orders_args(orders)
+    rows = await conn.fetch(sql, *columns)
     created = {r["id"]: r["created_at"] for r in rows}
     if created:
         inserted = [o for o in orders if o.id in created]
@@ -80,7 +53,7 @@ async def insert_orders(conn: asyncpg.Connection, orders: Sequence[NewOrder]) ->
             [o.id for o in inserted],
             [o.event_data.decode() for o in inserted],
             [created[o.id] for o in inserted],
-            [o.status for o in inserted],
+            [o.status.value for o in inserted],
         )
     return created
 
@@ -127,26 +100,62 @@ FROM orders o WHERE o.id = $1 AND ($2::uuid IS NULL OR o.api_key_id = $2)
 
 async def order_document(
     conn: asyncpg.Connection, order_id: uuid.UUID, owner: uuid.UUID | None = None
-) -> dict[str, Any] | None:
+) -> OrderHistory | None:
     """The whole order with its events, quotes, routes and attempts, or None (also when ``owner`` is
     given and did not place it)."""
     row = await conn.fetchrow(_ORDER_DOCUMENT, order_id, owner)
     if row is None:
         return None
-    doc = dict(row)
-    for key in ("events", "quotes", "routes", "attempt_log"):
-        value = doc[key]
-        doc[key] = orjson.loads(value) if isinstance(value, str | bytes) else value
-    return doc
+    logs = {key: _json_list(row[key]) for key in ("events", "quotes", "routes", "attempt_log")}
+    return OrderHistory(
+        order=stored_order(row),
+        events=[
+            StoredEvent(e["seq"], e["status"], e["kind"], e["data"], _timestamp(e["at"])) for e in logs["events"]
+        ],
+        quotes=[
+            QuoteRecord(
+                q["attempt"], q["dex"], q["latency_ms"], pool=q["pool"], amount_out=_int(q["amount_out"]),
+                fee=_int(q["fee"]), fee_mint=q["fee_mint"], price=_decimal(q["price"]),
+                price_impact_pct=_decimal(q["price_impact_pct"]), error=q["error"],
+            )
+            for q in logs["quotes"]
+        ],
+        routes=[
+            RouteRecord(r["attempt"], r["dex"], r["pool"], int(r["amount_out"]), int(r["min_amount_out"]), r["reason"],
+                        r["plan"] if isinstance(r["plan"], dict) else None)
+            for r in logs["routes"]
+        ],
+        attempts=[
+            AttemptRecord(a["attempt"], _timestamp(a["started_at"]), _timestamp(a["finished_at"]), a["outcome"],
+                          a["error_code"], a["error"], a["retry_delay_ms"])
+            for a in logs["attempt_log"]
+        ],
+    )  # fmt: skip
+
+
+def _json_list(value: Any) -> list[dict[str, Any]]:
+    return orjson.loads(value) if isinstance(value, str | bytes) else list(value)
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _int(value: str | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 async def order_row(
     conn: asyncpg.Connection, order_id: uuid.UUID, owner: uuid.UUID | None = None
-) -> dict[str, Any] | None:
+) -> StoredOrder | None:
     row = await conn.fetchrow(
         "SELECT * FROM orders WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2)", order_id, owner
     )
-    return dict(row) if row is not None else None
+    return stored_order(row) if row is not None else None
 
 
 async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> OrderState | None:
@@ -158,52 +167,26 @@ async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> 
     )
     if row is None:
         return None
-    tx = None
-    if row["tx_signature"] and row["tx_bytes"] is not None:
-        tx = PreparedTx(
-            row["tx_signature"],
-            bytes(row["tx_bytes"]),
-            int(row["tx_last_valid"] or 0),
-            kind=SettlementKind(row["settlement_kind"] or SettlementKind.SIMULATED),
-            note=row["settlement_note"],
-        )
+    order = stored_order(row)
     return OrderState(
-        id=row["id"],
-        status=row["status"],
-        token_in=_stored_token(row, "token_in"),
-        token_out=_stored_token(row, "token_out"),
-        amount_in=int(row["amount_in"]),
-        slippage_bps=int(row["slippage_bps"]),
-        attempts=int(row["attempts"]),
+        id=order.id,
+        spec=order.spec,
+        status=order.status,
+        attempts=order.attempts,
         last_seq=int(row["log_seq"]),
-        tx=tx,
-        order_type=row["order_type"],
-        created_at=row["created_at"],
-        execute_min_out=None if row["execute_min_out"] is None else int(row["execute_min_out"]),
+        tx=order.tx,
+        created_at=order.created_at,
+        execute_min_out=order.execute_min_out,
     )
 
 
-def _stored_token(row: asyncpg.Record, side: str) -> Token:
-    symbol = row[f"{side}_symbol"]
-    return Token(symbol, symbol, int(row[f"{side}_decimals"]), row[side])
-
-
-async def events_after(conn: asyncpg.Connection, order_id: uuid.UUID, after: int) -> list[dict[str, Any]]:
+async def events_after(conn: asyncpg.Connection, order_id: uuid.UUID, after: int) -> list[StoredEvent]:
     rows = await conn.fetch(
         "SELECT seq, status, kind, data, created_at FROM order_events WHERE order_id = $1 AND seq > $2 ORDER BY seq",
         order_id,
         after,
     )
-    return [
-        {
-            "seq": r["seq"],
-            "status": r["status"],
-            "kind": r["kind"],
-            "data": orjson.loads(r["data"]),
-            "at": r["created_at"],
-        }
-        for r in rows
-    ]
+    return [StoredEvent(r["seq"], r["status"], r["kind"], orjson.loads(r["data"]), r["created_at"]) for r in rows]
 
 
 async def active_order_ids(
@@ -224,14 +207,14 @@ async def count_active(conn: asyncpg.Connection) -> int:
 
 async def recent_orders(
     conn: asyncpg.Connection, limit: int, status: str | None, owner: uuid.UUID | None = None
-) -> list[dict[str, Any]]:
+) -> list[StoredOrder]:
     """The newest orders (of ``owner`` when given), optionally of one status."""
     rows = await conn.fetch(
         "SELECT * FROM orders WHERE ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR api_key_id = $3) "
         "ORDER BY created_at DESC, id LIMIT $1",
         limit, status, owner,
     )  # fmt: skip
-    return [dict(r) for r in rows]
+    return [stored_order(r) for r in rows]
 
 
 async def stale_unfinished(conn: asyncpg.Connection, older_than_s: float, limit: int) -> list[uuid.UUID]:

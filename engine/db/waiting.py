@@ -17,22 +17,24 @@ from typing import Any
 import asyncpg
 import orjson
 
+from engine.db.orders import pair_of, spec_of
 from kernel.domain import OrderStatus
+from kernel.orders import OrderSpec
 from kernel.tokens import Token
 
 
 @dataclass(frozen=True, slots=True)
 class WaitingOrder:
-    """A waiting order as a watcher holds it."""
+    """A waiting order as a watcher holds it: its ID and its request, whose terms say what it waits for."""
 
     id: uuid.UUID
-    order_type: str
-    token_in: Token
-    token_out: Token
-    amount_in: int
-    slippage_bps: int
-    trigger_min_out: int | None
-    expires_at: datetime
+    spec: OrderSpec
+
+    @property
+    def expires_at(self) -> datetime:
+        expires_at = self.spec.expires_at
+        assert expires_at is not None, "a waiting order has terms, and terms expire"
+        return expires_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,43 +57,18 @@ class Moved:
     order_type: str = "limit"
 
 
-_COLUMNS = (
-    "id, order_type, token_in, token_in_symbol, token_in_decimals, token_out, token_out_symbol, "
-    "token_out_decimals, amount_in, slippage_bps, trigger_min_out, expires_at"
-)
-
-
-def _token(row: asyncpg.Record, side: str) -> Token:
-    symbol = row[f"{side}_symbol"]
-    return Token(symbol, symbol, int(row[f"{side}_decimals"]), row[side])
-
-
-def _waiting(row: asyncpg.Record) -> WaitingOrder:
-    floor = row["trigger_min_out"]
-    return WaitingOrder(
-        id=row["id"],
-        order_type=row["order_type"],
-        token_in=_token(row, "token_in"),
-        token_out=_token(row, "token_out"),
-        amount_in=int(row["amount_in"]),
-        slippage_bps=int(row["slippage_bps"]),
-        trigger_min_out=None if floor is None else int(floor),
-        expires_at=row["expires_at"],
-    )
-
-
 async def waiting_orders(
     conn: asyncpg.Connection, pair: tuple[str, str] | None = None, ids: Sequence[uuid.UUID] | None = None
 ) -> list[WaitingOrder]:
     """Waiting orders: all, those of one pair (token in, token out mints), or those of ``ids`` still waiting."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM orders WHERE status = 'waiting' "
+        "SELECT * FROM orders WHERE status = 'waiting' "
         "AND ($1::text IS NULL OR (token_in = $1 AND token_out = $2)) AND ($3::uuid[] IS NULL OR id = ANY($3))",
         pair[0] if pair else None,
         pair[1] if pair else None,
         list(ids) if ids is not None else None,
     )
-    return [_waiting(r) for r in rows]
+    return [WaitingOrder(r["id"], spec_of(r)) for r in rows]
 
 
 async def waiting_pairs(conn: asyncpg.Connection) -> list[tuple[Token, Token]]:
@@ -100,7 +77,7 @@ async def waiting_pairs(conn: asyncpg.Connection) -> list[tuple[Token, Token]]:
         "SELECT DISTINCT ON (token_in, token_out) token_in, token_in_symbol, token_in_decimals, token_out, "
         "token_out_symbol, token_out_decimals FROM orders WHERE status = 'waiting' ORDER BY token_in, token_out"
     )
-    return [(_token(r, "token_in"), _token(r, "token_out")) for r in rows]
+    return [pair_of(r) for r in rows]
 
 
 _MOVE = """
@@ -160,9 +137,8 @@ async def due_for_expiry(conn: asyncpg.Connection, limit: int = 1000) -> list[tu
     return [(r["id"], r["expires_at"]) for r in rows]
 
 
-async def expire(conn: asyncpg.Connection, due: Sequence[tuple[uuid.UUID, datetime]]) -> list[Moved]:
-    """Move the ``due`` orders that still wait to ``expired``."""
-    moves = [Move(order_id, {"expiresAt": at.isoformat(), "reason": "expired before it fired"}) for order_id, at in due]
+async def expire(conn: asyncpg.Connection, moves: Sequence[Move]) -> list[Moved]:
+    """Move the orders of ``moves`` that still wait to ``expired``."""
     return await move(conn, moves, OrderStatus.EXPIRED, reason="expired before its trigger was reached")
 
 

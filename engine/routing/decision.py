@@ -66,12 +66,12 @@ class RoutingDecision:
         return self.plan.gain_bps
 
     @property
-    def venue(self) -> str:
-        """The venue as an order shows it: the DEX of a single pool, else the plan's label."""
+    def dex_label(self) -> str:
+        """The DEX as an order shows it: the DEX of a single pool, else the plan's label."""
         return self.label or self.best.dex
 
 
-# An order stores its venue in a column of 32 characters.
+# An order stores its DEX label in a column of 32 characters.
 LABEL_MAX = 32
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from fractions import Fraction
 
 from engine.db.waiting import WaitingOrder
+from kernel.domain import OrderType
 from kernel.errors import EngineError
 from kernel.venues import Quote
 from kernel.watching import PairSnapshot
@@ -45,15 +46,16 @@ class Pricing:
 
 
 def _rate(order: WaitingOrder) -> Fraction:
-    return Fraction(order.trigger_min_out or 0, order.amount_in)
+    return Fraction(order.spec.trigger_min_out or 0, order.spec.amount_in)
 
 
 def execution_floor(order: WaitingOrder, quote: Quote) -> int:
     """A limit order keeps its limit floor; a sniper the first executable quote less its slippage, and never
     below its cap."""
-    if order.order_type == "limit" and order.trigger_min_out is not None:
-        return order.trigger_min_out
-    return max(order.trigger_min_out or 0, quote.min_amount_out(order.slippage_bps))
+    spec = order.spec
+    if spec.order_type is OrderType.LIMIT and spec.trigger_min_out is not None:
+        return spec.trigger_min_out
+    return max(spec.trigger_min_out or 0, quote.min_amount_out(spec.slippage_bps))
 
 
 class PairBook:
@@ -121,7 +123,7 @@ class PairBook:
         if not venues or not self._keys:
             return Pricing([], 0, len(venues))
         priced = 0
-        smallest = min(o.amount_in for o in self._orders.values())
+        smallest = min(o.spec.amount_in for o in self._orders.values())
         bound_quote = _best(venues, smallest)
         priced += 1
         bound: Fraction | None = None  # no venue fills the smallest size (too small to buy a unit): walk them all
@@ -134,14 +136,15 @@ class PairBook:
             if bound is not None and rate > bound:
                 break  # every order after this one asks more than any size can be quoted
             order = self._orders[order_id]
-            if order.amount_in == smallest:
+            if order.spec.amount_in == smallest:
                 quote = bound_quote
             else:
-                quote = _best(venues, order.amount_in)
+                quote = _best(venues, order.spec.amount_in)
                 priced += 1
             if quote is None:
                 continue
-            if order.trigger_min_out is None or quote.amount_out >= order.trigger_min_out:
+            floor = order.spec.trigger_min_out
+            if floor is None or quote.amount_out >= floor:
                 fires.append(Fire(order, quote, execution_floor(order, quote)))
         return Pricing(fires, priced, len(venues))
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from kernel.errors import FieldIssue, InvalidRequest
+from kernel.money import AmountError, positive_decimal
 from kernel.tokens import Token, TokenRegistry
 from kernel.watching import PoolLauncher
 
 MAX_OPENS_IN_S = 7 * 24 * 3600
-MAX_PRICE_CHARS = 64
-_MAX_EXPONENT = 40
-_DECIMAL = re.compile(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,29 +33,6 @@ class LaunchRequest:
         }
 
 
-def positive_decimal(value: object) -> Decimal:
-    """A positive decimal from a string or the text of a JSON number, bounded in length and exponent."""
-    text = getattr(value, "text", value)
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("must be a decimal string or number")
-    if len(text) > MAX_PRICE_CHARS:
-        raise ValueError(f"must be at most {MAX_PRICE_CHARS} characters")
-    if text.startswith("-") and _DECIMAL.match(text[1:]):
-        raise ValueError("must be greater than zero")
-    if not _DECIMAL.fullmatch(text):
-        raise ValueError("must be a decimal number in ASCII digits, such as 0.05")
-    _, _, exponent_text = text.lower().partition("e")
-    # The written exponent is bounded before any number is made of it (a huge one is refused, never computed).
-    if exponent_text and (len(exponent_text) > 4 or abs(int(exponent_text)) > _MAX_EXPONENT):
-        raise ValueError(f"has an exponent outside -{_MAX_EXPONENT}..{_MAX_EXPONENT}")
-    number = Decimal(text)
-    if abs(number.adjusted()) > 2 * _MAX_EXPONENT:
-        raise ValueError(f"is outside 1e-{2 * _MAX_EXPONENT}..1e{2 * _MAX_EXPONENT}")
-    if number <= 0:
-        raise ValueError("must be greater than zero")
-    return number
-
-
 def check_launch(
     tokens: TokenRegistry, base: object, quote: object, price: object, opens_in_s: object, *, now: float | None = None
 ) -> LaunchRequest:
@@ -75,8 +49,8 @@ def check_launch(
         errors.append(FieldIssue("quote", "must differ from base"))
     parsed_price: Decimal | None = None
     try:
-        parsed_price = positive_decimal(price)
-    except ValueError as exc:
+        parsed_price = positive_decimal(getattr(price, "text", price))  # a JSON number is read as written
+    except AmountError as exc:
         errors.append(FieldIssue("price", str(exc)))
     seconds = 0.0
     raw_seconds = getattr(opens_in_s, "text", opens_in_s)

@@ -29,6 +29,7 @@ import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
+from engine import presenter
 from engine.db import waiting
 from engine.db.waiting import Move, Moved, WaitingOrder
 from engine.events import event_message, publish
@@ -40,7 +41,6 @@ from engine.watcher.leases import PairLeases
 from engine.watcher.notify import CANCELLED, NEW, Notice, lease_prefix, waiting_channel
 from engine.watcher.pair import PairLoop, PairStats
 from kernel.domain import OrderStatus
-from kernel.money import format_amount
 from kernel.settings import Settings
 from kernel.tokens import Token, TokenRegistry
 from kernel.watching import PairSnapshot, PairWatcher
@@ -229,7 +229,7 @@ class WaitingWatcher:
                 orders = await waiting.waiting_orders(conn, ids=list(notice.ids))
             if orders:
                 first = orders[0]
-                self._known[notice.pair] = (self._token(first.token_in), self._token(first.token_out))
+                self._known[notice.pair] = (self._token(first.spec.token_in), self._token(first.spec.token_out))
                 self._wake.set()  # try for the new pair's lease now
 
     # --- moves out of waiting ------------------------------------------------------------------
@@ -238,16 +238,7 @@ class WaitingWatcher:
         versions = {s.dex: s.version for s in snapshots}
         moves = []
         for fire in fires:
-            out = fire.order.token_out.decimals
-            data = {
-                "trigger": fire.order.order_type,
-                "dex": fire.quote.dex,
-                "pool": fire.quote.pool,
-                "quotedAmountOut": format_amount(fire.quote.amount_out, out),
-                "triggerMinOut": format_amount(fire.order.trigger_min_out, out),
-                "minAmountOut": format_amount(fire.execute_min_out, out),
-                "snapshotVersion": versions.get(fire.quote.dex),
-            }
+            data = presenter.fired(fire.order.spec, fire.quote, fire.execute_min_out, versions.get(fire.quote.dex))
             moves.append(Move(fire.order.id, data, fire.execute_min_out))
         async with self._pool.acquire() as conn, conn.transaction():
             moved = await waiting.move(conn, moves, OrderStatus.PENDING)
@@ -263,7 +254,7 @@ class WaitingWatcher:
 
     async def _expire_orders(self, orders: Sequence[WaitingOrder]) -> list[uuid.UUID]:
         async with self._pool.acquire() as conn, conn.transaction():
-            moved = await waiting.expire(conn, [(o.id, o.expires_at) for o in orders])
+            moved = await waiting.expire(conn, [Move(o.id, presenter.expired_waiting(o.expires_at)) for o in orders])
         await self._publish(moved)
         return [o.id for o in orders]
 
@@ -271,7 +262,8 @@ class WaitingWatcher:
         """Expire every waiting order past due, whichever pair; returns how many expired."""
         async with self._pool.acquire() as conn, conn.transaction():
             due = await waiting.due_for_expiry(conn)
-            moved = await waiting.expire(conn, due) if due else []
+            moves = [Move(order_id, presenter.expired_waiting(at)) for order_id, at in due]
+            moved = await waiting.expire(conn, moves) if moves else []
         await self._publish(moved)
         for pair_watched in self._watched.values():
             pair_watched.loop.book.remove([m.order_id for m in moved])
