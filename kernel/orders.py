@@ -54,13 +54,15 @@ Terms = LimitTerms | SniperTerms
 @dataclass(frozen=True, slots=True)
 class OrderSpec:
     """What a client asked: sell ``amount_in`` raw units of ``token_in`` for ``token_out`` within
-    ``slippage_bps``, at once (no ``terms``) or on a trigger (``terms``)."""
+    ``slippage_bps``, at once (no ``terms``) or on a trigger (``terms``). ``client_ref`` is the client's own
+    reference for the order, kept and returned as given."""
 
     token_in: Token
     token_out: Token
     amount_in: int
     slippage_bps: int
     terms: Terms | None = None
+    client_ref: str | None = None
 
     @property
     def order_type(self) -> OrderType:

@@ -53,6 +53,9 @@ _EXAMPLE: dict[str, Any] = {
 }
 _SECONDS = re.compile(r"^[0-9]{1,10}$")
 _MAX_TIME_CHARS = 40
+MAX_CLIENT_REF_CHARS = 64
+CLIENT_REF_PATTERN = r"^[\x21-\x7e]{1,64}$"
+_CLIENT_REF = re.compile(CLIENT_REF_PATTERN)
 DEFAULT_MAX_WAIT_S = 30 * 24 * 3600
 
 
@@ -90,6 +93,13 @@ class ExecuteOrderRequest(QuoteRequest):
     )
     expiresInS: int | None = Field(
         default=None, ge=1, description="Limit and sniper orders, instead of expiresAt: seconds until it expires."
+    )
+    clientRef: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_CLIENT_REF_CHARS,
+        pattern=CLIENT_REF_PATTERN,
+        description="Your own reference for the order (1 to 64 visible ASCII characters), stored and returned.",
     )
 
 
@@ -136,6 +146,7 @@ class OrderSummary(Strict):
     triggeredAt: str | None = Field(description="When a limit or sniper order fired.")
     createdAt: str | None
     updatedAt: str | None
+    clientRef: str | None = Field(description="The client's own reference, as given; null when none was.")
 
 
 def order_summary(order: StoredOrder) -> dict[str, Any]:
@@ -168,6 +179,7 @@ def order_summary(order: StoredOrder) -> dict[str, Any]:
         "triggeredAt": iso(order.triggered_at),
         "createdAt": iso(order.created_at),
         "updatedAt": iso(order.updated_at),
+        "clientRef": spec.client_ref,
     }
 
 
@@ -205,6 +217,9 @@ def read_spec(
     elif token_in is not None:  # an amount means something only in the units of a known token
         amount_in = read_amount(payload, "amountIn", token_in, errors)
     slippage = read_slippage(payload, default_slippage_bps, errors)
+    client_ref = payload.get("clientRef")
+    if client_ref is not None and (not isinstance(client_ref, str) or not _CLIENT_REF.match(client_ref)):
+        errors.append(FieldIssue("clientRef", f"must be 1 to {MAX_CLIENT_REF_CHARS} visible ASCII characters"))
     terms = None
     if order_type is not None:
         terms = _terms(
@@ -213,7 +228,7 @@ def read_spec(
     if errors:
         raise InvalidRequest(errors)
     assert token_in is not None and token_out is not None and amount_in is not None and slippage is not None
-    return OrderSpec(token_in, token_out, amount_in, slippage, terms)
+    return OrderSpec(token_in, token_out, amount_in, slippage, terms, client_ref)
 
 
 def _terms(

@@ -70,6 +70,7 @@ class Order(Base):
     token_out_decimals: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     amount_in: Mapped[Decimal] = mapped_column(RawAmount, nullable=False)
     slippage_bps: Mapped[int] = mapped_column(Integer, nullable=False)
+    client_ref: Mapped[str | None] = mapped_column(String(64))  # the client's own reference, as given
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     dex: Mapped[str | None] = mapped_column(String(32))
     pool: Mapped[str | None] = mapped_column(String(64))

@@ -42,6 +42,7 @@ def spec_columns(spec: OrderSpec) -> dict[str, Any]:
         "trigger_min_out": spec.trigger_min_out,
         "limit_price": terms.limit_price if isinstance(terms, LimitTerms) else None,
         "max_price": terms.max_price if isinstance(terms, SniperTerms) else None,
+        "client_ref": spec.client_ref,
     }
 
 
@@ -62,6 +63,7 @@ def spec_of(row: Row) -> OrderSpec:
         amount_in=int(row["amount_in"]),
         slippage_bps=int(row["slippage_bps"]),
         terms=terms,
+        client_ref=row["client_ref"],
     )
 
 
