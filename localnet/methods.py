@@ -30,7 +30,9 @@ from localnet.faucet import AirdropLimited, AirdropRefused
 from localnet.records import LAMPORTS_PER_SIGNATURE, Commitment, SimulationResult
 
 if TYPE_CHECKING:
-    from localnet.rpc import Localnet
+    from localnet.chain import Chain
+    from localnet.faucet import Faucet
+    from localnet.faults import FaultInjector
 
 API_VERSION = "2.2.0"
 GENESIS_HASH = Hash.hash(b"oee-localnet-genesis")
@@ -94,9 +96,9 @@ def _decode_tx(params: list[Any], default_encoding: str) -> VersionedTransaction
         raise invalid(str(exc)) from exc
 
 
-def register_methods(net: Localnet) -> dict[str, Callable[[list[Any]], Any]]:
-    """The method table of ``net``: JSON-RPC method name → handler taking the params list."""
-    chain = net.chain
+def register_methods(chain: Chain, faucet: Faucet, faults: FaultInjector) -> dict[str, Callable[[list[Any]], Any]]:
+    """The method table over ``chain``: JSON-RPC method name → handler taking the params list. Airdrops ask
+    ``faucet``; sends pass ``faults`` first."""
 
     def ctx(value: Any, slot: int | None = None) -> dict[str, Any]:
         return {"context": {"slot": chain.slot if slot is None else slot, "apiVersion": API_VERSION}, "value": value}
@@ -141,9 +143,9 @@ def register_methods(net: Localnet) -> dict[str, Callable[[list[Any]], Any]]:
             if result.err is not None:
                 message = f"Transaction simulation failed: {error_message(result.err)}"
                 raise RpcError(-32002, message, sim_json(result, {}))
-        if net.faults.drop_send():
+        if faults.drop_send():
             return str(signature)
-        chain.submit(tx, delay_slots=net.faults.delay_slots)
+        chain.submit(tx, delay_slots=faults.delay_slots)
         return str(signature)
 
     def simulate_transaction(params: list[Any]) -> Any:
@@ -273,7 +275,7 @@ def register_methods(net: Localnet) -> dict[str, Callable[[list[Any]], Any]]:
             raise invalid("Invalid params: expected an address and a lamport amount")
         address = pubkey_param(params[0])
         try:
-            net.faucet.authorise(str(address), params[1])
+            faucet.authorise(str(address), params[1])
             return str(chain.airdrop(address, params[1]))
         except AirdropLimited as exc:
             raise RpcError(429, str(exc), http_status=429) from exc

@@ -68,7 +68,7 @@ class Localnet:
         self.tokens = TokenRegistry.for_network(Network.LOCALNET)
         self.tally = RequestTally()
         self.pubsub = PubSub(self.chain, self.tally)
-        self.methods: dict[str, Callable[[list[Any]], Any]] = register_methods(self) | {
+        self.methods: dict[str, Callable[[list[Any]], Any]] = register_methods(self.chain, self.faucet, self.faults) | {
             "localnet_setFaults": self._set_faults,
             "localnet_setFaucet": self._set_faucet,
             "localnet_mintTo": self._mint_to,
