@@ -10,7 +10,7 @@ from typing import Any
 from arq.worker import Retry, func
 from solders.keypair import Keypair
 
-from adapters.registry import build_venues
+from adapters.registry import build_worker_adapters
 from engine import status as worker_status
 from engine.db import repository
 from engine.execution import SUPERSEDED, OrderExecutor, RetryPolicy
@@ -79,7 +79,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     redis = create_redis(settings, timeout_s=settings.redis_timeout_s)
     store = StepStore(pool, redis, settings.events_channel, retry_for_s=settings.job_timeout_s)
     store.start()
-    venues = build_venues(settings, redis, ctx.get("signer"))
+    venues = build_worker_adapters(settings, redis, ctx.get("signer"))
     policy = RoutePolicy.from_settings(settings, venues.tokens, plans=executes_plans(venues.settlement))
     router = Router(venues.dexes, settings.quote_timeout_ms / 1000, policy)
     ctx.update(

@@ -29,6 +29,14 @@ class Network(StrEnum):
         return cls.SIMULATED if isinstance(value, str) and value.lower() == "mock" else None
 
 
+class Routing(StrEnum):
+    """Which DEXes quote: ``simulated`` (the simulated DEXes, on any network) or ``onchain`` (the real pools of
+    the configured network, through their programs)."""
+
+    SIMULATED = "simulated"
+    ONCHAIN = "onchain"
+
+
 DEFAULT_RPC_URLS: dict[Network, str] = {
     Network.LOCALNET: "http://127.0.0.1:8899",
     Network.DEVNET: "https://api.devnet.solana.com",
@@ -262,8 +270,8 @@ class Settings(BaseSettings):
         default=None, description="Base58 secret key or the JSON byte array of a keypair file."
     )
     solana_keypair_path: Path | None = Field(default=None, description="A Solana CLI keypair file.")
-    routing: str = Field(
-        default="simulated",
+    routing: Routing = Field(
+        default=Routing.SIMULATED,
         description="simulated (the simulated DEXes quote) or onchain (Raydium CPMM and Meteora DLMM pools).",
     )
     pools_file: Path | None = Field(default=None, description="JSON file of program IDs and pools per DEX.")

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from adapters.chain import ChainConfig, ChainRpc
+from adapters.dexes.raydium_cpmm import RaydiumCpmmAdapter
+from adapters.dexes.raydium_cpmm.math import quote_exact_in
 from adapters.pools import PoolBook
-from adapters.raydium_cpmm import RaydiumCpmmAdapter
-from adapters.raydium_cpmm.math import quote_exact_in
+from adapters.settlement import ChainConfig, ChainRpc
 from kernel.settings import Network
 from kernel.tokens import TokenRegistry
 from kernel.venues import QuoteRequest

@@ -13,7 +13,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountWithSeedParams, create_account_with_seed
 from spl.token import instructions as spl
 
-from adapters.chain.plans import check_plan, plan_of
+from adapters.settlement.plans import check_plan, plan_of
 from adapters.solana.lookup_tables import create_lookup_table, extend_lookup_table, table_candidates
 from adapters.solana.spl import (
     NATIVE_MINT,

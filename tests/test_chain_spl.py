@@ -15,7 +15,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 from spl.token import instructions as spl
 
-from adapters.chain import ChainConfig, ChainRpc
+from adapters.settlement import ChainConfig, ChainRpc
 from adapters.solana.spl import (
     ASSOCIATED_TOKEN_PROGRAM_ID,
     NATIVE_MINT,

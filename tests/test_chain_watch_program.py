@@ -27,11 +27,11 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 from solders.transaction_status import TransactionErrorType
 
-from adapters.chain import ChainRpc
-from adapters.onchain.tokens import ChainTokens
-from adapters.raydium_cpmm import RaydiumCpmmAdapter
-from adapters.raydium_cpmm.instructions import authority_address, swap_pool, vault_address
-from adapters.raydium_cpmm.watch import RaydiumCpmmWatcher
+from adapters.dexes.raydium_cpmm import RaydiumCpmmAdapter
+from adapters.dexes.raydium_cpmm.instructions import authority_address, swap_pool, vault_address
+from adapters.dexes.raydium_cpmm.watch import RaydiumCpmmWatcher
+from adapters.onchain_dex.tokens import ChainTokens
+from adapters.settlement import ChainRpc
 from adapters.solana.accounts import TransferFee, TransferFeeConfig, encode_mint, encode_token_account
 from adapters.solana.errors import custom_error
 from adapters.solana.spl import NATIVE_MINT, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, TokenSide, around_swap

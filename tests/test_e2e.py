@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 import websockets
 
-from adapters.registry import build_venues
+from adapters.registry import build_worker_adapters
 from engine.queue import lease_keys
 from kernel.settings import Settings
 from tests.support import EngineProcesses, base_env, eventually
@@ -56,7 +56,7 @@ async def fetch_orders(engine: EngineProcesses, ids: list[str]) -> list[dict[str
 async def ledger_signatures(settings: Settings, redis_url: str, ids: list[str]) -> dict[str, list[str]]:
     client = aioredis.Redis.from_url(redis_url)
     try:
-        ledger: Any = build_venues(settings, client).settlement
+        ledger: Any = build_worker_adapters(settings, client).settlement
         return {i: list(await ledger.landed_signatures(i)) for i in ids}
     finally:
         await client.aclose()

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from adapters.registry import Venues, build_venues
+from adapters.registry import WorkerAdapters, build_worker_adapters
 from engine.db import repository
 from engine.db.records import EventRecord, NewOrder, OrderChange, OrderHistory, StepWrite
 from engine.db.repository import write_steps
@@ -63,7 +63,7 @@ class Harness:
     settings: Settings
     db: asyncpg.Pool
     redis: aioredis.Redis
-    venues: Venues
+    venues: WorkerAdapters
     store: StepStore
     sleeps: list[float]
 
@@ -84,7 +84,7 @@ class Harness:
 async def make_harness(settings: Settings, db: asyncpg.Pool, redis: aioredis.Redis) -> Harness:
     store = StepStore(db, redis, settings.events_channel)
     store.start()
-    return Harness(settings, db, redis, build_venues(settings, redis), store, [])
+    return Harness(settings, db, redis, build_worker_adapters(settings, redis), store, [])
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ async def test_a_stalled_run_never_records_or_sends_once_another_run_took_the_or
     stalled = asyncio.create_task(first.executor(venue=venue).execute(order_id))
     await asyncio.wait_for(venue.stalled.wait(), 30)
     # The stalled run has routed and chosen its venue: that much is recorded.
-    await eventually(lambda: document(first.db, order_id), lambda d: d["status"] == "building")
+    await eventually(lambda: document(first.db, order_id), lambda d: d.order.status == "building")
 
     assert await second.executor().execute(order_id) == "confirmed"
     taken_over = await document(first.db, order_id)
@@ -78,9 +78,9 @@ async def test_a_stalled_run_never_records_or_sends_once_another_run_took_the_or
 
     doc = await document(first.db, order_id)
     assert venue.sent == []
-    assert await first.landed(order_id) == [doc["tx_signature"]]
-    assert doc["status"] == "confirmed"
-    assert doc["events"] == taken_over["events"]  # the stalled run wrote nothing after the takeover
+    assert await first.landed(order_id) == [doc.order.tx_signature]
+    assert doc.order.status == "confirmed"
+    assert doc.events == taken_over.events  # the stalled run wrote nothing after the takeover
 
 
 async def test_a_run_stalled_after_recording_cannot_confirm_over_the_run_that_resumed_it(
@@ -91,7 +91,7 @@ async def test_a_run_stalled_after_recording_cannot_confirm_over_the_run_that_re
     venue = StallingVenue(first.venues.settlement, stall_at="send")
     stalled = asyncio.create_task(first.executor(venue=venue).execute(order_id))
     await asyncio.wait_for(venue.stalled.wait(), 30)
-    recorded = (await document(first.db, order_id))["tx_signature"]
+    recorded = (await document(first.db, order_id)).order.tx_signature
     assert recorded
 
     assert await second.executor().execute(order_id) == "confirmed"
@@ -100,9 +100,9 @@ async def test_a_run_stalled_after_recording_cannot_confirm_over_the_run_that_re
     assert await asyncio.wait_for(stalled, 30) == SUPERSEDED
 
     doc = await document(first.db, order_id)
-    assert doc["tx_signature"] == recorded
+    assert doc.order.tx_signature == recorded
     assert await first.landed(order_id) == [recorded]  # both sent the recorded bytes; it landed once
-    assert doc["events"] == taken_over["events"]
+    assert doc.events == taken_over.events
 
 
 async def test_of_two_runs_at_the_same_point_only_the_first_to_write_goes_on(
@@ -130,4 +130,4 @@ async def test_of_two_runs_at_the_same_point_only_the_first_to_write_goes_on(
     finally:
         await store.stop()
     doc = await document(db, str(order_id))
-    assert [(e["seq"], e["data"].get("run")) for e in doc["events"]] == [(1, None), (2, "winner"), (3, "winner")]
+    assert [(e.seq, e.data.get("run")) for e in doc.events] == [(1, None), (2, "winner"), (3, "winner")]

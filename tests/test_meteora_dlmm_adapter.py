@@ -20,11 +20,11 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 import localnet
-from adapters.chain import ChainRpc
-from adapters.meteora_dlmm import MeteoraDlmmAdapter
-from adapters.meteora_dlmm.instructions import bin_array_address, swap2
-from adapters.meteora_dlmm.layouts import StaticParameters
-from adapters.meteora_dlmm.math import quote_exact_in
+from adapters.dexes.meteora_dlmm import MeteoraDlmmAdapter
+from adapters.dexes.meteora_dlmm.instructions import bin_array_address, swap2
+from adapters.dexes.meteora_dlmm.layouts import StaticParameters
+from adapters.dexes.meteora_dlmm.math import quote_exact_in
+from adapters.settlement import ChainRpc
 from adapters.solana.accounts import CLOCK_SYSVAR, decode_clock
 from adapters.solana.spl import (
     TOKEN_PROGRAM_ID,

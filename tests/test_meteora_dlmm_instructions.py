@@ -9,8 +9,8 @@ import struct
 from solders.instruction import AccountMeta
 from solders.pubkey import Pubkey
 
-from adapters.meteora_dlmm.config import MAINNET_PROGRAM_ID
-from adapters.meteora_dlmm.instructions import (
+from adapters.dexes.meteora_dlmm.config import MAINNET_PROGRAM_ID
+from adapters.dexes.meteora_dlmm.instructions import (
     SWAP2_DISCRIMINATOR,
     bin_array_address,
     bitmap_extension_address,
@@ -21,7 +21,7 @@ from adapters.meteora_dlmm.instructions import (
     swap2_data,
     token_programs,
 )
-from adapters.meteora_dlmm.layouts import LbPair
+from adapters.dexes.meteora_dlmm.layouts import LbPair
 from adapters.solana.spl import MEMO_PROGRAM_ID, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from tests.contract.meteora_dlmm import pubkey_for
 

@@ -12,7 +12,7 @@ from meteora_dlmm import PoolState, TransferFee
 from meteora_dlmm import decode as package_decode
 from solders.pubkey import Pubkey
 
-from adapters.meteora_dlmm.layouts import (
+from adapters.dexes.meteora_dlmm.layouts import (
     BIN_ARRAY_DISCRIMINATOR,
     BIN_ARRAY_SIZE,
     BITMAP_EXTENSION_DISCRIMINATOR,
@@ -35,7 +35,7 @@ from adapters.meteora_dlmm.layouts import (
     encode_bitmap_extension,
     encode_lb_pair,
 )
-from adapters.meteora_dlmm.package import pool_state, transfer_fee_at
+from adapters.dexes.meteora_dlmm.package import pool_state, transfer_fee_at
 from adapters.solana.accounts import decode_clock
 from adapters.solana.errors import MalformedAccount
 from kernel.errors import FatalError

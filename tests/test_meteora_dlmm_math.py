@@ -12,7 +12,7 @@ import pytest
 from meteora_dlmm import MintInfo, TransferFee
 from meteora_dlmm import fees as package_fees
 
-from adapters.meteora_dlmm.layouts import (
+from adapters.dexes.meteora_dlmm.layouts import (
     BinArray,
     BitmapExtension,
     LbPair,
@@ -21,8 +21,8 @@ from adapters.meteora_dlmm.layouts import (
     encode_bin_array,
     encode_lb_pair,
 )
-from adapters.meteora_dlmm.math import Bitmap, NeedBinArrays, PairAccounts, price_from_id, quote_exact_in
-from adapters.meteora_dlmm.package import pool_state
+from adapters.dexes.meteora_dlmm.math import Bitmap, NeedBinArrays, PairAccounts, price_from_id, quote_exact_in
+from adapters.dexes.meteora_dlmm.package import pool_state
 from adapters.solana.accounts import Clock
 from kernel.errors import InsufficientLiquidity, PoolNotTradable
 from tests.contract.meteora_dlmm import (

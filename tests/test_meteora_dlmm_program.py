@@ -33,11 +33,11 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 
-from adapters.chain import ChainRpc
-from adapters.meteora_dlmm import SLIPPAGE, MeteoraDlmmAdapter, PoolQuote
-from adapters.meteora_dlmm.instructions import bin_array_address, token_programs
-from adapters.meteora_dlmm.layouts import decode_bin_array, decode_lb_pair, encode_bin_array, encode_lb_pair
+from adapters.dexes.meteora_dlmm import SLIPPAGE, MeteoraDlmmAdapter, PoolQuote
+from adapters.dexes.meteora_dlmm.instructions import bin_array_address, token_programs
+from adapters.dexes.meteora_dlmm.layouts import decode_bin_array, decode_lb_pair, encode_bin_array, encode_lb_pair
 from adapters.pools import PoolBook
+from adapters.settlement import ChainRpc
 from adapters.solana.errors import custom_error, failure_of
 from adapters.solana.spl import NATIVE_MINT, associated_token_address
 from kernel.errors import SlippageExceeded
@@ -216,7 +216,7 @@ async def test_one_unit_above_the_quote_fails_with_6003(net: Net, adapter: Meteo
 async def test_snapshot_quotes_equal_the_adapter_and_what_the_program_pays(
     net: Net, adapter: MeteoraDlmmAdapter
 ) -> None:
-    from adapters.meteora_dlmm.watch import MeteoraDlmmWatcher
+    from adapters.dexes.meteora_dlmm.watch import MeteoraDlmmWatcher
 
     watcher = MeteoraDlmmWatcher(adapter)
     for pair in net.pairs:

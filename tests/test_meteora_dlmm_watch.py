@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.chain import ChainRpc
-from adapters.meteora_dlmm import MeteoraDlmmAdapter
-from adapters.meteora_dlmm.layouts import ACTIVATION_BY_SLOT, PAIR_PERMISSION
-from adapters.meteora_dlmm.watch import MeteoraDlmmWatcher
+from adapters.dexes.meteora_dlmm import MeteoraDlmmAdapter
+from adapters.dexes.meteora_dlmm.layouts import ACTIVATION_BY_SLOT, PAIR_PERMISSION
+from adapters.dexes.meteora_dlmm.watch import MeteoraDlmmWatcher
+from adapters.settlement import ChainRpc
 from kernel.errors import PoolNotTradable, QuoteUnavailable, RejectedError, UnsupportedPair
 from kernel.venues import QuoteRequest
 from kernel.watching import Activation, PairSnapshot, PairWatcher

@@ -151,7 +151,7 @@ def test_the_cli_chooses_the_metrics_directory_before_anything_imports_prometheu
 
 
 def test_the_dashboard_reads_only_metrics_the_engine_exports() -> None:
-    for module in ("engine.metrics", "engine.api.metrics", "adapters.solana.rpc", "adapters.chain.funding"):
+    for module in ("engine.metrics", "engine.api.metrics", "adapters.solana.rpc", "adapters.settlement.funding"):
         importlib.import_module(module)  # each defines the metrics it counts
 
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}

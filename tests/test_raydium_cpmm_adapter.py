@@ -21,11 +21,11 @@ import respx
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from adapters.chain import ChainRpc
+from adapters.dexes.raydium_cpmm import RaydiumCpmmAdapter
+from adapters.dexes.raydium_cpmm.instructions import swap_pool
+from adapters.dexes.raydium_cpmm.math import quote_exact_in
 from adapters.pools import PoolRef
-from adapters.raydium_cpmm import RaydiumCpmmAdapter
-from adapters.raydium_cpmm.instructions import swap_pool
-from adapters.raydium_cpmm.math import quote_exact_in
+from adapters.settlement import ChainRpc
 from adapters.solana.accounts import CLOCK_SYSVAR, TransferFee, TransferFeeConfig, decode_clock, encode_mint
 from adapters.solana.errors import MalformedAccount
 from adapters.solana.spl import (

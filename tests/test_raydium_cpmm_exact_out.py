@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from adapters.raydium_cpmm.math import quote_exact_in, quote_exact_out
+from adapters.dexes.raydium_cpmm.math import quote_exact_in, quote_exact_out
 from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
 from tests.test_raydium_cpmm_math import CONFIG, NOW, POOL, VAULT_0, VAULT_1, X, Y
 

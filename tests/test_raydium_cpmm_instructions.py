@@ -8,7 +8,7 @@ import struct
 import pytest
 from solders.pubkey import Pubkey
 
-from adapters.raydium_cpmm.instructions import (
+from adapters.dexes.raydium_cpmm.instructions import (
     authority_address,
     config_address,
     observation_address,
@@ -18,7 +18,7 @@ from adapters.raydium_cpmm.instructions import (
     swap_pool,
     vault_address,
 )
-from adapters.raydium_cpmm.layouts import PoolState
+from adapters.dexes.raydium_cpmm.layouts import PoolState
 
 MAINNET = Pubkey.from_string("CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C")
 DEVNET = Pubkey.from_string("DRaycpLY18LhpbydsBWbVJtxpNv9oXPgjRSfpF2bWpYb")

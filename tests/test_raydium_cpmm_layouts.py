@@ -13,7 +13,7 @@ import pytest
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from adapters.raydium_cpmm.layouts import (
+from adapters.dexes.raydium_cpmm.layouts import (
     AMM_CONFIG_LEN,
     OBSERVATION_STATE_LEN,
     POOL_STATE_LEN,

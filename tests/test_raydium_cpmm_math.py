@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 from solders.pubkey import Pubkey
 
-from adapters.raydium_cpmm.layouts import AmmConfig, PoolState
-from adapters.raydium_cpmm.math import is_creator_fee_on_input, quote_exact_in, swap_base_input
+from adapters.dexes.raydium_cpmm.layouts import AmmConfig, PoolState
+from adapters.dexes.raydium_cpmm.math import is_creator_fee_on_input, quote_exact_in, swap_base_input
 from adapters.solana.accounts import TransferFee, TransferFeeConfig
 from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
 

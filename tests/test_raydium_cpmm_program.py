@@ -24,11 +24,11 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 
-from adapters.chain import ChainRpc
-from adapters.raydium_cpmm import RaydiumCpmmAdapter
-from adapters.raydium_cpmm.config import EXCEEDED_SLIPPAGE
-from adapters.raydium_cpmm.layouts import AmmConfig, decode_amm_config
-from adapters.raydium_cpmm.math import quote_exact_in
+from adapters.dexes.raydium_cpmm import RaydiumCpmmAdapter
+from adapters.dexes.raydium_cpmm.config import EXCEEDED_SLIPPAGE
+from adapters.dexes.raydium_cpmm.layouts import AmmConfig, decode_amm_config
+from adapters.dexes.raydium_cpmm.math import quote_exact_in
+from adapters.settlement import ChainRpc
 from adapters.solana.errors import custom_error
 from adapters.solana.spl import associated_token_address
 from kernel.errors import SlippageExceeded

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.chain import ChainRpc
-from adapters.raydium_cpmm import RaydiumCpmmAdapter
-from adapters.raydium_cpmm.watch import RaydiumCpmmWatcher
+from adapters.dexes.raydium_cpmm import RaydiumCpmmAdapter
+from adapters.dexes.raydium_cpmm.watch import RaydiumCpmmWatcher
+from adapters.settlement import ChainRpc
 from adapters.solana.accounts import CLOCK_SYSVAR
 from kernel.errors import PoolNotTradable, RejectedError, UnsupportedPair
 from kernel.tokens import Token

@@ -181,7 +181,7 @@ def test_leg_floors_add_up_to_the_plans_minimum_and_stay_within_each_quote(outs:
 
 
 def test_routing_plans_single_pools_for_a_settlement_that_executes_one_swap() -> None:
-    from adapters.chain import SolanaSettlement
+    from adapters.settlement import SolanaSettlement
     from adapters.simulated import SimulatedLedger
     from kernel.routes import executes_plans
     from kernel.settings import Settings

@@ -13,8 +13,8 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from adapters.chain import ChainRpc
-from adapters.onchain.tokens import ChainTokens
+from adapters.onchain_dex.tokens import ChainTokens
+from adapters.settlement import ChainRpc
 from adapters.solana.accounts import TransferFee as ChainFee
 from adapters.solana.accounts import TransferFeeConfig, encode_mint
 from adapters.solana.spl import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID

@@ -199,9 +199,7 @@ def test_rejections_name_the_field(payload: dict[str, object], field: str, fragm
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(InvalidRequest) as exc:
-        read_spec(
-            parse_body(b'{"tokenIn": "X", "tokenOut": "Y", "amountIn": "-3", "slippageBps": 9999}'), TOKENS, 50
-        )
+        read_spec(parse_body(b'{"tokenIn": "X", "tokenOut": "Y", "amountIn": "-3", "slippageBps": 9999}'), TOKENS, 50)
     assert {"tokenIn", "tokenOut", "slippageBps"} <= set(fields(exc))
 
 

@@ -179,11 +179,11 @@ async def outcome(settings: Settings, ids: list[str], timeout_s: float = 900) ->
 
 async def executed_twice(settings: Settings, ids: list[str]) -> int:
     """Orders with more than one transaction on the simulated ledger."""
-    from adapters.registry import build_venues
+    from adapters.registry import build_worker_adapters
 
     client = aioredis.Redis.from_url(settings.redis_url or "")
     try:
-        ledger: Any = build_venues(settings, client).settlement
+        ledger: Any = build_worker_adapters(settings, client).settlement
         counts = [len(await ledger.landed_signatures(i)) for i in ids]
     finally:
         await client.aclose()

@@ -17,10 +17,10 @@ import time
 from collections import Counter
 from typing import Any
 
-from adapters.chain import ChainConfig, ChainRpc
-from adapters.onchain.tokens import ChainTokens
-from adapters.onchain.watching import ChainPairWatcher
+from adapters.onchain_dex.tokens import ChainTokens
+from adapters.onchain_dex.watching import ChainPairWatcher
 from adapters.registry import build_watchers
+from adapters.settlement import ChainConfig, ChainRpc
 from kernel.errors import EngineError
 from kernel.logs import setup_logging
 from kernel.settings import load_settings

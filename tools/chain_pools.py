@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 from solders.pubkey import Pubkey
 
-from adapters.pools import RAYDIUM_CPMM, PoolBook
-from adapters.raydium_cpmm.instructions import (
+from adapters.dexes.raydium_cpmm.instructions import (
     authority_address,
     config_address,
     observation_address,
@@ -23,13 +22,14 @@ from adapters.raydium_cpmm.instructions import (
     sort_mints,
     vault_address,
 )
-from adapters.raydium_cpmm.layouts import (
+from adapters.dexes.raydium_cpmm.layouts import (
     AmmConfig,
     PoolState,
     encode_amm_config,
     encode_observation_state,
     encode_pool_state,
 )
+from adapters.pools import RAYDIUM_CPMM, PoolBook
 from adapters.solana.accounts import encode_token_account
 from adapters.solana.spl import NATIVE_MINT, TOKEN_PROGRAM_ID
 from kernel.settings import Network

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from solders.keypair import Keypair
 
-from adapters.chain import ChainRpc, SolanaSettlement
+from adapters.settlement import ChainRpc, SolanaSettlement
 from localnet import LocalnetHandle, running_localnet
 from tests.chain.helpers import FUNDER, SOL_LAMPORTS, chain_config, fund, transfer_lamports
 

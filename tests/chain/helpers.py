@@ -16,7 +16,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
-from adapters.chain import ChainConfig, ChainRpc
+from adapters.settlement import ChainConfig, ChainRpc
 from kernel.settings import Network, Settings
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import PreparedTx, Quote, SwapTicket, TxState, TxStatus

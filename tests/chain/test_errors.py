@@ -18,7 +18,7 @@ from solders.message import Message
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
-from adapters.chain import ChainRpc
+from adapters.settlement import ChainRpc
 from adapters.solana.errors import (
     AirdropRateLimited,
     AirdropRefused,

@@ -8,8 +8,8 @@ import redis.asyncio as aioredis
 from solders.keypair import Keypair
 from solders.transaction import VersionedTransaction
 
-from adapters.chain import ChainRpc, FundedOrSimulated, SolanaSettlement
-from adapters.chain.settlement import SIMULATED_ROUTE_NOTE
+from adapters.settlement import ChainRpc, FundedOrSimulated, SolanaSettlement
+from adapters.settlement.settlement import SIMULATED_ROUTE_NOTE
 from adapters.simulated import build_simulated
 from adapters.solana.transactions import memo_of
 from kernel.settings import Network

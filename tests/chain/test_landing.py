@@ -10,8 +10,8 @@ from solders.keypair import Keypair
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from adapters.chain import ChainRpc, SolanaSettlement
-from adapters.chain.settlement import SIMULATED_ROUTE_NOTE
+from adapters.settlement import ChainRpc, SolanaSettlement
+from adapters.settlement.settlement import SIMULATED_ROUTE_NOTE
 from adapters.solana.errors import (
     WalletUnfunded,
 )

@@ -12,7 +12,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.system_program import TransferParams, transfer
 
-from adapters.chain import SolanaSettlement
+from adapters.settlement import SolanaSettlement
 from adapters.solana.lookup_tables import PACKET_DATA_SIZE, table_candidates
 from adapters.solana.transactions import build_transaction
 from tests.chain.helpers import wait_for

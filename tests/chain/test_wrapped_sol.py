@@ -16,7 +16,7 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from adapters.chain import ChainRpc, SolanaSettlement
+from adapters.settlement import ChainRpc, SolanaSettlement
 from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, associated_token_address
 from kernel.errors import FatalError
 from kernel.routes import RouteLeg, RoutePlan

@@ -20,10 +20,9 @@ from typing import Any
 import orjson
 from solders.pubkey import Pubkey
 
-from adapters.chain import ChainConfig, ChainRpc
-from adapters.meteora_dlmm import MeteoraDlmmAdapter, PairAccounts
-from adapters.meteora_dlmm.instructions import bin_array_address, oracle_address, reserve_address
-from adapters.meteora_dlmm.layouts import (
+from adapters.dexes.meteora_dlmm import MeteoraDlmmAdapter, PairAccounts
+from adapters.dexes.meteora_dlmm.instructions import bin_array_address, oracle_address, reserve_address
+from adapters.dexes.meteora_dlmm.layouts import (
     BINS_PER_ARRAY,
     Bin,
     BinArray,
@@ -32,8 +31,9 @@ from adapters.meteora_dlmm.layouts import (
     encode_bin_array,
     encode_lb_pair,
 )
-from adapters.meteora_dlmm.math import price_from_id
+from adapters.dexes.meteora_dlmm.math import price_from_id
 from adapters.pools import METEORA_DLMM, PoolBook
+from adapters.settlement import ChainConfig, ChainRpc
 from adapters.solana.spl import NATIVE_MINT, TOKEN_PROGRAM_ID
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry

@@ -18,10 +18,8 @@ from typing import Any
 import orjson
 from solders.pubkey import Pubkey
 
-from adapters.chain import ChainConfig, ChainRpc
-from adapters.pools import PoolBook
-from adapters.raydium_cpmm import RaydiumCpmmAdapter
-from adapters.raydium_cpmm.instructions import (
+from adapters.dexes.raydium_cpmm import RaydiumCpmmAdapter
+from adapters.dexes.raydium_cpmm.instructions import (
     authority_address,
     config_address,
     observation_address,
@@ -29,13 +27,15 @@ from adapters.raydium_cpmm.instructions import (
     sort_mints,
     vault_address,
 )
-from adapters.raydium_cpmm.layouts import (
+from adapters.dexes.raydium_cpmm.layouts import (
     AmmConfig,
     PoolState,
     encode_amm_config,
     encode_observation_state,
     encode_pool_state,
 )
+from adapters.pools import PoolBook
+from adapters.settlement import ChainConfig, ChainRpc
 from adapters.solana.accounts import encode_token_account
 from adapters.solana.spl import NATIVE_MINT, TOKEN_PROGRAM_ID
 from kernel.settings import Network

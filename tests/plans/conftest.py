@@ -22,10 +22,10 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from adapters.chain import ChainRpc, SolanaSettlement
-from adapters.meteora_dlmm import MeteoraDlmmAdapter
+from adapters.dexes.meteora_dlmm import MeteoraDlmmAdapter
+from adapters.dexes.raydium_cpmm import RaydiumCpmmAdapter
 from adapters.pools import PoolBook
-from adapters.raydium_cpmm import RaydiumCpmmAdapter
+from adapters.settlement import ChainRpc, SolanaSettlement
 from adapters.solana.spl import NATIVE_MINT, associated_token_address
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry

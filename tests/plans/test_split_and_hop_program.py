@@ -10,8 +10,8 @@ from solders.message import MessageV0
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from adapters.chain.plans import plan_instructions
-from adapters.raydium_cpmm.config import EXCEEDED_SLIPPAGE
+from adapters.dexes.raydium_cpmm.config import EXCEEDED_SLIPPAGE
+from adapters.settlement.plans import plan_instructions
 from adapters.solana.errors import custom_error
 from adapters.solana.transactions import SwapMemo, build_transaction, encode_memo
 from kernel.routes import LegMode, RouteLeg, RoutePlan

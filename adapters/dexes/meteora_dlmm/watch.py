@@ -20,13 +20,13 @@ from meteora_dlmm import MintInfo
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from adapters.meteora_dlmm.adapter import MeteoraDlmmAdapter
-from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address
-from adapters.meteora_dlmm.layouts import ACTIVATION_BY_SLOT, PAIR_CUSTOMIZABLE_PERMISSIONLESS, PAIR_PERMISSION
-from adapters.meteora_dlmm.math import NeedBinArrays, PairAccounts
-from adapters.meteora_dlmm.pricing import priced, quote_pair
-from adapters.onchain.adapter import best_priced
-from adapters.onchain.watching import ChainPairWatcher, ChainSnapshot, PairWatch, Read
+from adapters.dexes.meteora_dlmm.adapter import MeteoraDlmmAdapter
+from adapters.dexes.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address
+from adapters.dexes.meteora_dlmm.layouts import ACTIVATION_BY_SLOT, PAIR_CUSTOMIZABLE_PERMISSIONLESS, PAIR_PERMISSION
+from adapters.dexes.meteora_dlmm.math import NeedBinArrays, PairAccounts
+from adapters.dexes.meteora_dlmm.pricing import priced, quote_pair
+from adapters.onchain_dex.adapter import best_priced
+from adapters.onchain_dex.watching import ChainPairWatcher, ChainSnapshot, PairWatch, Read
 from adapters.pools import parse_address
 from adapters.solana.accounts import CLOCK_SYSVAR, Clock, read_clock
 from adapters.solana.errors import DiscoveryRefused

@@ -1,8 +1,8 @@
 """``RaydiumCpmmAdapter``: quotes Raydium CPMM pools read from a Solana cluster and builds their swaps.
 
-What every on-chain DEX does alike is :class:`~adapters.onchain.OnChainAdapter`'s. Here: each quote reads
+What every on-chain DEX does alike is :class:`~adapters.onchain_dex.OnChainAdapter`'s. Here: each quote reads
 every pool it considers in one ``getMultipleAccounts`` (:meth:`RaydiumCpmmClient.snapshots`) and prices
-them with :func:`~adapters.raydium_cpmm.math.quote_exact_in`; the swap is ``swap_base_input``, or
+them with :func:`~adapters.dexes.raydium_cpmm.math.quote_exact_in`; the swap is ``swap_base_input``, or
 ``swap_base_output`` for an exact-out leg.
 """
 
@@ -14,14 +14,14 @@ from collections.abc import Mapping, Sequence
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from adapters.onchain import OnChainAdapter, Priced
+from adapters.dexes.raydium_cpmm.client import RaydiumCpmmClient
+from adapters.dexes.raydium_cpmm.config import DEX_NAME, MAX_POOLS_PER_QUOTE, PROGRAM_NAME, SLIPPAGE, RaydiumCpmmConfig
+from adapters.dexes.raydium_cpmm.instructions import swap_pool
+from adapters.dexes.raydium_cpmm.layouts import PoolState
+from adapters.dexes.raydium_cpmm.math import CpmmExactOut, quote_exact_out
+from adapters.dexes.raydium_cpmm.pricing import PricedPool, price_snapshots
+from adapters.onchain_dex import OnChainAdapter, Priced
 from adapters.pools import PoolBook, parse_address
-from adapters.raydium_cpmm.client import RaydiumCpmmClient
-from adapters.raydium_cpmm.config import DEX_NAME, MAX_POOLS_PER_QUOTE, PROGRAM_NAME, SLIPPAGE, RaydiumCpmmConfig
-from adapters.raydium_cpmm.instructions import swap_pool
-from adapters.raydium_cpmm.layouts import PoolState
-from adapters.raydium_cpmm.math import CpmmExactOut, quote_exact_out
-from adapters.raydium_cpmm.pricing import PricedPool, price_snapshots
 from adapters.solana.spl import TokenSide
 from kernel.errors import FatalError, RejectedError
 from kernel.routes import LegMode

@@ -1,8 +1,8 @@
 """``MeteoraDlmmAdapter``: quotes Meteora DLMM pairs read from a Solana cluster and builds their swaps.
 
-What every on-chain DEX does alike is :class:`~adapters.onchain.OnChainAdapter`'s. Here:
-:class:`~adapters.meteora_dlmm.client.MeteoraDlmmClient` reads every candidate pair in shared rounds of
-``getMultipleAccounts`` and prices it with :func:`~adapters.meteora_dlmm.math.quote_exact_in`; the swap
+What every on-chain DEX does alike is :class:`~adapters.onchain_dex.OnChainAdapter`'s. Here:
+:class:`~adapters.dexes.meteora_dlmm.client.MeteoraDlmmClient` reads every candidate pair in shared rounds of
+``getMultipleAccounts`` and prices it with :func:`~adapters.dexes.meteora_dlmm.math.quote_exact_in`; the swap
 is ``swap2`` with the bin arrays the quote walks (``swap_exact_out2`` for an exact-out leg).
 """
 
@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from adapters.meteora_dlmm.client import MeteoraDlmmClient
-from adapters.meteora_dlmm.config import DEX_NAME, PROGRAM_NAME, SLIPPAGE, MeteoraDlmmConfig
-from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, swap2, token_programs
-from adapters.meteora_dlmm.math import Bitmap, PairAccounts
-from adapters.meteora_dlmm.pricing import PoolQuote, priced
-from adapters.onchain import OnChainAdapter, Priced
+from adapters.dexes.meteora_dlmm.client import MeteoraDlmmClient
+from adapters.dexes.meteora_dlmm.config import DEX_NAME, PROGRAM_NAME, SLIPPAGE, MeteoraDlmmConfig
+from adapters.dexes.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, swap2, token_programs
+from adapters.dexes.meteora_dlmm.math import Bitmap, PairAccounts
+from adapters.dexes.meteora_dlmm.pricing import PoolQuote, priced
+from adapters.onchain_dex import OnChainAdapter, Priced
 from adapters.pools import PoolBook, parse_address
 from adapters.solana.errors import DiscoveryRefused
 from adapters.solana.spl import TokenSide

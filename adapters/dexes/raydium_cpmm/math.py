@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from adapters.raydium_cpmm.layouts import AmmConfig, PoolState
+from adapters.dexes.raydium_cpmm.layouts import AmmConfig, PoolState
 from adapters.solana.accounts import TransferFeeConfig
 from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
 from kernel.money import U64_MAX, ceil_div

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from solders.pubkey import Pubkey
 
-from adapters.meteora_dlmm.codec import decode_account, encode_account, layout, pad
+from adapters.dexes.meteora_dlmm.codec import decode_account, encode_account, layout, pad
 from adapters.solana.errors import MalformedAccount
 
 LB_PAIR_DISCRIMINATOR = bytes([33, 11, 49, 98, 181, 101, 177, 13])

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from prometheus_client import Counter
 
-from adapters.chain.settlement import SolanaSettlement
+from adapters.settlement.settlement import SolanaSettlement
 from adapters.solana.config import LAMPORTS_PER_SOL
 from adapters.solana.errors import AirdropRateLimited, WalletUnfunded
 from kernel.errors import EngineError, RetryableError

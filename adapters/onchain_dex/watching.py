@@ -33,8 +33,8 @@ from typing import Any, Generic, TypeVar
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from adapters.onchain.adapter import OnChainAdapter
-from adapters.onchain.discovery import MintPair, Monotonic, mint_pair
+from adapters.onchain_dex.adapter import OnChainAdapter
+from adapters.onchain_dex.discovery import MintPair, Monotonic, mint_pair
 from adapters.pools import parse_address
 from adapters.solana.accounts import CLOCK_SYSVAR
 from adapters.solana.pubsub import AccountStream

@@ -8,7 +8,7 @@ a subclass of :class:`OnChainAdapter` filling in how its pools are read, priced 
 
 from __future__ import annotations
 
-from adapters.onchain.adapter import OnChainAdapter, OnChainConfig, Priced, check_decimals
-from adapters.onchain.discovery import DiscoveryCache, search_program
+from adapters.onchain_dex.adapter import OnChainAdapter, OnChainConfig, Priced, check_decimals
+from adapters.onchain_dex.discovery import DiscoveryCache, search_program
 
 __all__ = ["DiscoveryCache", "OnChainAdapter", "OnChainConfig", "Priced", "check_decimals", "search_program"]

@@ -29,7 +29,7 @@ from typing import Generic, Protocol, TypeVar
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from adapters.onchain.discovery import DiscoveryCache, Monotonic, mint_pair
+from adapters.onchain_dex.discovery import DiscoveryCache, Monotonic, mint_pair
 from adapters.pools import PoolBook, parse_address
 from adapters.solana.rpc import ChainRpc
 from adapters.solana.spl import TokenSide, around_swap, create_associated_token_account_idempotent, temporary_seed

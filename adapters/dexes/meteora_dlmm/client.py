@@ -24,13 +24,13 @@ from meteora_dlmm import MintInfo, UnsupportedMint, parse_mint
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from adapters.meteora_dlmm.config import MAX_ACCOUNTS_PER_CALL, MeteoraDlmmConfig
-from adapters.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, token_programs
-from adapters.meteora_dlmm.layouts import LB_PAIR_SIZE, TOKEN_X_MINT_OFFSET, TOKEN_Y_MINT_OFFSET, check_bin_array
-from adapters.meteora_dlmm.math import NeedBinArrays, PairAccounts
-from adapters.meteora_dlmm.package import transfer_fee_at
-from adapters.meteora_dlmm.pricing import PoolQuote, quote_pair
-from adapters.onchain.discovery import search_program
+from adapters.dexes.meteora_dlmm.config import MAX_ACCOUNTS_PER_CALL, MeteoraDlmmConfig
+from adapters.dexes.meteora_dlmm.instructions import bin_array_address, bitmap_extension_address, token_programs
+from adapters.dexes.meteora_dlmm.layouts import LB_PAIR_SIZE, TOKEN_X_MINT_OFFSET, TOKEN_Y_MINT_OFFSET, check_bin_array
+from adapters.dexes.meteora_dlmm.math import NeedBinArrays, PairAccounts
+from adapters.dexes.meteora_dlmm.package import transfer_fee_at
+from adapters.dexes.meteora_dlmm.pricing import PoolQuote, quote_pair
+from adapters.onchain_dex.discovery import search_program
 from adapters.solana.accounts import CLOCK_SYSVAR, Clock, check_mint_owner, read_clock
 from adapters.solana.errors import MalformedAccount
 from adapters.solana.rpc import ChainRpc

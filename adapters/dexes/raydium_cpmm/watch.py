@@ -17,14 +17,14 @@ from typing import Any
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from adapters.onchain.adapter import best_priced
-from adapters.onchain.watching import ChainPairWatcher, ChainSnapshot, PairWatch, Read
-from adapters.raydium_cpmm.adapter import RaydiumCpmmAdapter
-from adapters.raydium_cpmm.client import PoolSnapshot
-from adapters.raydium_cpmm.config import MAX_POOLS_PER_QUOTE
-from adapters.raydium_cpmm.instructions import config_address, pool_address
-from adapters.raydium_cpmm.layouts import PoolState
-from adapters.raydium_cpmm.pricing import price_snapshots
+from adapters.dexes.raydium_cpmm.adapter import RaydiumCpmmAdapter
+from adapters.dexes.raydium_cpmm.client import PoolSnapshot
+from adapters.dexes.raydium_cpmm.config import MAX_POOLS_PER_QUOTE
+from adapters.dexes.raydium_cpmm.instructions import config_address, pool_address
+from adapters.dexes.raydium_cpmm.layouts import PoolState
+from adapters.dexes.raydium_cpmm.pricing import price_snapshots
+from adapters.onchain_dex.adapter import best_priced
+from adapters.onchain_dex.watching import ChainPairWatcher, ChainSnapshot, PairWatch, Read
 from adapters.solana.accounts import CLOCK_SYSVAR, Clock, read_clock
 from adapters.solana.errors import DiscoveryRefused
 from kernel.errors import FatalError

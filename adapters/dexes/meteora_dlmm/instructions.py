@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
-from adapters.meteora_dlmm.config import MAINNET_PROGRAM_ID
-from adapters.meteora_dlmm.layouts import LbPair
+from adapters.dexes.meteora_dlmm.config import MAINNET_PROGRAM_ID
+from adapters.dexes.meteora_dlmm.layouts import LbPair
 from adapters.solana.spl import MEMO_PROGRAM_ID, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 SWAP2_DISCRIMINATOR = bytes([65, 75, 63, 76, 235, 91, 91, 136])

@@ -5,9 +5,9 @@ unit limit comes from one simulation plus a margin and the price from recent fee
 bytes are sent with no preflight and no node retries, and the engine rebroadcasts the same bytes (the
 same signature, so they execute at most once) until they land or the blockhash provably expires.
 
-Every leg of a ticket's plan goes into one transaction (:mod:`adapters.chain.plans`). A transaction too
+Every leg of a ticket's plan goes into one transaction (:mod:`adapters.settlement.plans`). A transaction too
 large for a legacy message (1,232 bytes) is built as a v0 message with an address lookup table holding its
-accounts (:mod:`adapters.chain.tables`), made once per set of accounts.
+accounts (:mod:`adapters.settlement.tables`), made once per set of accounts.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType, UiTransactionTokenBalance
 
-from adapters.chain.plans import plan_instructions
-from adapters.chain.tables import LookupTables
+from adapters.settlement.plans import plan_instructions
+from adapters.settlement.tables import LookupTables
 from adapters.solana.config import MAX_COMPUTE_UNITS, ChainConfig
 from adapters.solana.errors import failure_of
 from adapters.solana.lookup_tables import PACKET_DATA_SIZE
@@ -90,7 +90,7 @@ class SolanaSettlement:
     """
 
     kind = SettlementKind.CHAIN
-    executes_plans = True  # a ticket's plan of several legs lands as one transaction (adapters.chain.plans)
+    executes_plans = True  # a ticket's plan of several legs lands as one transaction (adapters.settlement.plans)
 
     def __init__(
         self,
@@ -144,7 +144,7 @@ class SolanaSettlement:
 
     async def _swap(self, ticket: SwapTicket) -> list[Instruction]:
         """The route's swap instructions, every leg of its plan from the DEX each names (see
-        :mod:`adapters.chain.plans`); none while routing is simulated."""
+        :mod:`adapters.settlement.plans`); none while routing is simulated."""
         if not self._swaps:
             return []
         return await plan_instructions(ticket, self.wallet, self._swaps)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from solders.pubkey import Pubkey
 
-from adapters.onchain.discovery import Monotonic
+from adapters.onchain_dex.discovery import Monotonic
 from adapters.solana.accounts import Mint, TransferFeeConfig, read_mint
 from adapters.solana.errors import MalformedAccount
 from adapters.solana.rpc import ChainRpc

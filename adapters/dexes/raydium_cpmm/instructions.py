@@ -15,7 +15,7 @@ import struct
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
-from adapters.raydium_cpmm.layouts import PoolState
+from adapters.dexes.raydium_cpmm.layouts import PoolState
 
 SWAP_BASE_INPUT_DISCRIMINATOR = bytes([143, 190, 90, 218, 196, 30, 51, 222])
 SWAP_BASE_OUTPUT_DISCRIMINATOR = bytes([55, 217, 98, 86, 163, 74, 180, 173])

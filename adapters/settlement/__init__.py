@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from solders.keypair import Keypair
 
-from adapters.chain.funding import FundedOrSimulated
-from adapters.chain.settlement import SolanaSettlement
+from adapters.settlement.funding import FundedOrSimulated
+from adapters.settlement.settlement import SolanaSettlement
 from adapters.solana.config import ChainConfig
 from adapters.solana.errors import AirdropRateLimited, WalletUnfunded
 from adapters.solana.rpc import ChainRpc

@@ -10,8 +10,8 @@ from decimal import Decimal
 from meteora_dlmm import MintInfo
 from solders.pubkey import Pubkey
 
-from adapters.meteora_dlmm.math import ExactInQuote, PairAccounts, quote_exact_in
-from adapters.onchain.adapter import Priced, check_decimals
+from adapters.dexes.meteora_dlmm.math import ExactInQuote, PairAccounts, quote_exact_in
+from adapters.onchain_dex.adapter import Priced, check_decimals
 from adapters.solana.accounts import Clock
 from kernel.errors import PoolNotTradable, RejectedError
 from kernel.tokens import Token
@@ -64,7 +64,7 @@ def quote_pair(
     prefetch: int,
 ) -> PoolQuote | RejectedError:
     """One pair's quote, or its refusal (named by the pair when it is closed to swaps). Raises
-    :class:`~adapters.meteora_dlmm.math.NeedBinArrays` when ``arrays`` stop short of the walk."""
+    :class:`~adapters.dexes.meteora_dlmm.math.NeedBinArrays` when ``arrays`` stop short of the walk."""
     try:
         result = quote_exact_in(
             pool, arrays, amount_in, swap_for_y, clock=clock, mint_in=mint_in, mint_out=mint_out, prefetch=prefetch

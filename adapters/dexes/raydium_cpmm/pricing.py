@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters.onchain.adapter import Priced, check_decimals
-from adapters.raydium_cpmm.client import PoolSnapshot
-from adapters.raydium_cpmm.math import CpmmQuote, quote_exact_in
+from adapters.dexes.raydium_cpmm.client import PoolSnapshot
+from adapters.dexes.raydium_cpmm.math import CpmmQuote, quote_exact_in
+from adapters.onchain_dex.adapter import Priced, check_decimals
 from adapters.solana.accounts import Clock
 from kernel.errors import RejectedError
 from kernel.tokens import Token

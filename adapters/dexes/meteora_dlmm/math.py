@@ -25,7 +25,7 @@ from meteora_dlmm import InsufficientBinArrays, MintInfo
 from meteora_dlmm import fees as package_fees
 from solders.pubkey import Pubkey
 
-from adapters.meteora_dlmm.layouts import (
+from adapters.dexes.meteora_dlmm.layouts import (
     ACTIVATION_BY_SLOT,
     BITMAP_ARRAYS,
     EXTENSION_WORDS,
@@ -37,7 +37,7 @@ from adapters.meteora_dlmm.layouts import (
     decode_bitmap_extension,
     decode_lb_pair,
 )
-from adapters.meteora_dlmm.package import pool_state
+from adapters.dexes.meteora_dlmm.package import pool_state
 from adapters.solana.accounts import Clock
 from kernel.errors import FatalError, InsufficientLiquidity, PoolNotTradable
 from kernel.money import ceil_div

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from adapters.onchain.discovery import search_program
-from adapters.raydium_cpmm.config import MAX_POOLS_PER_QUOTE, RaydiumCpmmConfig
-from adapters.raydium_cpmm.instructions import config_address, pool_address, sort_mints
-from adapters.raydium_cpmm.layouts import (
+from adapters.dexes.raydium_cpmm.config import MAX_POOLS_PER_QUOTE, RaydiumCpmmConfig
+from adapters.dexes.raydium_cpmm.instructions import config_address, pool_address, sort_mints
+from adapters.dexes.raydium_cpmm.layouts import (
     POOL_STATE_LEN,
     TOKEN_0_MINT_OFFSET,
     TOKEN_1_MINT_OFFSET,
@@ -26,6 +25,7 @@ from adapters.raydium_cpmm.layouts import (
     decode_amm_config,
     decode_pool_state,
 )
+from adapters.onchain_dex.discovery import search_program
 from adapters.solana.accounts import CLOCK_SYSVAR, Clock, Mint, decode_token_account, read_clock, read_mint
 from adapters.solana.errors import DiscoveryRefused, MalformedAccount
 from adapters.solana.rpc import ChainRpc
