@@ -45,9 +45,9 @@ ORDER_STAGE_SECONDS = Histogram(
 )
 ORDER_RETRIES = Counter("oee_order_retries", "Failed attempts followed by another attempt, by error code.", ["code"])
 QUOTE_SECONDS = Histogram(
-    "oee_quote_seconds", "Time a venue took to quote or fail to, per venue.", ["dex"], buckets=_QUOTE_BUCKETS
+    "oee_quote_seconds", "Time a DEX took to quote or fail to, per DEX.", ["dex"], buckets=_QUOTE_BUCKETS
 )
-QUOTE_ERRORS = Counter("oee_quote_errors", "Quotes a venue did not give, by venue and error code.", ["dex", "code"])
+QUOTE_ERRORS = Counter("oee_quote_errors", "Quotes a DEX did not give, by DEX and error code.", ["dex", "code"])
 WS_SUBSCRIBERS = Gauge(
     "oee_ws_subscribers", "Order streams listening for events, over every API process.", multiprocess_mode="livesum"
 )

@@ -79,30 +79,30 @@ async def startup(ctx: dict[str, Any]) -> None:
     redis = create_redis(settings, timeout_s=settings.redis_timeout_s)
     store = StepStore(pool, redis, settings.events_channel, retry_for_s=settings.job_timeout_s)
     store.start()
-    venues = build_worker_adapters(settings, redis, ctx.get("signer"))
-    policy = RoutePolicy.from_settings(settings, venues.tokens, plans=executes_plans(venues.settlement))
-    router = Router(venues.dexes, settings.quote_timeout_ms / 1000, policy)
+    adapters = build_worker_adapters(settings, redis, ctx.get("signer"))
+    policy = RoutePolicy.from_settings(settings, adapters.tokens, plans=executes_plans(adapters.settlement))
+    router = Router(adapters.dexes, settings.quote_timeout_ms / 1000, policy)
     ctx.update(
         db=pool,
         app_redis=redis,
         store=store,
-        venues=venues,
+        adapters=adapters,
         order_queue=OrderQueue(redis, settings.order_queue_key),
         executor=OrderExecutor(
             pool=pool,
             store=store,
             router=router,
-            venue=venues.settlement,
-            tokens=venues.tokens,
+            venue=adapters.settlement,
+            tokens=adapters.tokens,
             retry=RetryPolicy.from_settings(settings),
             confirm_poll_s=settings.rebroadcast_ms / 1000,
         ),
     )
     ctx["recovery_task"] = asyncio.create_task(_recovery_loop(ctx), name="order-recovery")
-    ctx["status_reporter"] = worker_status.start_reporter(settings, redis, venues.settlement)
+    ctx["status_reporter"] = worker_status.start_reporter(settings, redis, adapters.settlement)
     log.info(
         "worker ready: concurrency=%d dexes=%s settlement=%s (%s)",
-        settings.worker_concurrency, [d.name for d in venues.dexes], venues.settlement.kind, venues.note,
+        settings.worker_concurrency, [d.name for d in adapters.dexes], adapters.settlement.kind, adapters.note,
     )  # fmt: skip
 
 
@@ -115,8 +115,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
             await task
     if "store" in ctx:
         await ctx["store"].stop()
-    if "venues" in ctx:
-        await ctx["venues"].aclose()
+    if "adapters" in ctx:
+        await ctx["adapters"].aclose()
     if "app_redis" in ctx:
         await ctx["app_redis"].aclose()
     if "db" in ctx:

@@ -58,7 +58,7 @@ STATUS_OF: tuple[tuple[type[EngineError], int], ...] = (
     (RateLimited, 429),
     (ServiceUnavailable, 503),
     (NoRoute, 503),
-    # An order or quote the venues refuse as asked (an untradable pair, a size too small).
+    # An order or quote the DEXes refuse as asked (an untradable pair, a size too small).
     (RejectedError, 422),
 )
 

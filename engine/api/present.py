@@ -94,7 +94,7 @@ def event_wire(order_id: str, event: StoredEvent) -> dict[str, Any]:
 
 
 def quote_answer(spec: OrderSpec, decision: RoutingDecision) -> dict[str, Any]:
-    """A quote call's answer: every venue's quote (failures included, as an order records them) and the route."""
+    """A quote call's answer: every DEX's quote (failures included, as an order records them) and the route."""
     dout = spec.token_out.decimals
     plan = decision.plan
     min_out = format_amount(plan.min_amount_out, dout)

@@ -141,7 +141,7 @@ async def execute_other_methods() -> Response:
 @router.post(
     "/api/quotes",
     tags=["quotes"],
-    summary="Quote a swap on every venue without placing an order",
+    summary="Quote a swap on every DEX without placing an order",
     response_model=QuoteAnswer,
     responses=documented(400, 401, 413, 415, 422, 429, 503),
     openapi_extra={
@@ -149,7 +149,7 @@ async def execute_other_methods() -> Response:
     },
 )
 async def quote(request: Request, api: Services, caller: Caller) -> Response:
-    """Every enabled venue's quote, the best route and minAmountOut, in the shape of an order's quotes."""
+    """Every enabled DEX's quote, the best route and minAmountOut, in the shape of an order's quotes."""
     check_json_content_type(request.headers.get("content-type"))
     spec = await read_order(api, await _body(request), allowed=QUOTE_FIELDS)
     decision = await api.router.route(

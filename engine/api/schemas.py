@@ -19,7 +19,7 @@ from kernel.domain import EventKind, OrderStatus
 
 
 class QuoteView(_Strict):
-    """One venue's answer. ``error`` is set (and the amounts are null) when that venue could not quote."""
+    """One DEX's answer. ``error`` is set (and the amounts are null) when that DEX could not quote."""
 
     attempt: int | None = Field(description="The order's attempt that asked; null for a quote call.")
     dex: str
@@ -54,7 +54,7 @@ class RouteCandidateView(_Strict):
     """A route routing weighed: one pool, a split over pools, or a hop through an intermediate token."""
 
     kind: Literal["single", "split", "hop", "split-hop"]
-    label: str = Field(description="Its venues: `raydium`, `raydium+meteora`, `raydium>meteora via USDC`.")
+    label: str = Field(description="Its DEXes: `raydium`, `raydium+meteora`, `raydium>meteora via USDC`.")
     amountOut: str
     gainBps: int = Field(description="Over the best single pool (negative for the pools paying less).")
     legs: int
@@ -163,7 +163,7 @@ class RecentPage(_Strict):
 
 
 class QuoteAnswer(_Strict):
-    """Every venue's quote, the best route and the minimum out at the given slippage; nothing is placed."""
+    """Every DEX's quote, the best route and the minimum out at the given slippage; nothing is placed."""
 
     tokenIn: TokenView
     tokenOut: TokenView

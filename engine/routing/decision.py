@@ -31,7 +31,7 @@ class QuoteFailure:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One route routing priced: ``kind`` is ``single``, ``split`` or ``hop``; ``label`` names its venues
+    """One route routing priced: ``kind`` is ``single``, ``split`` or ``hop``; ``label`` names its DEXes
     (``raydium``, ``raydium+meteora``, ``raydium>meteora via USDC``)."""
 
     kind: str

@@ -1,10 +1,10 @@
-"""One pair's waiting orders, ordered by trigger price, priced on the venues' snapshots with no I/O.
+"""One pair's waiting orders, ordered by trigger price, priced on the DEXes' snapshots with no I/O.
 
-An order fires once the best venue's exact-in quote for its whole size pays at least its trigger floor
+An order fires once the best DEX's exact-in quote for its whole size pays at least its trigger floor
 (``trigger_min_out``: a limit's ``ceil(limitPrice * amountIn)``, a sniper's cap, or nothing). Orders are kept
 sorted by the rate that floor asks (raw out per raw in), most lenient first, and walked in that order.
 
-Stopping early: on every venue a larger size never pays more per unit than a smaller one (fees and price impact
+Stopping early: on every DEX a larger size never pays more per unit than a smaller one (fees and price impact
 only grow with size), so no order can be quoted a better rate than the book's smallest size is, give or take
 the integer rounding of that one quote. Once the walk reaches an order asking more than that bound, every
 later order asks more still, and the walk stops without pricing them.
@@ -42,7 +42,7 @@ class Pricing:
 
     fires: list[Fire]
     priced: int
-    open_venues: int
+    open_dexes: int
 
 
 def _rate(order: WaitingOrder) -> Fraction:
@@ -118,15 +118,15 @@ class PairBook:
         return self._expiries[0][0] if self._expiries else None
 
     def price(self, snapshots: Sequence[PairSnapshot]) -> Pricing:
-        """Walk the book from the most lenient floor over the open venues' snapshots; no I/O."""
-        venues = [s for s in snapshots if s.pool is not None and s.opens is None]
-        if not venues or not self._keys:
-            return Pricing([], 0, len(venues))
+        """Walk the book from the most lenient floor over the open DEXes' snapshots; no I/O."""
+        dexes = [s for s in snapshots if s.pool is not None and s.opens is None]
+        if not dexes or not self._keys:
+            return Pricing([], 0, len(dexes))
         priced = 0
         smallest = min(o.spec.amount_in for o in self._orders.values())
-        bound_quote = _best(venues, smallest)
+        bound_quote = _best(dexes, smallest)
         priced += 1
-        bound: Fraction | None = None  # no venue fills the smallest size (too small to buy a unit): walk them all
+        bound: Fraction | None = None  # no DEX fills the smallest size (too small to buy a unit): walk them all
         if bound_quote is not None:
             # The best rate any size can be quoted, with room for the rounding of one integer quote.
             out = bound_quote.amount_out
@@ -139,24 +139,24 @@ class PairBook:
             if order.spec.amount_in == smallest:
                 quote = bound_quote
             else:
-                quote = _best(venues, order.spec.amount_in)
+                quote = _best(dexes, order.spec.amount_in)
                 priced += 1
             if quote is None:
                 continue
             floor = order.spec.trigger_min_out
             if floor is None or quote.amount_out >= floor:
                 fires.append(Fire(order, quote, execution_floor(order, quote)))
-        return Pricing(fires, priced, len(venues))
+        return Pricing(fires, priced, len(dexes))
 
 
-def _best(venues: Sequence[PairSnapshot], amount_in: int) -> Quote | None:
-    """The venue quote paying most for ``amount_in`` (ties: lower impact), or None when none can fill it."""
+def _best(dexes: Sequence[PairSnapshot], amount_in: int) -> Quote | None:
+    """The DEX quote paying most for ``amount_in`` (ties: lower impact), or None when none can fill it."""
     best: Quote | None = None
-    for snapshot in venues:
+    for snapshot in dexes:
         try:
             quote = snapshot.quote(amount_in)
         except EngineError:
-            continue  # this venue cannot fill this size (too small, too deep): the others may
+            continue  # this DEX cannot fill this size (too small, too deep): the others may
         if best is None or (quote.amount_out, -quote.price_impact_pct) > (best.amount_out, -best.price_impact_pct):
             best = quote
     return best

@@ -1,6 +1,6 @@
 """Which watcher process watches a pair: a lease in Redis per pair, renewed while its holder lives.
 
-A pair is watched by one process at a time, so its venues are read once per update however many watchers
+A pair is watched by one process at a time, so its DEXes are read once per update however many watchers
 run; standby processes try for every pair's lease on each renewal round and take over a pair within a
 lease of its holder's death. The lease is an optimisation, not the guard: a pair watched twice at once (a
 holder stalled past its lease) still fires each order once, because firing is a compare-and-set in

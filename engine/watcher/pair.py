@@ -1,8 +1,8 @@
-"""One pair's loop: read every venue's snapshot once per update, expire what is due, fire what pays.
+"""One pair's loop: read every DEX's snapshot once per update, expire what is due, fire what pays.
 
-However many orders wait on the pair, one update costs one snapshot read per venue; every order is then
+However many orders wait on the pair, one update costs one snapshot read per DEX; every order is then
 priced on those snapshots with no I/O (:class:`engine.watcher.book.PairBook`). Between updates the loop
-waits for a venue to say its pools changed (``wait_change``), or at most ``max_wait_s``, or until the next
+waits for a DEX to say its pools changed (``wait_change``), or at most ``max_wait_s``, or until the next
 expiry, whichever comes first.
 """
 
@@ -33,8 +33,8 @@ ExpireOrders = Callable[[Sequence[WaitingOrder]], Awaitable[list[uuid.UUID]]]
 
 @dataclass
 class PairStats:
-    """What one pair's loop has done, for tests and benchmarks: ``reads`` counts snapshot reads (one per venue
-    per update), ``priced`` the sizes priced on snapshots, ``versions`` each venue's last snapshot version."""
+    """What one pair's loop has done, for tests and benchmarks: ``reads`` counts snapshot reads (one per DEX
+    per update), ``priced`` the sizes priced on snapshots, ``versions`` each DEX's last snapshot version."""
 
     reads: int = 0
     updates: int = 0
@@ -52,7 +52,7 @@ class PairLoop:
         self,
         token_in: Token,
         token_out: Token,
-        venues: Sequence[PairWatcher],
+        dexes: Sequence[PairWatcher],
         book: PairBook,
         *,
         fire: FireOrders,
@@ -62,7 +62,7 @@ class PairLoop:
     ) -> None:
         self.token_in = token_in
         self.token_out = token_out
-        self._venues = list(venues)
+        self._dexes = list(dexes)
         self.book = book
         self._fire = fire
         self._expire = expire
@@ -87,7 +87,7 @@ class PairLoop:
             await self._wait()
 
     async def update(self) -> None:
-        """One update: read every venue once, expire the due orders, fire those whose size now pays."""
+        """One update: read every DEX once, expire the due orders, fire those whose size now pays."""
         snapshots = await self._read()
         due = self.book.due(datetime.now(UTC))
         if due:
@@ -109,16 +109,16 @@ class PairLoop:
                 self.stats.feed_versions[snapshot.dex] = feed_version
 
     async def _read(self) -> list[PairSnapshot]:
-        async def one(venue: PairWatcher) -> PairSnapshot | None:
+        async def one(dex: PairWatcher) -> PairSnapshot | None:
             try:
-                return await venue.snapshot(self.token_in, self.token_out)
+                return await dex.snapshot(self.token_in, self.token_out)
             except EngineError as exc:
-                log.info("%s cannot be read for %s/%s now: %s", venue.name, self.token_in.symbol,
+                log.info("%s cannot be read for %s/%s now: %s", dex.name, self.token_in.symbol,
                          self.token_out.symbol, exc)  # fmt: skip
                 return None
 
-        read = await asyncio.gather(*(one(v) for v in self._venues))
-        self.stats.reads += len(self._venues)
+        read = await asyncio.gather(*(one(v) for v in self._dexes))
+        self.stats.reads += len(self._dexes)
         return [s for s in read if s is not None]
 
     async def _wait(self) -> None:
@@ -126,7 +126,7 @@ class PairLoop:
         expiry = self.book.next_expiry()
         if expiry is not None:
             timeout = max(0.0, min(timeout, expiry.timestamp() - time.time()))
-        waits = [asyncio.ensure_future(v.wait_change(self.token_in, self.token_out, timeout)) for v in self._venues]
+        waits = [asyncio.ensure_future(v.wait_change(self.token_in, self.token_out, timeout)) for v in self._dexes]
         try:
             await asyncio.wait(waits, timeout=timeout + 0.05, return_when=asyncio.FIRST_COMPLETED)
         finally:

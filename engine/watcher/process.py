@@ -18,20 +18,20 @@ async def run_watcher(settings: Settings) -> None:
     """Watch until SIGTERM or SIGINT, then hand the pairs back (their leases released) and return."""
     pool = await create_db_pool(settings, size=4, timeout_s=settings.db_timeout_s)
     redis = create_redis(settings, timeout_s=settings.redis_timeout_s)
-    venues = build_watchers(settings, redis)
-    watcher = WaitingWatcher(settings, pool, redis, venues, tokens_for(settings))
+    dexes = build_watchers(settings, redis)
+    watcher = WaitingWatcher(settings, pool, redis, dexes, tokens_for(settings))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     try:
         await watcher.start()
-        log.info("watcher %s ready: venues %s", watcher.owner, [v.name for v in venues])
+        log.info("watcher %s ready: DEXes %s", watcher.owner, [v.name for v in dexes])
         await stopping.wait()
     finally:
         await watcher.stop()
-        for venue in venues:
-            close = getattr(venue, "aclose", None)
+        for dex in dexes:
+            close = getattr(dex, "aclose", None)
             if close is not None:
                 await close()
         await redis.aclose()

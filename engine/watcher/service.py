@@ -65,7 +65,7 @@ class WaitingWatcher:
         settings: Settings,
         pool: asyncpg.Pool,
         redis: aioredis.Redis,
-        venues: Sequence[PairWatcher],
+        dexes: Sequence[PairWatcher],
         tokens: TokenRegistry,
         *,
         owner: str | None = None,
@@ -73,7 +73,7 @@ class WaitingWatcher:
         self._settings = settings
         self._pool = pool
         self._redis = redis
-        self._venues = list(venues)
+        self._dexes = list(dexes)
         self._tokens = tokens
         self._queue = OrderQueue(redis, settings.order_queue_key)
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -86,8 +86,8 @@ class WaitingWatcher:
 
     async def start(self) -> None:
         """Expire what fell due while no watcher ran, read the pairs, then watch."""
-        if not self._venues:
-            log.warning("no enabled venue can be watched: waiting orders only expire")
+        if not self._dexes:
+            log.warning("no enabled DEX can be watched: waiting orders only expire")
         await self.sweep()
         await self._resync()
         self._tasks = [
@@ -166,7 +166,7 @@ class WaitingWatcher:
         book = PairBook()
         book.add(orders)
         stats = self.stats.setdefault(pair, PairStats())
-        loop = PairLoop(token_in, token_out, self._venues, book, fire=self._fire, expire=self._expire_orders,
+        loop = PairLoop(token_in, token_out, self._dexes, book, fire=self._fire, expire=self._expire_orders,
                         max_wait_s=self._settings.watch_max_wait_s, stats=stats)  # fmt: skip
         task = asyncio.create_task(loop.run(), name=f"watch-{token_in.symbol}-{token_out.symbol}")
         self._watched[pair] = _Watched(loop, task)
@@ -281,8 +281,8 @@ class WaitingWatcher:
 
     def report(self) -> dict[str, object]:
         """What this process has done, per pair it watched: snapshot reads, updates, sizes priced, fired, expired;
-        and the venues' own I/O calls where a venue counts them (``io_calls``)."""
-        io_calls = {v.name: int(n) for v in self._venues if isinstance(n := getattr(v, "io_calls", None), int)}
+        and the DEXes' own I/O calls where a DEX counts them (``io_calls``)."""
+        io_calls = {v.name: int(n) for v in self._dexes if isinstance(n := getattr(v, "io_calls", None), int)}
         pairs: dict[str, dict[str, object]] = {}
         for pair, s in self.stats.items():
             watched = self._watched.get(pair)
