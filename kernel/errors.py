@@ -157,6 +157,12 @@ class NotCancellable(RequestRefused):
     code = "not_cancellable"
 
 
+class PoolExists(RequestRefused):
+    """A pool for the pair is already launched: a launch would re-price it under the orders waiting on it."""
+
+    code = "pool_exists"
+
+
 class PayloadTooLarge(RequestRefused):
     """The body is longer than the service reads."""
 

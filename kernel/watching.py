@@ -98,3 +98,7 @@ class PoolLauncher(Protocol):
     async def launch(self, base: Token, quote: Token, price: Decimal, opens_at: float) -> None:
         """Launch a ``base``/``quote`` pool at ``price`` (quote per base), open from ``opens_at`` (unix seconds)."""
         ...
+
+    async def launched(self, base: Token, quote: Token) -> bool:
+        """Whether a pool for the two tokens is launched already (in either order)."""
+        ...

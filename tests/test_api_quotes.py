@@ -34,6 +34,11 @@ async def test_a_quote_shows_every_venue_and_the_best_route_and_places_nothing(c
     assert Decimal(answer.minAmountOut).scaleb(6) == raw_best * (10_000 - 100) // 10_000
     assert answer.route.minAmountOut == answer.minAmountOut
     assert answer.amountIn == "1.5" and answer.tokenOut.symbol == "USDC"
+    for q in answer.quotes:  # fees are amounts like the others: in their token's units, never raw
+        decimals = {SOL: 9, USDC: 6}[q.feeMint or ""]
+        fee = Decimal(q.fee or "")
+        assert 0 < fee < (Decimal("1.5") if q.feeMint == SOL else Decimal(best.amountOut or 0))
+        assert fee == fee.quantize(Decimal(1).scaleb(-decimals))
     after = (await client.get("/api/orders/recent", params={"limit": 3})).json()
     assert after == before
 

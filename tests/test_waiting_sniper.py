@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
@@ -42,7 +43,9 @@ async def test_a_sniper_fires_at_the_first_update_after_its_pool_opens(
         launched = await client.post("/api/pools/launch", json={"base": "NEWT", "quote": "USDC", "price": "0.05",
                                                                 "opensInS": 2})  # fmt: skip
         assert launched.status_code == 200, launched.text
-        opens_at = launched.json()["opensAt"]
+        opens_at = datetime.fromisoformat(launched.json()["opensAt"]).timestamp()
+        again = await client.post("/api/pools/launch", json={"base": "USDC", "quote": "NEWT", "price": "20"})
+        assert again.status_code == 409 and again.json()["error"]["code"] == "pool_exists", again.text
         found = await eventually(lambda: rows(conn_pool, [order_id]), lambda r: r[order_id]["status"] == "confirmed",
                                  within=60, describe=lambda r: r[order_id]["status"])  # fmt: skip
         row = found[order_id]

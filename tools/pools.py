@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from adapters.registry import build_pool_launcher, tokens_for
 from engine.runtime import create_redis
 from engine.watcher.launch import check_launch, launch
-from kernel.errors import InvalidRequest
+from kernel.errors import InvalidRequest, PoolExists
 from kernel.settings import Settings
 
 
@@ -30,6 +30,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
                       file=sys.stderr)  # fmt: skip
                 return 2
             await launch(launcher, request)
+        except PoolExists as exc:
+            print(f"oee pools launch: {exc}", file=sys.stderr)
+            return 2
         finally:
             await redis.aclose()
         opens = datetime.fromtimestamp(request.opens_at, UTC).isoformat(timespec="seconds")

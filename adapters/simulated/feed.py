@@ -148,6 +148,11 @@ class MarketFeed:
         doc = {"base": base.mint, "quote": quote.mint, "price": str(price), "opensAt": opens_at}
         await self._write({f"launch:{low}:{high}": orjson.dumps(doc)})
 
+    async def launched(self, base: Token, quote: Token) -> bool:
+        """Whether a pool for the two tokens is launched, as the feed says now (read afresh)."""
+        state = await self.refresh(force=True)
+        return frozenset((base.mint, quote.mint)) in state.launches
+
     async def set_prices(self, prices_usd: Mapping[str, Decimal], *, steady: bool | None = None) -> None:
         """Fix tokens' USD prices (by symbol); ``steady`` puts both DEXes at the same price (or back apart)."""
         fields: dict[str, bytes] = {f"price:{symbol}": str(p).encode() for symbol, p in prices_usd.items()}

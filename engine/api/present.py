@@ -17,14 +17,17 @@ from kernel.money import format_amount
 from kernel.orders import OrderSpec
 
 
-def _quote(q: QuoteRecord, decimals: int) -> dict[str, Any]:
+def _quote(q: QuoteRecord, spec: OrderSpec) -> dict[str, Any]:
+    decimals = spec.token_out.decimals
+    # A DEX charges its fee in the token in or the token out; it is shown in that token's units like every amount.
+    fee_decimals = spec.token_in.decimals if q.fee_mint == spec.token_in.mint else decimals
     return {
         "attempt": q.attempt,
         "dex": q.dex,
         "pool": q.pool,
         "amountOut": format_amount(q.amount_out, decimals),
         "price": decimal_text(q.price),
-        "fee": None if q.fee is None else str(q.fee),
+        "fee": format_amount(q.fee, fee_decimals),
         "feeMint": q.fee_mint,
         "priceImpactPct": decimal_text(q.price_impact_pct),
         "latencyMs": q.latency_ms,
@@ -56,7 +59,7 @@ def order_document(history: OrderHistory) -> dict[str, Any]:
     out = order_summary(order)
     out.update(
         {
-            "quotes": [_quote(q, dout) for q in history.quotes],
+            "quotes": [_quote(q, order.spec) for q in history.quotes],
             "route": None if chosen is None else _route(chosen, dout),
             "routes": [{**_route(r, dout), "routePlan": _plan(r.plan)} for r in history.routes],
             "routePlan": None if chosen is None else _plan(chosen.plan),
@@ -104,7 +107,7 @@ def quote_answer(spec: OrderSpec, decision: RoutingDecision) -> dict[str, Any]:
         "amountIn": format_amount(spec.amount_in, spec.token_in.decimals),
         "slippageBps": spec.slippage_bps,
         "quotes": [
-            {**_quote(record, dout), "attempt": None}
+            {**_quote(record, spec), "attempt": None}
             for record in [QuoteRecord.of(0, q) for q in decision.quotes]
             + [QuoteRecord.failed(0, f.dex, f.latency_ms, f.error) for f in decision.failures]
         ],

@@ -26,7 +26,7 @@ class QuoteView(_Strict):
     pool: str | None
     amountOut: Amount
     price: str | None
-    fee: str | None = Field(description="Fee in raw units of feeMint.")
+    fee: str | None = Field(description="The DEX's fee, in feeMint's units (a decimal string like every amount).")
     feeMint: str | None
     priceImpactPct: str | None
     latencyMs: int | None
@@ -144,12 +144,12 @@ class LaunchPoolRequest(_Strict):
 
 
 class LaunchedPool(_Strict):
-    """A launched simulated pool: every process quotes it from now on, and swaps from ``opensAt`` (unix seconds)."""
+    """A launched simulated pool: every process quotes it from now on, and swaps from ``opensAt`` (ISO 8601)."""
 
     base: TokenView
     quote: TokenView
     price: str
-    opensAt: float
+    opensAt: str
 
 
 class ActivePage(_Strict):

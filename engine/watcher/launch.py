@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from kernel.errors import FieldIssue, InvalidRequest
+from kernel.errors import FieldIssue, InvalidRequest, PoolExists
 from kernel.money import AmountError, positive_decimal
 from kernel.tokens import Token, TokenRegistry
 from kernel.watching import PoolLauncher
@@ -29,7 +30,7 @@ class LaunchRequest:
             "base": self.base.as_dict(),
             "quote": self.quote.as_dict(),
             "price": format(self.price.normalize(), "f"),
-            "opensAt": self.opens_at,
+            "opensAt": datetime.fromtimestamp(self.opens_at, UTC).isoformat(),
         }
 
 
@@ -67,5 +68,9 @@ def check_launch(
 
 
 async def launch(launcher: PoolLauncher, request: LaunchRequest) -> None:
-    """Apply a checked launch: every process of the deployment quotes the pool from now on."""
+    """Apply a checked launch: every process of the deployment quotes the pool from now on. A pair launched
+    already is refused (:class:`PoolExists`): launching it again would move the price under its waiting orders."""
+    if await launcher.launched(request.base, request.quote):
+        pair = f"{request.base.symbol}/{request.quote.symbol}"
+        raise PoolExists(f"a {pair} pool is launched already; it is not launched or re-priced again")
     await launcher.launch(request.base, request.quote, request.price, request.opens_at)
