@@ -330,14 +330,19 @@ class OrderExecutor:
         )
 
     def _log_decision(self, order: OrderState, decision: RoutingDecision, min_out: int) -> None:
-        spec = order.spec
+        spec, plan = order.spec, decision.plan
+        route = {
+            "routeKind": plan.kind, "dex": decision.dex_label, "pool": plan.legs[0].pool, "legs": len(plan.legs),
+            "gainBps": decision.gain_bps, "amountOutRaw": plan.amount_out, "minAmountOutRaw": min_out,
+            "reason": decision.reason,
+        }  # fmt: skip
         log.info(
             "route order=%s pair=%s/%s amount_in=%s kind=%s chosen=%s pool=%s legs=%d gain_bps=%d min_out=%s "
             "reason=%r",
             order.id, spec.token_in.symbol, spec.token_out.symbol,
             format_amount(spec.amount_in, spec.token_in.decimals), decision.plan.kind, decision.dex_label,
             decision.plan.legs[0].pool, len(decision.plan.legs), decision.gain_bps,
-            format_amount(min_out, spec.token_out.decimals), decision.reason,
+            format_amount(min_out, spec.token_out.decimals), decision.reason, extra=route,
         )  # fmt: skip
 
 

@@ -110,3 +110,37 @@ async def test_a_worker_logs_one_json_line_per_status_change_carrying_the_order(
     submits = [line for line in access if line["method"] == "POST" and line["path"] == "/api/orders/execute"]
     assert [line["status"] for line in submits] == [202] * len(ids)
     assert all(line["durationMs"] >= 0 for line in access)
+
+
+async def test_waiting_orders_log_acceptance_trigger_expiry_and_cancel_as_fields(
+    logged_engine: EngineProcesses, tmp_path: Path
+) -> None:
+    engine = logged_engine.start()
+    engine.wait_healthy()
+    limit = {**ORDER, "type": "limit", "expiresInS": 600}
+    async with engine.client() as client:
+        fires = (await client.post("/api/orders/execute", json={**limit, "limitPrice": "0.000001"})).json()["orderId"]
+        waits = (await client.post("/api/orders/execute", json={**limit, "limitPrice": "1000000"})).json()["orderId"]
+        lapses = await client.post("/api/orders/execute", json={**limit, "limitPrice": "1000000", "expiresInS": 1})
+        lapses_id = lapses.json()["orderId"]
+        assert (await client.delete(f"/api/orders/{waits}")).json()["status"] == "cancelled"
+
+        async def status(order_id: str) -> str:
+            return str((await client.get(f"/api/orders/{order_id}")).json()["status"])
+
+        await eventually(lambda: status(fires), lambda s: s == "confirmed")
+        await eventually(lambda: status(lapses_id), lambda s: s == "expired")
+    engine.stop()  # every line written
+
+    api = [line for line in json_lines(tmp_path / "api.log") if "orderId" in line]
+    accepted = {line["orderId"]: line for line in api if line["logger"] == "oee.intake"}
+    assert {accepted[i]["status"] for i in (fires, waits, lapses_id)} == {"waiting"}
+    assert accepted[waits]["type"] == "limit" and accepted[waits]["triggerMinOutRaw"] > 0
+    assert accepted[waits]["expiresAt"]
+    assert [line["status"] for line in api if line["orderId"] == waits and line["logger"] == "oee.api"] == ["cancelled"]
+    watcher = [line for line in json_lines(tmp_path / "watcher.log") if "orderId" in line]
+    fired = [line for line in watcher if line["orderId"] == fires]
+    assert [line["status"] for line in fired] == ["pending"] and fired[0]["trigger"] == "limit"
+    assert [line["status"] for line in watcher if line["orderId"] == lapses_id] == ["expired"]
+    route = [line for line in json_lines(tmp_path / "worker.log") if "routeKind" in line and line["orderId"] == fires]
+    assert len(route) == 1 and route[0]["legs"] >= 1 and route[0]["minAmountOutRaw"] > 0

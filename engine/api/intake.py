@@ -36,6 +36,19 @@ class Accepted:
     created_at: datetime | None
 
 
+def accepted_fields(order: NewOrder) -> dict[str, object]:
+    """What an acceptance's log line says as fields: the order, its pair and size, and a waiting order's terms."""
+    spec = order.spec
+    fields: dict[str, object] = {
+        "orderId": str(order.id), "status": order.status.value, "type": spec.order_type.value,
+        "tokenIn": spec.token_in.symbol, "tokenOut": spec.token_out.symbol, "amountInRaw": spec.amount_in,
+        "slippageBps": spec.slippage_bps,
+    }  # fmt: skip
+    if spec.expires_at is not None:
+        fields.update(expiresAt=spec.expires_at.isoformat(), triggerMinOutRaw=spec.trigger_min_out)
+    return fields
+
+
 class OrderIntake:
     """Commits accepted orders in shared transactions and enqueues them once committed."""
 
@@ -85,6 +98,9 @@ class OrderIntake:
         orders_accepted((o.spec.order_type.value, o.status.value) for o in unique if o.id in created)
         if created:
             inserted = [o for o in unique if o.id in created]
+            if log.isEnabledFor(logging.INFO):
+                for o in inserted:
+                    log.info("order %s accepted, %s", o.id, o.status.value, extra=accepted_fields(o))
             market = [str(o.id) for o in inserted if not o.spec.waits]
             waiting = [(o.id, o.spec.token_in.mint, o.spec.token_out.mint) for o in inserted if o.spec.waits]
             task = asyncio.create_task(self._enqueue(market, waiting), name="intake-enqueue")

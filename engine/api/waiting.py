@@ -42,6 +42,8 @@ async def cancel(api: ApiServices, order_id: uuid.UUID, caller: ApiKey) -> Order
     if moved:
         event = moved[0]
         orders_accepted([(event.order_type, event.status)])
+        log.info("order %s is cancelled", order_id, extra={"orderId": str(order_id), "status": event.status,
+                                                             "type": event.order_type, "reason": CANCEL_REASON})
         messages = [event_message(str(order_id), event.seq, event.status, "status", event.data)]
         # Best effort, after the commit: streams replay from PostgreSQL, watchers re-read it.
         try:

@@ -308,6 +308,9 @@ class WaitingWatcher:
     async def _publish(self, moved: Sequence[Moved]) -> None:
         """After the commit that moved them: count the moves for ``/metrics`` and stream their events."""
         orders_accepted((m.order_type, m.status) for m in moved)
+        for m in moved:  # fired (pending), expired: one line each, its event's data as fields
+            log.info("order %s is %s", m.order_id, m.status, extra={**m.data, "orderId": str(m.order_id),
+                                                                     "status": m.status, "type": m.order_type})
         messages = [event_message(str(m.order_id), m.seq, m.status, "status", m.data) for m in moved]
         try:
             await publish(self._redis, messages, self._settings.events_channel)
