@@ -129,7 +129,8 @@ class OrderExecutor:
             ),
         )
         rec = OrderRecorder(self._store, order.id, order.last_seq, order.status,
-                            order_type=order.spec.order_type.value, accepted_at=order.created_at)  # fmt: skip
+                            order_type=order.spec.order_type.value,
+                            queued_at=order.triggered_at or order.created_at)  # fmt: skip
         try:
             try:
                 await self._drive(order, rec)

@@ -43,6 +43,15 @@ ORDER_STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=_STAGE_BUCKETS,
 )
+# A waiting order waits from seconds (a sniper on a pool about to open) to the longest WAITING_MAX_S (30 days).
+_WAIT_BUCKETS = (1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0)
+ORDER_WAIT_SECONDS = Histogram(
+    "oee_order_wait_seconds",
+    "Time a limit or sniper order waited, from acceptance until it fired, expired or was cancelled (the outcome). "
+    "Queue time after it fired is the accepted_to_routing stage.",
+    ["type", "outcome"],
+    buckets=_WAIT_BUCKETS,
+)
 ORDER_RETRIES = Counter("oee_order_retries", "Failed attempts followed by another attempt, by error code.", ["code"])
 QUOTE_SECONDS = Histogram(
     "oee_quote_seconds", "Time a DEX took to quote or fail to, per DEX.", ["dex"], buckets=_QUOTE_BUCKETS
@@ -59,6 +68,11 @@ STAGES = {
     "submitted_to_confirmed": ("submitted", "confirmed"),
 }
 _STAGE_ENDING = {to: (name, start) for name, (start, to) in STAGES.items()}
+
+
+def waited(order_type: str, outcome: str, seconds: float) -> None:
+    """A waiting order left ``waiting`` for ``outcome`` (pending when it fired) after ``seconds``."""
+    ORDER_WAIT_SECONDS.labels(order_type, outcome).observe(max(0.0, seconds))
 
 
 def orders_accepted(types: Iterable[str | tuple[str, str]]) -> None:

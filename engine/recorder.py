@@ -141,7 +141,7 @@ class OrderRecorder:
         status: str,
         *,
         order_type: str = "market",
-        accepted_at: datetime | None = None,
+        queued_at: datetime | None = None,
     ) -> None:
         self._store = store
         self.order_id = order_id
@@ -149,7 +149,7 @@ class OrderRecorder:
         self.status = status
         self._run = Run()
         self._pending: list[asyncio.Future[bool]] = []
-        self._timeline = OrderTimeline(order_type, status, accepted_at.timestamp() if accepted_at else None)
+        self._timeline = OrderTimeline(order_type, status, queued_at.timestamp() if queued_at else None)
 
     def step(
         self,

@@ -15,7 +15,7 @@ from engine.db import repository, waiting
 from engine.db.records import OrderHistory
 from engine.db.waiting import Move
 from engine.events import event_message, publish
-from engine.metrics import orders_accepted
+from engine.metrics import orders_accepted, waited
 from engine.watcher.launch import check_launch, launch
 from engine.watcher.notify import CANCELLED, by_pair
 from kernel.domain import OrderStatus
@@ -42,8 +42,12 @@ async def cancel(api: ApiServices, order_id: uuid.UUID, caller: ApiKey) -> Order
     if moved:
         event = moved[0]
         orders_accepted([(event.order_type, event.status)])
-        log.info("order %s is cancelled", order_id, extra={"orderId": str(order_id), "status": event.status,
-                                                             "type": event.order_type, "reason": CANCEL_REASON})
+        waited(event.order_type, event.status, event.waited_s)
+        log.info(
+            "order %s is cancelled",
+            order_id,
+            extra={"orderId": str(order_id), "status": event.status, "type": event.order_type, "reason": CANCEL_REASON},
+        )
         messages = [event_message(str(order_id), event.seq, event.status, "status", event.data)]
         # Best effort, after the commit: streams replay from PostgreSQL, watchers re-read it.
         try:

@@ -126,6 +126,7 @@ class OrderState:
     tx: PreparedTx | None
     created_at: datetime | None = None
     execute_min_out: int | None = None  # a fired limit or sniper order's floor: its min out whatever the slippage
+    triggered_at: datetime | None = None  # when a limit or sniper order fired: its queue time starts there
 
 
 @dataclass(frozen=True, slots=True)

@@ -177,6 +177,7 @@ async def order_for_execution(conn: asyncpg.Connection, order_id: uuid.UUID) -> 
         tx=order.tx,
         created_at=order.created_at,
         execute_min_out=order.execute_min_out,
+        triggered_at=order.triggered_at,
     )
 
 

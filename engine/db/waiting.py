@@ -55,6 +55,7 @@ class Moved:
     status: str
     data: dict[str, Any]
     order_type: str = "limit"
+    waited_s: float = 0.0  # from acceptance until this move
 
 
 async def waiting_orders(
@@ -93,13 +94,13 @@ WITH input AS (
         failure_reason = COALESCE($5::text, o.failure_reason)
     FROM input i
     WHERE o.id = i.id AND o.status = 'waiting' AND ($6::uuid IS NULL OR o.api_key_id = $6)
-    RETURNING o.id, o.last_seq, i.data, o.order_type
+    RETURNING o.id, o.last_seq, i.data, o.order_type, extract(epoch FROM now() - o.created_at) AS waited_s
 ), logged AS (
     INSERT INTO order_events (order_id, seq, status, kind, data)
     SELECT id, last_seq, $4::text, 'status', data FROM moved
     RETURNING order_id, seq, data
 )
-SELECT l.order_id, l.seq, l.data, m.order_type FROM logged l JOIN moved m ON m.id = l.order_id
+SELECT l.order_id, l.seq, l.data, m.order_type, m.waited_s FROM logged l JOIN moved m ON m.id = l.order_id
 """
 
 
@@ -124,7 +125,10 @@ async def move(
         reason,
         owner,
     )
-    return [Moved(r["order_id"], int(r["seq"]), to.value, _data(r["data"]), r["order_type"]) for r in rows]
+    return [
+        Moved(r["order_id"], int(r["seq"]), to.value, _data(r["data"]), r["order_type"], float(r["waited_s"]))
+        for r in rows
+    ]
 
 
 async def due_for_expiry(conn: asyncpg.Connection, limit: int = 1000) -> list[tuple[uuid.UUID, datetime]]:

@@ -33,7 +33,7 @@ from engine import presenter
 from engine.db import waiting
 from engine.db.waiting import Move, Moved, WaitingOrder
 from engine.events import event_message, publish
-from engine.metrics import orders_accepted
+from engine.metrics import orders_accepted, waited
 from engine.queue import OrderQueue
 from engine.runtime import backoff_s
 from engine.watcher.book import Fire, PairBook
@@ -309,8 +309,13 @@ class WaitingWatcher:
         """After the commit that moved them: count the moves for ``/metrics`` and stream their events."""
         orders_accepted((m.order_type, m.status) for m in moved)
         for m in moved:  # fired (pending), expired: one line each, its event's data as fields
-            log.info("order %s is %s", m.order_id, m.status, extra={**m.data, "orderId": str(m.order_id),
-                                                                     "status": m.status, "type": m.order_type})
+            waited(m.order_type, m.status, m.waited_s)
+            log.info(
+                "order %s is %s",
+                m.order_id,
+                m.status,
+                extra={**m.data, "orderId": str(m.order_id), "status": m.status, "type": m.order_type},
+            )
         messages = [event_message(str(m.order_id), m.seq, m.status, "status", m.data) for m in moved]
         try:
             await publish(self._redis, messages, self._settings.events_channel)
