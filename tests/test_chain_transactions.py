@@ -20,7 +20,7 @@ from solders.transaction_status import (
     TransactionErrorInstructionError,
 )
 
-from adapters import meteora_dlmm, raydium_cpmm
+from adapters.dexes import meteora_dlmm, raydium_cpmm
 from adapters.dexes.meteora_dlmm.config import MAINNET_PROGRAM_ID as METEORA_DLMM_PROGRAM
 from adapters.solana.config import ChainConfig, sol_to_lamports
 from adapters.solana.errors import (
