@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo up test lint format bench bench-streams bench-waiting soak clean
+.PHONY: install browser demo up test test-fast lint format bench bench-streams bench-waiting soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ up: $(STAMP)
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# The tests that start no server and no process (marked at collection by tests/conftest.py): seconds.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m fast -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

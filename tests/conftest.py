@@ -2,14 +2,26 @@
 
 ``OEE_TEST_DATABASE_URL`` / ``OEE_TEST_REDIS_URL`` point the suite at running servers; unset, it starts
 embedded PostgreSQL and Redis in a temporary folder. Each test session gets a fresh database.
+
+Two tiers, marked at collection: ``servers`` for a test that starts or needs a server or a process
+(PostgreSQL, Redis, a local Solana network, API or worker processes, a browser, npm), ``fast`` for every
+other (``pytest -m fast``, ``make test-fast``). A test is ``servers`` when it is marked ``localnet`` or
+``servers`` (a module that spawns processes itself says ``pytestmark = pytest.mark.servers``), or when a
+fixture it uses, however indirectly, is in :data:`SERVER_FIXTURES` or calls one of :data:`STARTERS`. A
+fast test that starts a process, a localnet or a listening socket anyway fails, naming itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import subprocess
+import types
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -19,8 +31,96 @@ import redis.asyncio as aioredis
 from engine.db.urls import asyncpg_dsn
 from engine.embedded import EmbeddedServices
 from kernel.settings import Settings
+from localnet import LocalnetHandle
 from tests.support import EngineProcesses, base_env, migrated_database
 from tests.waiting_support import Deployment, pool_of
+
+# --- tiers ----------------------------------------------------------------------------------------
+
+#: Fixtures that start servers or processes; every fixture that uses one, directly or not, needs servers too.
+SERVER_FIXTURES = frozenset({"servers", "live_engine"})
+#: Names whose appearance in a fixture's code means it starts a server or a process.
+STARTERS = frozenset(
+    {
+        "running_localnet", "start_localnet", "LocalnetHandle", "EmbeddedServices", "PostgresServer", "RedisServer",
+        "EngineProcesses", "migrated_database",
+        "subprocess", "Popen", "create_subprocess_exec", "create_subprocess_shell", "sync_playwright",
+        "async_playwright",
+    }
+)  # fmt: skip
+
+
+def _names_in(code: types.CodeType) -> set[str]:
+    """Every global and attribute name ``code`` and the functions defined inside it refer to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_in(const)
+    return names
+
+
+def _starts_servers(fixturedef: pytest.FixtureDef[Any]) -> bool:
+    if fixturedef.argname in SERVER_FIXTURES:
+        return True
+    func = getattr(fixturedef.func, "__wrapped__", fixturedef.func)
+    code = getattr(func, "__code__", None)
+    return code is not None and bool(_names_in(code) & STARTERS)
+
+
+def _needs_servers(item: pytest.Item) -> bool:
+    if item.get_closest_marker("servers") or item.get_closest_marker("localnet"):
+        return True
+    test = getattr(getattr(item, "function", None), "__code__", None)
+    if test is not None and _names_in(test) & STARTERS:
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    for name in item.fixturenames:  # type: ignore[attr-defined]  # the whole closure, overrides applied
+        defs = info.name2fixturedefs.get(name)
+        if defs and _starts_servers(defs[-1]):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.servers if _needs_servers(item) else pytest.mark.fast)
+
+
+@contextlib.contextmanager
+def _nothing_started(item: pytest.Item) -> Iterator[None]:
+    """Holds a fast test to its word while it is set up (fixtures of any scope) and runs: nothing started."""
+    if item.get_closest_marker("fast") is None:
+        yield
+        return
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError(
+            f"{item.nodeid} is marked fast but starts a process or a server: mark it (or its module) servers, "
+            "or name the fixture that starts it in SERVER_FIXTURES (tests/conftest.py)"
+        )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess.Popen, "__init__", refuse)
+        patch.setattr(LocalnetHandle, "start", refuse)
+        patch.setattr(socket.socket, "listen", refuse)
+        yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _nothing_started(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _nothing_started(item):
+        return (yield)
+
+
+# --- servers --------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
