@@ -236,7 +236,7 @@ async def cancel_order(
     tags=["pools"],
     summary="Launch a simulated pool for a pair that has none (what sniper orders wait for)",
     response_model=LaunchedPool,
-    responses=documented(400, 401, 413, 415, 422, 429, 503),
+    responses=documented(400, 401, 409, 413, 415, 422, 429, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
