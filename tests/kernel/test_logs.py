@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from kernel.logs import ConsoleFormatter, JsonFormatter, bind, bound
-from tests.support import EngineProcesses, base_env, eventually
+from tests.support import EngineProcesses, base_env, eventually, migrated_database
 
 ORDER = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.5", "slippageBps": 100}
 
@@ -112,10 +112,21 @@ async def test_a_worker_logs_one_json_line_per_status_change_carrying_the_order(
     assert all(line["durationMs"] >= 0 for line in access)
 
 
+@pytest.fixture
+def watched_engine(servers: tuple[str, str], redis_url: str, tmp_path: Path) -> Iterator[EngineProcesses]:
+    """An engine with its own database: no other test's watcher, on the shared one, fires its orders."""
+    with migrated_database(servers[0], "oee_logs_waiting") as url:
+        env = base_env(url, redis_url, QUEUE_NAME=f"oee:logw:{uuid.uuid4().hex[:6]}", LOG_FORMAT="json",
+                       LOG_LEVEL="INFO")  # fmt: skip
+        engine = EngineProcesses(env, log_dir=tmp_path)
+        yield engine
+        engine.stop()
+
+
 async def test_waiting_orders_log_acceptance_trigger_expiry_and_cancel_as_fields(
-    logged_engine: EngineProcesses, tmp_path: Path
+    watched_engine: EngineProcesses, tmp_path: Path
 ) -> None:
-    engine = logged_engine.start()
+    engine = watched_engine.start()
     engine.wait_healthy()
     limit = {**ORDER, "type": "limit", "expiresInS": 600}
     async with engine.client() as client:
