@@ -30,8 +30,8 @@ from tests.adapters.contract.meteora_dlmm import PROGRAM_ID as DLMM_PROGRAM_ID
 from tests.adapters.contract.meteora_dlmm import PairFiles
 from tests.adapters.contract.raydium_cpmm import PROGRAM_ID as CPMM_PROGRAM_ID
 from tests.adapters.contract.raydium_cpmm import SOL, USDC, PoolFiles, build_pool, build_sol_usdc_pool
-from tests.adapters.meteora_dlmm.test_meteora_dlmm_program import WALLET, _load
-from tests.adapters.raydium_cpmm.test_raydium_cpmm_program import _config_dump
+from tests.adapters.dexes.meteora_dlmm.test_meteora_dlmm_program import WALLET, _load
+from tests.adapters.dexes.raydium_cpmm.test_raydium_cpmm_program import _config_dump
 from tests.support import EngineProcesses, base_env, eventually, migrated_database
 from tests.support import json_rpc as rpc
 

@@ -7,7 +7,7 @@ chain is then held in the first slot at ``open_time`` until the engine's swap la
 pays exactly what the engine quoted. A second sniper buys a Token-2022 mint unknown to the token list
 (decimals and transfer fee read from the chain) and is paid its quote to the unit.
 
-Needs ``OEE_CPMM_SO`` and ``OEE_CPMM_CONFIG`` (see tests/adapters/raydium_cpmm/test_raydium_cpmm_program.py);
+Needs ``OEE_CPMM_SO`` and ``OEE_CPMM_CONFIG`` (see tests/adapters/dexes/raydium_cpmm/test_raydium_cpmm_program.py);
 skipped without them.
 """
 
@@ -34,7 +34,7 @@ from kernel.tokens import Token
 from localnet import LocalnetHandle, start_localnet
 from tests.adapters.contract.accounts import place_accounts
 from tests.adapters.contract.raydium_cpmm import PROGRAM_ID, SOL, USDC, PoolFiles, build_pool
-from tests.adapters.raydium_cpmm.test_raydium_cpmm_program import CONFIG_DUMP, SO, _config_dump
+from tests.adapters.dexes.raydium_cpmm.test_raydium_cpmm_program import CONFIG_DUMP, SO, _config_dump
 from tests.support import EngineProcesses, base_env, eventually, migrated_database
 from tests.support import json_rpc as rpc
 

@@ -15,7 +15,7 @@ from adapters.solana.transactions import memo_of
 from kernel.settings import Network
 from kernel.venues import PreparedTx, QuoteRequest, SwapTicket, TxState
 from localnet import LocalnetHandle
-from tests.adapters.chain.helpers import (
+from tests.adapters.settlement.helpers import (
     FUNDER,
     SOL,
     SOL_LAMPORTS,

@@ -19,7 +19,7 @@ from adapters.solana.spl import MEMO_PROGRAM_ID
 from adapters.solana.transactions import decode_memo
 from kernel.venues import PreparedTx, TxState
 from localnet import LocalnetHandle, running_localnet
-from tests.adapters.chain.helpers import (
+from tests.adapters.settlement.helpers import (
     FUNDER,
     advance,
     chain_config,

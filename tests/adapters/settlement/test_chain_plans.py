@@ -31,7 +31,7 @@ from kernel.errors import FatalError
 from kernel.routes import LegMode, RouteLeg, RoutePlan
 from kernel.tokens import Token
 from kernel.venues import Quote, SwapTicket
-from tests.adapters.chain.helpers import SOL, USDC
+from tests.adapters.settlement.helpers import SOL, USDC
 
 OWNER = Pubkey.from_bytes(bytes([5]) * 32)
 USDT = Token("USDT", "Tether USD", 6, "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB")

@@ -8,8 +8,8 @@ import uuid
 from kernel.routes import LegMode, RouteLeg, RoutePlan
 from kernel.tokens import Token
 from kernel.venues import QuoteRequest, SwapTicket, TxState
-from tests.adapters.chain.helpers import SOL, landed
-from tests.adapters.chain.plans.conftest import HELD_WSOL, SIGNATURE_FEE, USDC, Plans
+from tests.adapters.settlement.helpers import SOL, landed
+from tests.adapters.settlement.plans.conftest import HELD_WSOL, SIGNATURE_FEE, USDC, Plans
 
 
 async def settle(plans: Plans, ticket: SwapTicket) -> int:

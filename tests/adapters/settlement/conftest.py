@@ -11,7 +11,7 @@ from solders.keypair import Keypair
 
 from adapters.settlement import ChainRpc, SolanaSettlement
 from localnet import LocalnetHandle, running_localnet
-from tests.adapters.chain.helpers import FUNDER, SOL_LAMPORTS, chain_config, fund, transfer_lamports
+from tests.adapters.settlement.helpers import FUNDER, SOL_LAMPORTS, chain_config, fund, transfer_lamports
 
 # --- fixtures -------------------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from adapters.solana.errors import custom_error
 from adapters.solana.transactions import SwapMemo, build_transaction, encode_memo
 from kernel.routes import LegMode, RouteLeg, RoutePlan
 from kernel.venues import PreparedTx, Quote, QuoteRequest, SettlementKind, SwapTicket, TxState
-from tests.adapters.chain.helpers import SOL, landed
-from tests.adapters.chain.plans.conftest import SIGNATURE_FEE, USDC, Plans
+from tests.adapters.settlement.helpers import SOL, landed
+from tests.adapters.settlement.plans.conftest import SIGNATURE_FEE, USDC, Plans
 
 SELL = 600 * 10**6  # raw X sold for SOL: large against both pools
 

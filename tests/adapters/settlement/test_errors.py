@@ -33,7 +33,7 @@ from engine.runtime import free_port
 from kernel.errors import FatalError, RetryableError
 from kernel.settings import Network
 from localnet import LocalnetHandle, running_localnet
-from tests.adapters.chain.helpers import (
+from tests.adapters.settlement.helpers import (
     SOL_LAMPORTS,
     chain_config,
     rpc,

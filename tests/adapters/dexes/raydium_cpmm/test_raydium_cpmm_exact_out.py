@@ -9,7 +9,7 @@ import pytest
 
 from adapters.dexes.raydium_cpmm.math import quote_exact_in, quote_exact_out
 from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
-from tests.adapters.raydium_cpmm.test_raydium_cpmm_math import CONFIG, NOW, POOL, VAULT_0, VAULT_1, X, Y
+from tests.adapters.dexes.raydium_cpmm.test_raydium_cpmm_math import CONFIG, NOW, POOL, VAULT_0, VAULT_1, X, Y
 
 
 def test_token_0_to_1_exact_out() -> None:

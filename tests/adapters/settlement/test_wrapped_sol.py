@@ -1,6 +1,6 @@
 """Wrapped SOL the wallet already holds is never touched, and a swap's output is what the token moved.
 
-A desk (tests/adapters/chain/desk.py) trades through the real SPL Token program on the localnet, so this runs
+A desk (tests/adapters/settlement/desk.py) trades through the real SPL Token program on the localnet, so this runs
 without any DEX binary. The wallet holds 3 wrapped SOL in its own wSOL account before every order.
 """
 
@@ -24,8 +24,8 @@ from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import Quote, SwapTicket, TxState
 from localnet import running_localnet
-from tests.adapters.chain.desk import DESK, Desk, write_token_account
-from tests.adapters.chain.helpers import SOL, USDC, chain_config, landed
+from tests.adapters.settlement.desk import DESK, Desk, write_token_account
+from tests.adapters.settlement.helpers import SOL, USDC, chain_config, landed
 from tests.adapters.contract.accounts import AccountFiles
 
 USDC_MINT = Pubkey.from_string(USDC.mint)

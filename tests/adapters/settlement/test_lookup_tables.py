@@ -15,7 +15,7 @@ from solders.system_program import TransferParams, transfer
 from adapters.settlement import SolanaSettlement
 from adapters.solana.lookup_tables import PACKET_DATA_SIZE, table_candidates
 from adapters.solana.transactions import build_transaction
-from tests.adapters.chain.helpers import wait_for
+from tests.adapters.settlement.helpers import wait_for
 from tests.support import json_rpc as rpc
 
 DESTINATIONS = [Keypair().pubkey() for _ in range(40)]

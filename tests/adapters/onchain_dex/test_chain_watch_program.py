@@ -6,7 +6,7 @@ block time reaches ``open_time``, where a swap of the snapshot's quote is paid e
 Token-2022 mint with a transfer fee, unknown to the token list, resolved from the chain and swapped both
 ways, each payout equal to the quote to the unit.
 
-Needs ``OEE_CPMM_SO`` and ``OEE_CPMM_CONFIG`` (see tests/adapters/raydium_cpmm/test_raydium_cpmm_program.py);
+Needs ``OEE_CPMM_SO`` and ``OEE_CPMM_CONFIG`` (see tests/adapters/dexes/raydium_cpmm/test_raydium_cpmm_program.py);
 skipped without them.
 """
 
@@ -53,7 +53,7 @@ from tests.adapters.contract.raydium_cpmm import (
     build_pool,
     chain_config,
 )
-from tests.adapters.raydium_cpmm.test_raydium_cpmm_program import CONFIG_DUMP, SIGNATURE_FEE, SO, _config_dump
+from tests.adapters.dexes.raydium_cpmm.test_raydium_cpmm_program import CONFIG_DUMP, SIGNATURE_FEE, SO, _config_dump
 from tests.support import json_rpc as rpc
 
 pytestmark = pytest.mark.skipif(
