@@ -160,7 +160,9 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(converted)
 
     async def _dependency_down(request: Request, exc: Exception) -> Response:
-        log.warning("%s %s: a dependency did not answer: %r", request.method, request.url.path, exc)
+        # A WebSocket has no method; its own handler answers it (engine.api.stream), this only logs it.
+        method = getattr(request, "method", "WEBSOCKET")
+        log.warning("%s %s: a dependency did not answer: %r", method, request.url.path, exc)
         return error_response(unavailable())
 
     # A PostgreSQL or Redis that is down or stalled: TimeoutError is an OSError (a request's own deadline,
@@ -171,7 +173,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _fault(request: Request, exc: Exception) -> Response:
-        log.exception("%s %s failed", request.method, request.url.path)
+        log.exception("%s %s failed", getattr(request, "method", "WEBSOCKET"), request.url.path)
         body = envelope(500, "internal_error", "the service failed to answer; this is a fault of the service")
         return Response(body, status_code=500, media_type="application/json")
 

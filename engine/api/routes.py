@@ -13,14 +13,12 @@ from starlette.websockets import WebSocketDisconnect
 
 from engine.api import stream
 from engine.api.auth import (
-    CLOSE_RATE_LIMITED,
-    CLOSE_UNAUTHENTICATED,
     KEY_HEADER,
     SUBPROTOCOL,
     api_key_scheme,
     key_from_subprotocols,
 )
-from engine.api.errors import documented, error_reply
+from engine.api.errors import documented
 from engine.api.health import health_report
 from engine.api.orders import QUOTE_FIELDS, ExecuteOrderRequest, QuoteRequest, order_summary
 from engine.api.present import order_document, quote_answer
@@ -65,8 +63,6 @@ MAX_ORDER_ID_CHARS = 64
 MAX_SEQ = 2**31 - 1  # event seq is a PostgreSQL integer
 _AFTER = re.compile(r"^[0-9]{1,10}$")
 # WebSocket close codes for refused input (RFC 6455 7.4.1).
-_WS_CLOSE = {400: 1007, 401: CLOSE_UNAUTHENTICATED, 413: 1009, 429: CLOSE_RATE_LIMITED, 503: 1013}
-_WS_POLICY = 1008
 
 
 def _json(content: Any, status_code: int = 200) -> Response:
@@ -266,19 +262,12 @@ async def health(api: Services) -> Response:
 # --- WebSockets ------------------------------------------------------------------------------------
 
 
-async def _refuse(websocket: WebSocket, exc: EngineError) -> None:
-    """An error frame with the envelope's body, then a close code saying what kind of refusal."""
-    status, _, body = error_reply(exc)
-    await websocket.send_text(orjson.dumps({"type": "error", **orjson.loads(body)}).decode())
-    await websocket.close(code=_WS_CLOSE.get(status, _WS_POLICY), reason=exc.code)
-
-
 async def _admit(websocket: WebSocket, api: ApiServices) -> ApiKey | None:
     """The socket's key once accepted. A browser page whose origin is not listed is refused at the
     handshake (HTTP 403); a socket without a valid key, or over its rate, gets an error frame and 4401
     or 4429; past a socket cap, 4429 (this key) or 1013 (this process)."""
     if not api.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
-        await websocket.close(code=_WS_POLICY)
+        await websocket.close(code=stream.WS_POLICY)
         return None
     offered = websocket.scope.get("subprotocols") or []
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
@@ -286,7 +275,7 @@ async def _admit(websocket: WebSocket, api: ApiServices) -> ApiKey | None:
     try:
         caller = await api.caller(presented)
     except EngineError as exc:
-        await _refuse(websocket, exc)
+        await stream.refuse(websocket, exc)
         return None
     refused = api.gate.open_socket(caller)
     if refused is not None:
@@ -309,7 +298,7 @@ async def execute_order_ws(websocket: WebSocket, api: Services) -> None:
             raw = message.get("bytes") or (message.get("text") or "").encode()
             _, body = await accept(api, await read_order(api, raw), None, caller)
         except EngineError as exc:
-            await _refuse(websocket, exc)
+            await stream.refuse(websocket, exc)
             return
         except WebSocketDisconnect:
             return
@@ -329,7 +318,7 @@ async def order_stream(websocket: WebSocket, api: Services, order_id: str) -> No
         after_text = websocket.query_params.get("after", "0")
         if not _AFTER.match(after_text) or int(after_text) > MAX_SEQ:
             issue = FieldIssue("after", f"must be an integer from 0 to {MAX_SEQ}")
-            await _refuse(websocket, InvalidRequest([issue]))
+            await stream.refuse(websocket, InvalidRequest([issue]))
             return
         if len(order_id) > MAX_ORDER_ID_CHARS:
             await websocket.close(code=stream.NOT_FOUND, reason="not a UUID")

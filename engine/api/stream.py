@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from typing import Any
 
@@ -17,13 +18,29 @@ import orjson
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from engine.api.auth import CLOSE_RATE_LIMITED, CLOSE_UNAUTHENTICATED
+from engine.api.errors import error_reply, unavailable
 from engine.api.present import event_wire, order_document
 from engine.api.services import ApiServices
 from engine.db import repository
 from engine.events import RESYNC
+from engine.runtime import DEPENDENCY_DOWN
 from kernel.domain import TERMINAL_STATUSES, EventKind
+from kernel.errors import EngineError
+
+log = logging.getLogger("oee.api")
 
 NOT_FOUND = 4404
+# WebSocket close codes for refused input (RFC 6455 7.4.1); 1013 "try again later" when a dependency is down.
+WS_CLOSE = {400: 1007, 401: CLOSE_UNAUTHENTICATED, 413: 1009, 429: CLOSE_RATE_LIMITED, 503: 1013}
+WS_POLICY = 1008
+
+
+async def refuse(websocket: WebSocket, exc: EngineError) -> None:
+    """An error frame with the envelope's body, then a close code saying what kind of refusal."""
+    status, _, body = error_reply(exc)
+    await websocket.send_text(orjson.dumps({"type": "error", **orjson.loads(body)}).decode())
+    await websocket.close(code=WS_CLOSE.get(status, WS_POLICY), reason=exc.code)
 
 
 async def _send(websocket: WebSocket, message: dict[str, Any]) -> None:
@@ -81,6 +98,13 @@ async def stream_order(
             await websocket.close(code=1000, reason="order finished")
     except WebSocketDisconnect:
         pass
+    except DEPENDENCY_DOWN as exc:
+        # PostgreSQL did not answer in time (a busy pool, a stall): the documented error frame and 1013, which
+        # tells the client to try again later, never a crash in the handler.
+        log.warning("stream of order %s: the order store did not answer: %r", order_id, exc)
+        if websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await refuse(websocket, unavailable())
     finally:
         hub.unlisten(order_id, queue)
         reader.cancel()

@@ -12,9 +12,12 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import orjson
 import pytest
+import websockets
 
 from engine.db.urls import asyncpg_dsn
 from tests.support import EngineProcesses, base_env, eventually, migrated_database
@@ -113,6 +116,7 @@ async def test_postgres_blocked_submission_and_reads_answer_503_with_retry_after
                     submitted = await client.post("/api/orders/execute", json=ORDER, headers={"Idempotency-Key": key})
                     listed = await client.get("/api/orders/recent")
                     health = await client.get("/health")
+                    streamed = await _stream_refusal(engine, f"/ws/orders/{uuid.uuid4()}")
             finally:
                 await locker.close()
 
@@ -121,9 +125,25 @@ async def test_postgres_blocked_submission_and_reads_answer_503_with_retry_after
                 assert int(refused.headers["retry-after"]) >= 1
                 assert refused.json()["error"]["code"] == "unavailable"
             assert health.status_code in (200, 503) and health.json()["checks"]["database"] == "ok"
+            # A stream whose read of the order timed out: the error frame, then 1013 (try again later).
+            frames, code = streamed
+            assert [f["type"] for f in frames] == ["error"] and frames[0]["error"]["code"] == "unavailable"
+            assert code == 1013
 
             # The rule: a 503 submission was not accepted unless the same Idempotency-Key later shows it.
             # Retrying with the key answers the stored order (200) or places it now (202), never two.
             again = await client.post("/api/orders/execute", json=ORDER, headers={"Idempotency-Key": key})
             assert again.status_code in (200, 202)
             assert await orders_with_key(own_database, key) == 1
+
+
+async def _stream_refusal(engine: EngineProcesses, path: str) -> tuple[list[dict[str, Any]], int | None]:
+    """Every frame a stream sends until the server closes it, and the close code."""
+    frames: list[dict[str, Any]] = []
+    async with engine.connect(path) as ws:
+        try:
+            async for raw in ws:
+                frames.append(orjson.loads(raw))
+        except websockets.ConnectionClosed:
+            pass
+        return frames, ws.close_code
