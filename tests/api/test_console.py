@@ -217,3 +217,32 @@ async def test_a_refused_order_shows_the_reason_beside_each_field_and_places_not
     assert await page.locator("#injected").count() == 0
     async with engine.client(timeout=10) as client:
         assert (await client.get("/api/orders/recent", params={"limit": 500})).json()["count"] == before
+
+
+async def orders_stored(engine: EngineProcesses) -> int:
+    async with engine.client(timeout=10) as client:
+        count: int = (await client.get("/api/orders/recent", params={"limit": 500})).json()["count"]
+    return count
+
+
+async def test_a_waiting_order_missing_its_terms_shows_each_reason_by_its_field_and_places_nothing(
+    page: Page, engine: EngineProcesses
+) -> None:
+    before = await orders_stored(engine)
+    await page.check("#type-limit")
+    await fill_ticket(page, "SOL", "USDC", "1")
+    await page.fill("#ticket [name=limitPrice]", "")
+    await page.click("#place-button")
+    reason = page.locator('.field-error[data-field="limitPrice"]')
+    await expect(reason).to_have_text("is required for limit orders (units of tokenOut per tokenIn)")
+    await expect(page.locator("#ticket [name=limitPrice]")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#ticket-message")).to_contain_text("422")
+    # A sniper gives its cap one way, not both; the limit's reason is gone.
+    await page.check("#type-sniper")
+    await page.fill("#ticket [name=maxPrice]", "200")
+    await page.fill("#ticket [name=minAmountOut]", "0.004")
+    await page.click("#place-button")
+    both = page.locator('.field-error[data-field="minAmountOut"]')
+    await expect(both).to_have_text("give maxPrice or minAmountOut, not both")
+    await expect(reason).to_have_text("")
+    assert await orders_stored(engine) == before

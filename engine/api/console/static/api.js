@@ -45,7 +45,8 @@ async function call(method, path, body, headers = {}) {
   return data;
 }
 
-/** Place a market order; an Idempotency-Key makes a double click place one order, not two. */
+/** Place an order (market unless its `type` says limit or sniper); an Idempotency-Key makes a double
+ *  click place one order, not two. */
 export function placeOrder(order, idempotencyKey) {
   return call("POST", "/api/orders/execute", { type: "market", ...order }, { "Idempotency-Key": idempotencyKey });
 }

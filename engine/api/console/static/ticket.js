@@ -1,12 +1,21 @@
-// The order ticket: place a market order or ask for a quote. The server is the only judge of the input:
-// a refused request shows the error envelope's reason beside each field it names.
+// The order ticket: place a market, limit or sniper order, or ask for a quote. The server is the only judge
+// of the input: a refused request shows the error envelope's reason beside each field it names.
 
 import { ApiError, placeOrder, quote } from "./api.js";
 import { amount, bestVenue, byId, el, fill, planLine, sig } from "./dom.js";
 
+// The terms each order type adds, as the API names them; the ticket sends only the chosen type's.
+const TERMS = { market: [], limit: ["limitPrice", "expiresInS", "expiresAt"], sniper: ["maxPrice", "minAmountOut", "expiresInS", "expiresAt"] };
+const WHOLE = /^\d+$/;
+
 const form = () => byId("ticket");
 
-function request() {
+function orderType() {
+  return String(new FormData(form()).get("type") ?? "market");
+}
+
+/** What a quote asks: the pair, the size and the slippage, as typed. */
+function quoteRequest() {
   const data = new FormData(form());
   const text = (name) => String(data.get(name) ?? "").trim();
   const slippage = text("slippageBps");
@@ -15,8 +24,50 @@ function request() {
     tokenIn: text("tokenIn"),
     tokenOut: text("tokenOut"),
     amountIn: text("amountIn"),
-    slippageBps: /^\d+$/.test(slippage) ? Number(slippage) : slippage,
+    slippageBps: WHOLE.test(slippage) ? Number(slippage) : slippage,
   };
+}
+
+/** The order: the quote's fields, the type, the terms of that type that were filled in, and the reference. */
+function orderRequest() {
+  const data = new FormData(form());
+  const text = (name) => String(data.get(name) ?? "").trim();
+  const type = orderType();
+  const order = { type, ...quoteRequest() };
+  for (const name of TERMS[type]) {
+    const value = text(name);
+    if (!value) continue; // left out, so a missing term is named by the API ("limitPrice: is required ...")
+    if (name === "expiresInS") order.expiresInS = WHOLE.test(value) ? Number(value) : value;
+    else if (name === "expiresAt") order.expiresAt = isoWithZone(value);
+    else order[name] = value;
+  }
+  const ref = text("clientRef");
+  if (ref) order.clientRef = ref;
+  return order;
+}
+
+/** A datetime-local value is the browser's local time without a zone; the API wants the zone. */
+function isoWithZone(local) {
+  const when = new Date(local);
+  return Number.isNaN(when.getTime()) ? local : when.toISOString();
+}
+
+/** Show the chosen type's fields, and name each price's units after the pair typed. */
+function showType() {
+  const type = orderType();
+  for (const node of form().querySelectorAll("[data-for]")) node.hidden = !node.dataset.for.split(" ").includes(type);
+  for (const label of form().querySelectorAll(".order-type label")) {
+    label.classList.toggle("chosen", label.querySelector("input").checked);
+  }
+  fill(byId("place-button"), `Place ${type} order`);
+  showUnits();
+}
+
+function showUnits() {
+  const { tokenIn, tokenOut } = quoteRequest();
+  const [sold, bought] = [tokenIn || "tokenIn", tokenOut || "tokenOut"];
+  const units = { "out-per-in": `${bought} per ${sold}`, "in-per-out": `${sold} per ${bought}`, out: bought };
+  for (const node of form().querySelectorAll("[data-unit]")) fill(node, `(${units[node.dataset.unit]})`);
 }
 
 function clearErrors() {
@@ -31,7 +82,7 @@ function showError(exc) {
   const unplaced = [];
   for (const { field, reason } of exc.fields ?? []) {
     const slot = form().querySelector(`.field-error[data-field="${CSS.escape(field)}"]`);
-    if (slot) {
+    if (slot && !slot.closest("[hidden]")) {
       fill(slot, reason);
       form().elements.namedItem(field)?.setAttribute("aria-invalid", "true");
     } else {
@@ -95,9 +146,18 @@ export function renderQuote(answer) {
 /** Wire the ticket; `onPlaced(orderId)` follows a new order. */
 export function setupTicket({ onPlaced }) {
   let pending = null; // one Idempotency-Key per order until it is accepted: a retry after a lost answer places it once
+  form().addEventListener("change", (event) => event.target.name === "type" && showType());
+  form().addEventListener("input", (event) => {
+    const name = event.target.name;
+    if (name === "tokenIn" || name === "tokenOut") showUnits();
+    // An expiry is a duration or a time, never both: typing one clears the other.
+    const other = { expiresInS: "expiresAt", expiresAt: "expiresInS" }[name];
+    if (other && event.target.value) form().elements.namedItem(other).value = "";
+  });
+  showType();
   form().addEventListener("submit", (event) => {
     event.preventDefault();
-    const order = request();
+    const order = orderRequest();
     const signature = JSON.stringify(order);
     if (pending?.signature !== signature) pending = { signature, key: crypto.randomUUID() };
     run(async () => {
@@ -105,9 +165,9 @@ export function setupTicket({ onPlaced }) {
       pending = null;
       const message = byId("ticket-message");
       message.className = "message ok";
-      fill(message, "Accepted: ", el("code", {}, accepted.orderId));
+      fill(message, accepted.status === "waiting" ? "Accepted, waiting: " : "Accepted: ", el("code", {}, accepted.orderId));
       onPlaced(accepted.orderId);
     });
   });
-  byId("quote-button").addEventListener("click", () => run(async () => renderQuote(await quote(request()))));
+  byId("quote-button").addEventListener("click", () => run(async () => renderQuote(await quote(quoteRequest()))));
 }
