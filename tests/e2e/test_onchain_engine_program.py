@@ -24,9 +24,9 @@ from solders.keypair import Keypair
 
 from adapters.solana.spl import NATIVE_MINT, associated_token_address
 from localnet import LocalnetHandle, start_localnet
-from tests.adapters.settlement.desk import write_token_account
 from tests.adapters.contract.raydium_cpmm import PROGRAM_ID, PoolFiles, build_sol_usdc_pool
 from tests.adapters.dexes.raydium_cpmm.test_raydium_cpmm_program import _config_dump
+from tests.adapters.settlement.desk import write_token_account
 from tests.support import EngineProcesses, base_env, eventually
 
 SO = os.environ.get("OEE_CPMM_SO")

@@ -24,9 +24,9 @@ from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 from kernel.venues import Quote, SwapTicket, TxState
 from localnet import running_localnet
+from tests.adapters.contract.accounts import AccountFiles
 from tests.adapters.settlement.desk import DESK, Desk, write_token_account
 from tests.adapters.settlement.helpers import SOL, USDC, chain_config, landed
-from tests.adapters.contract.accounts import AccountFiles
 
 USDC_MINT = Pubkey.from_string(USDC.mint)
 USDT = TokenRegistry.for_network(Network.LOCALNET).by_mint("Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB")

@@ -30,14 +30,14 @@ from adapters.solana.spl import NATIVE_MINT, associated_token_address
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 from localnet import running_localnet
-from tests.adapters.settlement.desk import write_token_account
-from tests.adapters.settlement.helpers import chain_config
 from tests.adapters.contract.meteora_dlmm import PROGRAM_ID as DLMM_PROGRAM_ID
 from tests.adapters.contract.meteora_dlmm import PairFiles
 from tests.adapters.contract.raydium_cpmm import PROGRAM_ID as CPMM_PROGRAM_ID
 from tests.adapters.contract.raydium_cpmm import SOL, USDC, LocalPool, PoolFiles, build_pool, build_sol_usdc_pool
 from tests.adapters.dexes.meteora_dlmm.test_meteora_dlmm_program import WALLET, FixturePair, _load
 from tests.adapters.dexes.raydium_cpmm.test_raydium_cpmm_program import _config_dump
+from tests.adapters.settlement.desk import write_token_account
+from tests.adapters.settlement.helpers import chain_config
 
 CPMM_SO, CPMM_CONFIG = os.environ.get("OEE_CPMM_SO"), os.environ.get("OEE_CPMM_CONFIG")
 DLMM_SO, DLMM_FIXTURES = os.environ.get("OEE_DLMM_SO"), os.environ.get("OEE_DLMM_FIXTURES")
