@@ -14,7 +14,7 @@ import time
 import httpx
 
 from kernel.settings import Settings
-from tools.bench import Engine, drive, outcome, pct
+from tools.bench_engine import Engine, drive, outcome, pct
 
 BOMBS = {
     "amount 1E+999990": b'{"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1E+999990"}',

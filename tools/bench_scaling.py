@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kernel.settings import Settings
-from tools.bench import Engine, drive, integrity, outcome
+from tools.bench_engine import Engine, drive, integrity, outcome
 
 # The seeds' latencies and a 1 s execution: (label, quote ms, execution ms).
 LATENCIES = (("seeds: quote 200 ms, execution 2000-3000 ms", "200", "2000-3000"),

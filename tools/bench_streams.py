@@ -28,7 +28,7 @@ import websockets
 from engine.db.urls import asyncpg_dsn
 from kernel.logs import setup_logging
 from kernel.settings import Settings, load_settings
-from tools.bench import Engine, drive, pct
+from tools.bench_engine import Engine, drive, pct
 
 
 def rss_mib(pid: int) -> float:

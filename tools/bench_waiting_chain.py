@@ -25,9 +25,9 @@ import orjson
 from kernel.settings import Network, Settings
 from kernel.tokens import TokenRegistry
 from localnet import LocalnetHandle, start_localnet
-from tools.bench import Engine
-from tools.bench_waiting import PAIRS, cancel, far_orders, measure
+from tools.bench_engine import Engine
 from tools.chain_pools import CpmmPool, amm_config, cpmm_pool, place, rpc
+from tools.waiting_load import PAIRS, cancel, far_orders, measure
 
 # Reserves in whole tokens, near the simulated market: SOL at 150 USDC, JUP at 0.5 USDC, RAY at 0.013 SOL.
 RESERVES = {("SOL", "USDC"): (1_000, 150_000), ("JUP", "USDC"): (1_000_000, 500_000), ("RAY", "SOL"): (100_000, 1_300)}

@@ -7,7 +7,6 @@ import glob
 import logging
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,50 +14,19 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from engine import __version__
-from engine.runtime import ResolvedServices, resolve_services, run_migrations
+from engine.runtime import resolve_services, run_migrations
 from kernel.logs import setup_logging
 from kernel.settings import Settings, load_settings
 from tools.keys import ensure_local_key, how_to_use
+from tools.processes import SIGNING_KEY_ENV, api_env, child_env, prepare_services, spawn
 from tools.supervisor import Child, Supervisor
 
 log = logging.getLogger("oee")
 
-SKIP_MIGRATIONS_ENV = "OEE_SKIP_MIGRATIONS"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The commands whose processes record metrics, and those that start a deployment (its metrics begin at zero).
 RECORDS_METRICS = {"api", "worker", "watcher", "up", "demo"}
 STARTS_DEPLOYMENT = {"up", "demo"}
-
-
-def _prepare(settings: Settings) -> ResolvedServices:
-    """The services ``settings`` name (embedded ones started when unnamed), migrated. A failed start
-    stops whatever it had started."""
-    services = resolve_services(settings)
-    try:
-        if os.environ.get(SKIP_MIGRATIONS_ENV) != "1":
-            run_migrations(services.settings)
-    except BaseException:
-        services.stop()
-        raise
-    return services
-
-
-def child_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The environment for child processes: resolved URLs, migrations already done."""
-    env = dict(os.environ)
-    assert settings.database_url and settings.redis_url
-    env.update(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, **{SKIP_MIGRATIONS_ENV: "1"})
-    env.update(extra)
-    return env
-
-
-# Only workers sign. The API process is the one exposed to the network: it never holds the wallet.
-SIGNING_KEY_ENV = ("SOLANA_PRIVATE_KEY", "SOLANA_KEYPAIR_PATH")
-
-
-def api_env(settings: Settings) -> dict[str, str]:
-    """The environment of an API process: the child environment without the wallet."""
-    return {k: v for k, v in child_env(settings).items() if k not in SIGNING_KEY_ENV}
 
 
 def with_metrics_dir(settings: Settings, *, fresh: bool) -> Settings:
@@ -98,7 +66,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"api_host": args.host})
     if args.port:
         settings = settings.model_copy(update={"api_port": args.port})
-    services = _prepare(settings)
+    services = prepare_services(settings)
     s = services.settings
     processes = args.processes or s.api_processes
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default SIGTERM
@@ -139,7 +107,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     except InvalidKey as exc:
         print(f"oee worker: {exc}", file=sys.stderr)
         return 2
-    services = _prepare(settings)
+    services = prepare_services(settings)
 
     async def run() -> None:
         # arq binds its worker to the loop it is built in: build it inside the running loop.
@@ -163,7 +131,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_watcher(settings: Settings, args: argparse.Namespace) -> int:
     from engine.watcher.process import run_watcher
 
-    services = _prepare(settings)
+    services = prepare_services(settings)
     try:
         import uvloop
 
@@ -176,21 +144,17 @@ def cmd_watcher(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_pools(settings: Settings, args: argparse.Namespace) -> int:
     from tools.pools import main as pools_main
 
-    services = _prepare(settings)
+    services = prepare_services(settings)
     try:
         return pools_main(args, services.settings)
     finally:
         services.stop()
 
 
-def spawn(argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tools.cli", *argv], env=env)
-
-
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     from tools.demo_view import mode_line
 
-    services = _prepare(settings)
+    services = prepare_services(settings)
     s = services.settings
     env = child_env(s)
     children = [Child("api", ("api", "--processes", str(s.api_processes)))]
@@ -228,7 +192,7 @@ def cmd_localnet(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from tools.keys import main as keys_main
 
-    services = _prepare(settings)
+    services = prepare_services(settings)
     try:
         return keys_main(args.keys_args, services.settings)
     finally:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
-import httpx
-import orjson
-import websockets
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
 from kernel.settings import Settings
-from tools.demo_view import DONE, Row, mode_line, order_table, print_summary
+from tools.demo_orders import submit_and_follow
+from tools.demo_view import Row, mode_line, order_table, print_summary
 
 PAIRS = [
     ("SOL", "USDC", "1.5"), ("USDC", "SOL", "250"), ("SOL", "USDT", "0.75"), ("JUP", "USDC", "400"),
@@ -23,42 +20,10 @@ PAIRS = [
     ("SOL", "USDC", "2000"), ("BONK", "RAY", "5000000"),
 ]  # fmt: skip
 REFRESH_PER_SECOND = 8
+
+
 # The orders go in at once, so each trades against pools the others have just moved (the 2,000 SOL order
 # moves SOL/USDC by about 0.3%, and hops through USDC or SOL cross those pools): 1% covers that.
-SLIPPAGE_BPS = 100
-
-
-async def submit_and_follow(base: str, ws_base: str, key: str, row: Row, body: dict[str, object] | None = None) -> None:
-    """Submit one order (a market order of the row's pair and amount unless ``body`` says otherwise) and follow
-    its events until the server closes the stream."""
-    headers = {"X-API-Key": key}
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
-            body = body or {"tokenIn": row.token_in, "tokenOut": row.token_out, "amountIn": row.amount,
-                            "slippageBps": SLIPPAGE_BPS}  # fmt: skip
-            r = await client.post("/api/orders/execute", json=body)
-        if r.status_code != 202:
-            row.fail(f"HTTP {r.status_code}", r.text)
-            return
-        row.order_id = r.json()["orderId"]
-        row.status = r.json()["status"]
-        async with websockets.connect(f"{ws_base}/ws/orders/{row.order_id}", additional_headers=headers) as ws:
-            try:
-                async for raw in ws:
-                    m: dict[str, Any] = orjson.loads(raw)
-                    if m.get("type") == "event":
-                        row.apply(m)
-            except websockets.ConnectionClosed:
-                pass
-    except (httpx.HTTPError, OSError, websockets.WebSocketException) as exc:
-        row.fail("engine unreachable", f"{type(exc).__name__}: {exc}")
-        return
-    if row.status not in DONE:
-        row.fail("stream closed", f"the event stream closed while the order was {row.status}")
-        return
-    row.finished = time.monotonic()
-
-
 async def watch(base: str, key: str, n: int, console: Console) -> list[Row]:
     ws_base = "ws" + base[len("http") :]
     rows = [Row(*PAIRS[i % len(PAIRS)]) for i in range(n)]
@@ -75,13 +40,12 @@ async def watch(base: str, key: str, n: int, console: Console) -> list[Row]:
 
 def run_demo(settings: Settings, *, orders: int, fast: bool, waiting: bool = True) -> int:
     from engine.runtime import free_port
-    from tools.cli import _prepare, child_env, spawn
     from tools.keys import ensure_local_key, how_to_use
-    from tools.processes import stop_processes, wait_for_api
+    from tools.processes import child_env, prepare_services, spawn, stop_processes, wait_for_api
 
     console = Console()
     console.print("[bold]order-execution-engine demo[/]: starting PostgreSQL, Redis, the API, a worker and a watcher…")
-    services = _prepare(settings)
+    services = prepare_services(settings)
     console.print(mode_line(services.settings))
     key, created = ensure_local_key(services.settings)
     console.print(Text(how_to_use(services.settings, created), style="dim"))

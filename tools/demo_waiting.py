@@ -51,7 +51,7 @@ async def _direct(client: httpx.AsyncClient, feed_redis: aioredis.Redis, setting
 
 async def waiting_act(base: str, key: str, settings: Settings, console: Console) -> list[Row]:
     """Run the act and return its three rows (limit, sniper, cancelled)."""
-    from tools.demo import submit_and_follow
+    from tools.demo_orders import submit_and_follow
 
     headers = {"X-API-Key": key}
     ws_base = "ws" + base[len("http") :]

@@ -2,12 +2,54 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 
 import httpx
+
+from engine.runtime import ResolvedServices, resolve_services, run_migrations
+from kernel.settings import Settings
+
+SKIP_MIGRATIONS_ENV = "OEE_SKIP_MIGRATIONS"
+
+
+def prepare_services(settings: Settings) -> ResolvedServices:
+    """The services ``settings`` name (embedded ones started when unnamed), migrated. A failed start
+    stops whatever it had started."""
+    services = resolve_services(settings)
+    try:
+        if os.environ.get(SKIP_MIGRATIONS_ENV) != "1":
+            run_migrations(services.settings)
+    except BaseException:
+        services.stop()
+        raise
+    return services
+
+
+def child_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment for child processes: resolved URLs, migrations already done."""
+    env = dict(os.environ)
+    assert settings.database_url and settings.redis_url
+    env.update(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, **{SKIP_MIGRATIONS_ENV: "1"})
+    env.update(extra)
+    return env
+
+
+# Only workers sign. The API process is the one exposed to the network: it never holds the wallet.
+SIGNING_KEY_ENV = ("SOLANA_PRIVATE_KEY", "SOLANA_KEYPAIR_PATH")
+
+
+def api_env(settings: Settings) -> dict[str, str]:
+    """The environment of an API process: the child environment without the wallet."""
+    return {k: v for k, v in child_env(settings).items() if k not in SIGNING_KEY_ENV}
+
+
+def spawn(argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "tools.cli", *argv], env=env)
 
 
 def wait_for_api(

@@ -37,7 +37,7 @@ from engine.db.urls import asyncpg_dsn
 from engine.queue import lease_keys
 from kernel.logs import setup_logging
 from kernel.settings import Settings, load_settings
-from tools.bench import Engine, drive, integrity, outcome
+from tools.bench_engine import Engine, drive, integrity, outcome
 from tools.bench_scaling import SETTLE_S
 from tools.fault_servers import PostgresServer, RedisServer
 
