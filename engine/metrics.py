@@ -16,8 +16,9 @@ Live gauges (WebSocket subscribers) of a dead process are dropped at the next sc
 What is counted where, once each: every status change and retry in ``engine.recorder`` as its step
 commits (a run fenced off by another counts nothing), acceptance in ``engine.api.intake``, quotes in
 ``engine.routing``, RPC errors where the Solana toolkit classifies them, fallbacks to the simulated
-ledger where the chain venue decides them. Labels are enums (type, status, stage, dex, error code):
-never an order ID, a key or an address, so ``/metrics`` needs no API key.
+ledger where the chain venue decides them, HTTP requests in ``engine.api.metrics`` and rate-limit refusals
+in ``engine.api.auth``. Labels are enums (type, status, stage, dex, error code, route template, status code)
+and an API key's public ID: never an order ID, a key's secret or an address, so ``/metrics`` needs no API key.
 """
 
 from __future__ import annotations
@@ -60,6 +61,27 @@ QUOTE_ERRORS = Counter("oee_quote_errors", "Quotes a DEX did not give, by DEX an
 WS_SUBSCRIBERS = Gauge(
     "oee_ws_subscribers", "Order streams listening for events, over every API process.", multiprocess_mode="livesum"
 )
+# A process starts with no streams. Its file may be a dead predecessor's of the same process ID (a container
+# restarted: its process is ID 1 again), whose last count would otherwise carry on.
+WS_SUBSCRIBERS.set(0)
+
+# HTTP: labels are the route's template ("/api/orders/{orderId}", never the raw path: "unmatched" for a path no
+# route declares), the method and the status code, so the series stay as few as the routes and their answers.
+UNMATCHED_ROUTE = "unmatched"
+_HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+HTTP_REQUESTS = Counter(
+    "oee_http_requests", "HTTP requests answered, by method, route template and status code.",
+    ["method", "route", "status"],
+)  # fmt: skip
+HTTP_REQUEST_SECONDS = Histogram(
+    "oee_http_request_seconds", "Time from a request's arrival to the end of its answer, by method, route template "
+    "and status code.", ["method", "route", "status"], buckets=_HTTP_BUCKETS,
+)  # fmt: skip
+# The key's public ID (the part of the key shown by `oee keys list`), never the secret: as many series as keys.
+RATE_LIMITED = Counter(
+    "oee_rate_limited", "Requests and sockets refused (429) because their API key was over its rate, by key ID.",
+    ["key_id"],
+)  # fmt: skip
 
 # Stage name -> (from status, to status). Together they add up to acceptance-to-confirmation.
 STAGES = {

@@ -15,7 +15,7 @@ from engine.api.docs import install_docs
 from engine.api.edge import SecurityHeaders
 from engine.api.errors import install_handlers
 from engine.api.fastpath import SubmissionFastPath
-from engine.api.metrics import AccessLog
+from engine.api.metrics import AccessLog, HttpMetrics
 from engine.api.metrics import router as metrics_router
 from engine.api.routes import router
 from engine.api.services import ApiServices, services_of
@@ -71,9 +71,9 @@ def create_app(settings: Settings) -> FastAPI:
 
 def create_asgi_app(settings: Settings) -> ASGIApp:
     """The API as served: security headers on every answer, the order-submission fast path in front, and the
-    access log in front of both."""
+    HTTP metrics and access log in front of both."""
     app = create_app(settings)
-    return AccessLog(SubmissionFastPath(SecurityHeaders(app), services_of(app)))
+    return AccessLog(HttpMetrics(SubmissionFastPath(SecurityHeaders(app), services_of(app))))
 
 
 def create_app_from_env() -> ASGIApp:

@@ -17,6 +17,7 @@ from fastapi.security import APIKeyHeader
 
 from engine.auth.keys import ApiKey, KeyVerifier
 from engine.auth.ratelimit import Limit, RateLimiter
+from engine.metrics import RATE_LIMITED
 from kernel.errors import RateLimited, Unauthenticated
 from kernel.settings import Settings
 
@@ -59,6 +60,7 @@ class Gate:
         limit = Limit(key.rate_per_s or self._default.rate, key.burst or self._default.burst)
         verdict = await self._limiter.take(key.key_id, limit)
         if not verdict.allowed:
+            RATE_LIMITED.labels(key.key_id).inc()
             raise RateLimited(f"over {limit.rate:g} requests a second", retry_after_s=verdict.retry_after_s)
         return key
 

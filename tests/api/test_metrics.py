@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import platform
 import re
 import subprocess
 import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -18,8 +20,10 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from engine import __version__
+from engine.auth.keys import key_id_of
 from engine.db.urls import asyncpg_dsn
-from tests.support import ROOT, EngineProcesses, base_env, eventually, migrated_database
+from tests.support import ROOT, EngineProcesses, base_env, create_api_key, eventually, migrated_database
 
 ORDER = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.25", "slippageBps": 100}
 ORDERS = 40
@@ -160,3 +164,67 @@ def test_the_dashboard_reads_only_metrics_the_engine_exports() -> None:
     dashboard = json.loads((ROOT / "docs" / "grafana" / "oee-dashboard.json").read_text())
     used = {name for p in dashboard["panels"] for t in p["targets"] for name in re.findall(r"\boee_\w+", t["expr"])}
     assert used and used <= exported, used - exported
+
+
+async def test_http_requests_are_counted_by_route_template_and_status(own_database: str, redis_url: str) -> None:
+    env = base_env(own_database, redis_url, QUEUE_NAME=f"oee:metrics:{uuid.uuid4().hex[:6]}")
+    unknown = str(uuid.uuid4())
+    with EngineProcesses.api_only(env) as engine:
+        async with engine.client() as client:
+            assert (await client.post("/api/orders/execute", json=ORDER)).status_code == 202  # the fast path
+            assert (await client.get(f"/api/orders/{unknown}")).status_code == 404
+            assert (await client.get(f"/api/orders/{uuid.uuid4()}")).status_code == 404
+            assert (await client.get("/no/such/page")).status_code == 404
+            assert (await client.get("/api/orders/recent")).status_code == 200
+        # A key allowed one request, then 429s.
+        secret = create_api_key(own_database, name="limited", rate_per_s=0.001, burst=1)
+        key_id = key_id_of(secret)
+        assert key_id is not None
+        async with httpx.AsyncClient(base_url=engine.base_url, headers={"X-API-Key": secret}, timeout=10) as limited:
+            codes = [(await limited.get("/api/orders/recent")).status_code for _ in range(3)]
+        assert codes == [200, 429, 429]
+        text, samples = await scrape(engine)
+
+    requests = "oee_http_requests_total"
+    assert value(samples, requests, method="POST", route="/api/orders/execute", status="202") == 1
+    assert value(samples, requests, method="GET", route="/api/orders/{orderId}", status="404") == 2
+    assert value(samples, requests, method="GET", route="unmatched", status="404") == 1
+    assert value(samples, requests, method="GET", route="/api/orders/recent", status="200") == 2
+    assert value(samples, requests, method="GET", route="/api/orders/recent", status="429") == 2
+    assert value(samples, "oee_http_request_seconds_count", method="GET", route="/api/orders/{orderId}",
+                 status="404") == 2  # fmt: skip
+    assert value(samples, "oee_rate_limited_total", key_id=key_id) == 2
+    # Route templates only: no raw path, no order ID, no secret.
+    routes = {dict(labels).get("route") for (name, labels) in samples if name == requests}
+    assert all(r is not None and (r == "unmatched" or r.startswith("/")) for r in routes)
+    assert unknown not in text and "/no/such/page" not in text and secret not in text and engine.api_key not in text
+
+    build = [dict(labels) for (name, labels), v in samples.items() if name == "oee_build_info" and v == 1]
+    assert len(build) == 1, build
+    assert build[0]["version"] == __version__
+    assert build[0]["python"] == platform.python_version()
+    assert build[0]["commit"]  # the git commit, or "unknown" outside a checkout
+
+
+async def test_a_worker_writing_to_a_sub_folder_is_counted(own_database: str, redis_url: str, tmp_path: Path) -> None:
+    # As in docker-compose.yml: the API writes to the shared volume, each worker container to a folder of its own
+    # in it (process IDs repeat across containers, and prometheus-client names its files by process ID).
+    env = base_env(own_database, redis_url, QUEUE_NAME=f"oee:metrics:{uuid.uuid4().hex[:6]}",
+                   PROMETHEUS_MULTIPROC_DIR=str(tmp_path))  # fmt: skip
+    worker_dir = tmp_path / "worker-container"
+    worker_dir.mkdir()
+    engine = EngineProcesses(env)
+    try:
+        engine.start_api()
+        engine.start_worker(PROMETHEUS_MULTIPROC_DIR=str(worker_dir))
+        engine.wait_healthy()
+        async with engine.client() as client:
+            assert (await client.post("/api/orders/execute", json=ORDER)).status_code == 202
+        _, samples = await eventually(
+            lambda: scrape(engine),
+            lambda got: total(got[1], "oee_order_transitions_total", status="confirmed") == 1,
+        )
+    finally:
+        engine.stop()
+    assert list(worker_dir.glob("counter_*.db")), "the worker wrote no samples of its own"
+    assert value(samples, "oee_order_stage_seconds_count", stage="submitted_to_confirmed") == 1
