@@ -14,6 +14,7 @@ from adapters.registry import build_worker_adapters
 from engine import status as worker_status
 from engine.db import repository
 from engine.execution import SUPERSEDED, OrderExecutor, RetryPolicy
+from engine.heartbeat import Heartbeat
 from engine.queue import EXECUTE_ORDER, LeasedWorker, OrderQueue
 from engine.recorder import StepStore
 from engine.routing import RoutePolicy, Router
@@ -100,6 +101,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     ctx["recovery_task"] = asyncio.create_task(_recovery_loop(ctx), name="order-recovery")
     ctx["status_reporter"] = worker_status.start_reporter(settings, redis, adapters.settlement)
+    ctx["heartbeat"] = Heartbeat(settings.data_dir, "worker").start()  # the container's liveness check reads it
     log.info(
         "worker ready: concurrency=%d dexes=%s settlement=%s (%s)",
         settings.worker_concurrency, [d.name for d in adapters.dexes], adapters.settlement.kind, adapters.note,
@@ -107,6 +109,8 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "heartbeat" in ctx:
+        await ctx["heartbeat"].stop()
     await worker_status.stop_reporter(ctx.get("status_reporter"))
     task = ctx.get("recovery_task")
     if task is not None:

@@ -7,6 +7,7 @@ import logging
 import signal
 
 from adapters.registry import build_watchers, tokens_for
+from engine.heartbeat import Heartbeat
 from engine.runtime import create_db_pool, create_redis
 from engine.watcher.service import WaitingWatcher
 from kernel.settings import Settings
@@ -24,11 +25,15 @@ async def run_watcher(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    heartbeat: Heartbeat | None = None
     try:
         await watcher.start()
+        heartbeat = Heartbeat(settings.data_dir, "watcher").start()  # the container's liveness check reads it
         log.info("watcher %s ready: DEXes %s", watcher.owner, [v.name for v in dexes])
         await stopping.wait()
     finally:
+        if heartbeat is not None:
+            await heartbeat.stop()
         await watcher.stop()
         for dex in dexes:
             close = getattr(dex, "aclose", None)
