@@ -8,7 +8,12 @@
 #   docker run --rm -e DATABASE_URL=... oee oee migrate                              # alembic upgrade head
 #
 # Every dependency ships as a manylinux wheel, so the slim base needs no compiler and no apt packages.
-FROM python:3.11-slim
+# The base is pinned by digest: python:3.11-slim (Python 3.11.15 on Debian trixie), the multi-platform index.
+FROM python:3.11-slim@sha256:90744cff8f32887f075c47d747a173ff333e9e98801667af93c357fa9f5e28ff
+
+# The git commit the image is built from, shown by oee_build_info on /metrics (docker-compose.yml passes
+# OEE_GIT_COMMIT: docker compose build --build-arg GIT_COMMIT="$(git rev-parse --short=12 HEAD)").
+ARG GIT_COMMIT=unknown
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -16,12 +21,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     OEE_DATA_DIR=/var/lib/oee
 
-# An unprivileged user (uid/gid 10001) that owns nothing but the data folder; that folder is used only
-# when DATABASE_URL/REDIS_URL are unset and the embedded servers start.
+# An unprivileged user (uid/gid 10001) that owns nothing but the data folder: the embedded servers' data
+# (when DATABASE_URL/REDIS_URL are unset), the worker's and watcher's heartbeats, and metrics/, where Compose
+# mounts the volume the API and the workers share (a new named volume takes this folder's owner).
 RUN groupadd --system --gid 10001 oee \
     && useradd --system --uid 10001 --gid oee --home-dir /home/oee --create-home --shell /usr/sbin/nologin oee \
-    && mkdir -p /var/lib/oee \
-    && chown oee:oee /var/lib/oee
+    && mkdir -p /var/lib/oee/metrics \
+    && chown -R oee:oee /var/lib/oee
 
 WORKDIR /app
 
@@ -44,6 +50,7 @@ RUN pip install --no-cache-dir . \
     && site_packages="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
     && ln -s /app/alembic.ini "${site_packages}/alembic.ini" \
     && ln -s /app/migrations "${site_packages}/migrations" \
+    && printf '%s\n' "${GIT_COMMIT}" > "${site_packages}/BUILD_COMMIT" \
     && rm -rf /app/kernel /app/adapters /app/wallets /app/engine /app/localnet /app/tools /app/build /app/*.egg-info \
     && python -c 'import engine.runtime as r; assert (r.PROJECT_ROOT / "alembic.ini").is_file(); assert (r.PROJECT_ROOT / "migrations" / "env.py").is_file()'
 
