@@ -2,25 +2,30 @@
 
 Playwright cannot download its own browser here, so the tests drive Debian's Chromium (``make test``
 installs it when missing, as root). ``OEE_CONSOLE_SCREENSHOT=docs/console.png`` saves the page with its
-confirmed order there, for the README.
+confirmed order there, for the README; ``OEE_CONSOLE_WAITING_SCREENSHOT=/tmp/console-waiting.png`` saves a
+waiting limit order's page.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from decimal import Decimal
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, WebSocketRoute, async_playwright, expect
 
 from engine.api.edge import PAGE_CSP, same_origin
-from tests.support import ROOT, EngineProcesses, base_env
+from tests.support import ROOT, EngineProcesses, base_env, eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.exists()
@@ -219,10 +224,115 @@ async def test_a_refused_order_shows_the_reason_beside_each_field_and_places_not
         assert (await client.get("/api/orders/recent", params={"limit": 500})).json()["count"] == before
 
 
+def grouped(text: str) -> str:
+    """An amount as the console writes it: thousands separated, its digits untouched."""
+    return f"{Decimal(text):,}"
+
+
+async def read_order(engine: EngineProcesses, order_id: str) -> dict[str, Any]:
+    async with engine.client(timeout=10) as client:
+        answer = await client.get(f"/api/orders/{order_id}")
+    assert answer.status_code == 200, answer.text
+    doc: dict[str, Any] = answer.json()
+    return doc
+
+
 async def orders_stored(engine: EngineProcesses) -> int:
     async with engine.client(timeout=10) as client:
         count: int = (await client.get("/api/orders/recent", params={"limit": 500})).json()["count"]
     return count
+
+
+async def test_a_limit_order_waits_with_its_terms_and_distance_and_is_cancelled_from_its_page(
+    page: Page, engine: EngineProcesses
+) -> None:
+    await page.check("#type-limit")
+    await fill_ticket(page, "SOL", "USDC", "2")
+    # Far above the market (SOL is about 150 USDC): it waits.
+    await page.fill("#ticket [name=limitPrice]", "1000")
+    await page.fill("#ticket [name=expiresInS]", "900")
+    await page.fill("#ticket [name=clientRef]", "desk-7/limit")
+    await expect(page.locator("#place-button")).to_have_text("Place limit order")
+    await page.click("#place-button")
+    status = page.locator("#order-status [data-status]")
+    await expect(status).to_have_attribute("data-status", "waiting", timeout=WAIT_MS)
+    order_id = (await page.locator("#order-id").inner_text()).strip()
+    doc = await read_order(engine, order_id)
+    assert (doc["type"], doc["status"], doc["clientRef"]) == ("limit", "waiting", "desk-7/limit")
+    assert Decimal(doc["limitPrice"]) == 1000 and Decimal(doc["triggerMinOut"]) == 2000
+    # Its terms.
+    terms = page.locator("#terms")
+    await expect(terms.locator('[data-term="type"] dd')).to_have_text("limit")
+    await expect(terms.locator('[data-term="limitPrice"] dd')).to_have_text(f"{grouped(doc['limitPrice'])} USDC/SOL")
+    trigger = grouped(doc["triggerMinOut"])
+    await expect(terms.locator('[data-term="triggerMinOut"] dd')).to_have_text(f"≥ {trigger} USDC")
+    await expect(terms.locator('[data-term="expiresAt"] dd')).to_contain_text(re.compile(r"\(in \d+ min\)"))
+    await expect(terms.locator('[data-term="clientRef"] dd')).to_have_text("desk-7/limit")
+    # How far the market is from its trigger: the best venue's quote for its size, against the floor.
+    distance = page.locator("#trigger-distance")
+    venue = "|".join(VENUES)
+    pattern = rf"^market pays [\d,.]+ USDC on ({venue}); fires at {re.escape(trigger)} USDC \([\d,.]+ % away\)"
+    await expect(distance).to_have_text(re.compile(pattern), timeout=WAIT_MS)
+    await expect(distance).to_have_attribute("data-reached", "false")
+    market_out = Decimal(str(await distance.get_attribute("data-market-out")))
+    assert 0 < market_out < Decimal(doc["triggerMinOut"])
+    await expect(page.locator('#lifecycle [data-step="waiting"]')).to_have_class(re.compile(r"\bcurrent\b"))
+    row = page.locator(f'#recent tr[data-order="{order_id}"]')
+    await expect(row.locator("[data-type]")).to_have_text("limit", timeout=WAIT_MS)
+    await expect(row.locator("[data-status]")).to_have_attribute("data-status", "waiting")
+    if target := os.environ.get("OEE_CONSOLE_WAITING_SCREENSHOT"):
+        await page.screenshot(path=target, full_page=True)
+
+    await page.click("#cancel-button")
+    await expect(status).to_have_attribute("data-status", "cancelled", timeout=WAIT_MS)
+    await expect(page.locator("#cancel-button")).to_have_count(0)
+    await expect(page.locator("#trigger")).to_have_count(0)
+    await expect(page.locator('#lifecycle [data-step="cancelled"]')).to_have_class(re.compile(r"\bcancelled\b"))
+    await expect(page.locator('#events [data-status="cancelled"]')).to_have_count(1)
+    # The stream delivered the cancel too: it closed after that terminal event.
+    await expect(page.locator("#order-stream-state")).to_have_text("final: stream closed", timeout=WAIT_MS)
+    assert (await read_order(engine, order_id))["status"] == "cancelled"
+    await expect(row.locator("[data-status]")).to_have_attribute("data-status", "cancelled", timeout=WAIT_MS)
+    await page.select_option("#recent-status", "cancelled")
+    await expect(row).to_have_count(1)
+
+
+async def test_a_sniper_order_from_its_ticket_is_accepted_and_waits_for_a_pool(
+    page: Page, engine: EngineProcesses
+) -> None:
+    await page.check("#type-sniper")
+    await fill_ticket(page, "USDC", "NEWT", "25", "100")
+    await page.fill("#ticket [name=maxPrice]", "0.05")
+    # The expiry as a time: the browser's local time, sent with its zone.
+    local, expected = await page.evaluate(
+        """() => {
+          const at = new Date(Date.now() + 10 * 60 * 1000);
+          at.setMilliseconds(0);
+          const pad = (n) => String(n).padStart(2, "0");
+          const local = `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T` +
+            `${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`;
+          return [local, at.toISOString()];
+        }"""
+    )
+    await page.fill("#ticket [name=expiresAt]", local)
+    await expect(page.locator("#ticket [name=expiresInS]")).to_have_value("")  # one expiry, never both
+    await page.click("#place-button")
+    await expect(page.locator("#ticket-message")).to_contain_text("Accepted, waiting")
+    status = page.locator("#order-status [data-status]")
+    await expect(status).to_have_attribute("data-status", "waiting", timeout=WAIT_MS)
+    order_id = (await page.locator("#order-id").inner_text()).strip()
+    doc = await read_order(engine, order_id)
+    assert (doc["type"], doc["status"], doc["clientRef"]) == ("sniper", "waiting", None)
+    assert datetime.fromisoformat(doc["expiresAt"]) == datetime.fromisoformat(expected.replace("Z", "+00:00"))
+    terms = page.locator("#terms")
+    await expect(terms.locator('[data-term="type"] dd')).to_have_text("sniper")
+    await expect(terms.locator('[data-term="maxPrice"] dd')).to_have_text("0.05 USDC/NEWT")
+    floor = grouped(doc["triggerMinOut"])
+    await expect(terms.locator('[data-term="triggerMinOut"] dd')).to_have_text(f"≥ {floor} NEWT")
+    await expect(terms.locator('[data-term="clientRef"]')).to_have_count(0)
+    # NEWT has no pool until one is launched: the page says so instead of a distance.
+    await expect(page.locator("#trigger-distance")).to_contain_text("no quote for USDC → NEWT yet", timeout=WAIT_MS)
+    await expect(page.locator("#cancel-button")).to_be_visible()
 
 
 async def test_a_waiting_order_missing_its_terms_shows_each_reason_by_its_field_and_places_nothing(
@@ -246,3 +356,39 @@ async def test_a_waiting_order_missing_its_terms_shows_each_reason_by_its_field_
     await expect(both).to_have_text("give maxPrice or minAmountOut, not both")
     await expect(reason).to_have_text("")
     assert await orders_stored(engine) == before
+
+
+async def test_a_cancel_after_the_order_fired_says_why_and_shows_where_it_is(
+    page: Page, engine: EngineProcesses
+) -> None:
+    """The page still shows the order waiting when it fires (its stream is held back after the snapshot): the
+    Cancel is refused with 409, which the page says, and it shows the order as the API has it now."""
+
+    async def hold_all_but_the_snapshot(socket: WebSocketRoute) -> None:
+        server = socket.connect_to_server()
+
+        def snapshot_only(message: str | bytes) -> None:
+            if json.loads(message)["type"] == "snapshot":
+                socket.send(message)
+
+        server.on_message(snapshot_only)
+        server.on_close(lambda code, reason: None)
+
+    await page.route_web_socket(re.compile(r"/ws/orders/"), hold_all_but_the_snapshot)
+    sniper = {"type": "sniper", "tokenIn": "USDC", "tokenOut": "PUMP", "amountIn": "10", "maxPrice": "1",
+              "slippageBps": 500, "expiresInS": 600}  # fmt: skip
+    async with engine.client(timeout=10) as client:
+        placed = await client.post("/api/orders/execute", json=sniper)
+        assert placed.status_code == 202, placed.text
+        order_id = placed.json()["orderId"]
+        await page.evaluate("orderId => { location.hash = `#/orders/${orderId}`; }", order_id)
+        await expect(page.locator("#cancel-button")).to_be_visible(timeout=WAIT_MS)
+        # Its pool opens: the sniper fires and fills, while the page, hearing nothing more, still shows it waiting.
+        launch = {"base": "PUMP", "quote": "USDC", "price": "0.05", "opensInS": 0}
+        assert (await client.post("/api/pools/launch", json=launch)).status_code == 200
+        doc = await eventually(lambda: read_order(engine, order_id), lambda d: d["status"] in ("confirmed", "failed"))
+    await expect(page.locator("#order-status [data-status]")).to_have_attribute("data-status", "waiting")
+    await page.click("#cancel-button")
+    await expect(page.locator("#cancel-message")).to_contain_text("409 not_cancellable")
+    await expect(page.locator("#order-status [data-status]")).to_have_attribute("data-status", doc["status"])
+    await expect(page.locator("#cancel-button")).to_have_count(0)

@@ -53,6 +53,8 @@ export function placeOrder(order, idempotencyKey) {
 
 export const quote = (request) => call("POST", "/api/quotes", request);
 export const order = (orderId) => call("GET", `/api/orders/${encodeURIComponent(orderId)}`);
+/** Cancel a waiting order: the whole order, now `cancelled`; 409 `not_cancellable` once it fired or ended. */
+export const cancelOrder = (orderId) => call("DELETE", `/api/orders/${encodeURIComponent(orderId)}`);
 export const health = () => fetch("/health").then((r) => r.json());
 
 export function recent(status, limit = 25) {

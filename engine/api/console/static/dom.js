@@ -72,6 +72,33 @@ export function clock(iso) {
   return Number.isNaN(when.getTime()) ? String(iso) : when.toLocaleTimeString("en-GB", { hour12: false });
 }
 
+/** A time as the clock shows it, with its date when it is not today. */
+export function when(iso) {
+  if (!iso) return "—";
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return String(iso);
+  if (at.toDateString() === new Date().toDateString()) return clock(iso);
+  return `${at.toLocaleDateString("en-CA")} ${clock(iso)}`;
+}
+
+/** How long until an ISO time: "in 42 s", "in 59 min", "in 3 h 5 min", "in 2 d 4 h"; "past" once it is. */
+export function until(iso, now = Date.now()) {
+  const s = Math.floor((new Date(iso).getTime() - now) / 1000);
+  if (!Number.isFinite(s)) return "";
+  if (s <= 0) return "past";
+  if (s < 120) return `in ${s} s`;
+  const m = Math.floor(s / 60), h = Math.floor(m / 60), d = Math.floor(h / 24);
+  if (h < 2) return `in ${m} min`;
+  if (d < 2) return `in ${h} h${m % 60 ? ` ${m % 60} min` : ""}`;
+  return `in ${d} d${h % 24 ? ` ${h % 24} h` : ""}`;
+}
+
+/** A decimal amount in raw units (a BigInt) at `decimals`, so two amounts compare exactly, never as floats. */
+export function raw(text, decimals) {
+  const [whole, frac = ""] = String(text).split(".");
+  return BigInt(whole + frac.padEnd(decimals, "0").slice(0, decimals));
+}
+
 /** Milliseconds between two ISO times, as "+240 ms" or "+2.4 s". */
 export function since(fromIso, toIso) {
   const ms = new Date(toIso).getTime() - new Date(fromIso).getTime();

@@ -1,12 +1,15 @@
-// An order's page: its lifecycle live over the WebSocket, the routing decision (every quote, the winner
-// and why), the transaction, the attempts and every event. The stream's snapshot and events are the
-// source; once the order is final, the whole document is read again for what only it holds.
+// An order's page: its terms, its lifecycle live over the WebSocket, the routing decision (every quote,
+// the winner and why), the transaction, the attempts and every event; while a limit or sniper order
+// waits, how far the market is from its trigger and its Cancel button. The stream's snapshot and events
+// are the source; once the order is final, the whole document is read again for what only it holds.
 
 import { ApiError, STATUSES, TERMINAL, follow, order as readOrder } from "./api.js";
 import { amount, badge, bestVenue, byId, clock, el, fill, planLine, safeLink, short, sig, since } from "./dom.js";
+import { cancelButton, distance, terms, watchMarket } from "./trigger.js";
 
 const RECONNECT_MS = 1000;
-let current = null; // { orderId, doc, events: Map(seq -> event), socket, closed }
+// { orderId, doc, events: Map(seq -> event), socket, closed, market, stopMarket, notice }
+let current = null;
 
 function latest(events, test) {
   let found = null;
@@ -14,20 +17,33 @@ function latest(events, test) {
   return found;
 }
 
+/** The steps this order goes through: a waiting one starts `waiting`, and may end there, expired or cancelled. */
+function steps(doc) {
+  const unfired = doc.status === "expired" || doc.status === "cancelled";
+  if (unfired) return ["waiting", doc.status];
+  const first = doc.type === "market" ? [] : ["waiting"];
+  return [...first, ...STATUSES.slice(0, 4), doc.status === "failed" ? "failed" : "confirmed"];
+}
+
 function lifecycle(doc, events) {
   const firstAt = {};
   for (const event of [...events.values()].sort((a, b) => a.seq - b.seq)) {
     if (event.kind === "status" && !(event.status in firstAt)) firstAt[event.status] = event.at;
   }
-  const failed = doc.status === "failed";
-  const steps = [...STATUSES.slice(0, 4), failed ? "failed" : "confirmed"];
-  const reached = STATUSES.indexOf(doc.status);
-  return el("ol", { class: "lifecycle", id: "lifecycle" }, steps.map((status, i) => {
+  const names = steps(doc);
+  const reached = names.indexOf(doc.status);
+  // Back to waiting (the price moved back before the worker quoted): later steps are to come again.
+  const seen = (status) => doc.status !== "waiting" && firstAt[status];
+  const time = (status) => {
     const at = firstAt[status];
-    const state = status === doc.status ? (TERMINAL.has(status) ? status : "current") : at || i < reached ? "done" : "todo";
+    if (!at || !firstAt[names[0]]) return "";
+    return status === "waiting" || status === "pending" ? clock(at) : since(firstAt.pending ?? firstAt[names[0]], at);
+  };
+  return el("ol", { class: "lifecycle", id: "lifecycle" }, names.map((status, i) => {
+    const state = status === doc.status ? (TERMINAL.has(status) ? status : "current") : seen(status) || i < reached ? "done" : "todo";
     return el("li", { class: `step ${state}`, "data-step": status },
       el("span", { class: "bullet" }), el("span", { class: "step-name" }, status),
-      el("span", { class: "step-time" }, at && firstAt.pending ? (status === "pending" ? clock(at) : since(firstAt.pending, at)) : ""));
+      el("span", { class: "step-time" }, time(status)));
   }));
 }
 
@@ -41,7 +57,10 @@ function routing(doc, events) {
   const winner = bestVenue(quotes, chosen); // a split or a hop wins under its own name: mark the best pool
   const tag = winner === chosen ? "winner" : "best pool";
   const reason = data.reason ?? doc.route?.reason;
-  if (!quotes.length) return el("p", { class: "dim" }, "Waiting for quotes…");
+  if (!quotes.length) {
+    const unfired = doc.status === "waiting" || doc.status === "expired" || doc.status === "cancelled";
+    return el("p", { class: "dim" }, unfired ? "Not routed: it is routed once its trigger fires." : "Waiting for quotes…");
+  }
   const sym = doc.tokenOut.symbol;
   return [
     el("table", { class: "grid-table", id: "routing-table" },
@@ -73,7 +92,11 @@ function transaction(doc, events) {
   ];
   if (explorer) rows.push(["explorer", safeLink(explorer, "View on Solana Explorer ↗")]);
   if (note) rows.push(["note", note]);
-  if (doc.failureReason) rows.push(["failure", el("span", { class: "error-text", id: "failure-reason" }, `${doc.failureCode ?? ""} ${doc.failureReason}`)]);
+  if (doc.failureReason && (doc.status === "cancelled" || doc.status === "expired")) {
+    rows.push(["reason", el("span", { id: "failure-reason" }, doc.failureReason)]); // it ended unfired: no failure
+  } else if (doc.failureReason) {
+    rows.push(["failure", el("span", { class: "error-text", id: "failure-reason" }, `${doc.failureCode ?? ""} ${doc.failureReason}`)]);
+  }
   return el("dl", { class: "facts" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 }
 
@@ -82,6 +105,14 @@ function describe(event) {
   if (event.kind === "retrying") return `attempt ${d.attempt} failed (${d.code}): ${d.reason}; attempt ${d.nextAttempt} in ${d.delayMs} ms`;
   if (event.kind === "settlement") return d.expired ? `transaction ${short(d.txHash)} expired unseen` : JSON.stringify(d);
   switch (event.status) {
+    case "waiting":
+      if (d.code) return `back to waiting (${d.code}): ${d.reason}`;
+      return `waiting: fires at ${amount(d.triggerMinOut)} out, expires ${clock(d.expiresAt)}`;
+    case "pending":
+      return d.trigger ? `fired on ${d.dex}: quoted ${amount(d.quotedAmountOut)} out, at least ${amount(d.triggerMinOut)} asked` : "accepted";
+    case "expired":
+    case "cancelled":
+      return d.reason ?? event.status;
     case "routing": return `attempt ${d.attempt}: asking ${(d.dexes ?? []).join(", ")}`;
     case "building": return `${d.dex} chosen: ${amount(d.amountOut)} out, at least ${amount(d.minAmountOut)}`;
     case "submitted": return `sent ${short(d.txHash)} (${d.settlement})`;
@@ -100,8 +131,29 @@ function attemptsTable(doc) {
       el("td", { class: "error-text" }, a.error ? `${a.errorCode}: ${a.error}` : "")))))];
 }
 
+/** While the order waits: how far the market is from its trigger, and the Cancel button. */
+function waitingBox(state) {
+  const { doc } = state;
+  if (doc.status !== "waiting") return null;
+  return el("div", { class: "trigger", id: "trigger" },
+    distance(doc, state.market),
+    cancelButton(doc.orderId, {
+      onCancelled: (answer) => {
+        if (current !== state) return;
+        adopt(state, answer);
+        render();
+      },
+      onRefused: (exc) => {
+        if (current !== state) return;
+        state.notice = `${exc.status} ${exc.code}: ${exc.message}`;
+        refresh(state); // what it is now, if it fired meanwhile
+      },
+    }));
+}
+
 function render() {
-  const { doc, events } = current;
+  const state = current;
+  const { doc, events } = state;
   if (!doc) return;
   const sorted = [...events.values()].sort((a, b) => a.seq - b.seq);
   fill(byId("order"),
@@ -111,6 +163,9 @@ function render() {
         el("strong", {}, doc.amountOut ? `${amount(doc.amountOut)} ${doc.tokenOut.symbol}` : doc.tokenOut.symbol),
         el("span", { class: "dim" }, ` · ${doc.slippageBps} bps`)),
       el("span", { id: "order-status" }, badge(doc.status))),
+    terms(doc),
+    waitingBox(state),
+    state.notice ? el("p", { class: "message error", id: "cancel-message", role: "status" }, state.notice) : null,
     lifecycle(doc, events),
     el("div", { class: "split" },
       el("div", {}, el("h3", {}, "Routing decision"), routing(doc, events)),
@@ -122,6 +177,22 @@ function render() {
         el("td", { class: "dim num" }, e.seq), el("td", { class: "dim" }, clock(e.at)),
         el("td", {}, e.kind === "status" ? badge(e.status) : el("span", { class: "badge kind" }, e.kind)),
         el("td", {}, describe(e)))))));
+  watchWhileWaiting(state);
+}
+
+/** Quote the order's size while it waits, and stop once it does not (or another order is shown). */
+function watchWhileWaiting(state) {
+  const waiting = current === state && !state.closed && state.doc?.status === "waiting";
+  if (waiting && !state.stopMarket) {
+    state.stopMarket = watchMarket(state.doc, (market) => {
+      if (current !== state) return;
+      state.market = market;
+      byId("trigger-distance")?.replaceWith(distance(state.doc, market)); // the button stays put under the pointer
+    });
+  } else if (!waiting && state.stopMarket) {
+    state.stopMarket();
+    state.stopMarket = null;
+  }
 }
 
 function streamState(text) {
@@ -138,10 +209,15 @@ function live(event) {
   return {};
 }
 
+/** Take a whole order (a snapshot, a read, a cancel's answer) as the page's. */
+function adopt(state, doc) {
+  state.doc = doc;
+  for (const e of doc.events) state.events.set(e.seq, e);
+}
+
 function apply(message) {
   if (message.type === "snapshot") {
-    current.doc = message.order;
-    for (const e of message.order.events) current.events.set(e.seq, e);
+    adopt(current, message.order);
   } else if (message.type === "event") {
     current.events.set(message.seq, message);
     if (message.kind === "status") current.doc = { ...current.doc, status: message.status, ...live(message) };
@@ -154,8 +230,7 @@ function apply(message) {
 
 async function refresh(state) {
   try {
-    state.doc = await readOrder(state.orderId);
-    for (const e of state.doc.events) state.events.set(e.seq, e);
+    adopt(state, await readOrder(state.orderId));
   } catch (exc) {
     if (!(exc instanceof ApiError)) throw exc;
     fill(byId("order"), el("p", { class: "error-text" }, exc.message));
@@ -190,8 +265,9 @@ export function showOrder(orderId) {
   if (current) {
     current.closed = true;
     current.socket?.close(1000);
+    current.stopMarket?.();
   }
-  current = { orderId, doc: null, events: new Map(), socket: null, closed: false };
+  current = { orderId, doc: null, events: new Map(), socket: null, closed: false, market: null, stopMarket: null, notice: null };
   fill(byId("order"), el("p", { class: "dim" }, `Loading ${orderId}…`));
   connect(current);
 }

@@ -1,0 +1,107 @@
+// A limit or sniper order's part of its page: its terms, how far the market is from its trigger, and its
+// Cancel button. There is no price feed: while the order waits, the page asks POST /api/quotes for the
+// order's own pair and size every few seconds and sets the best venue's amount out against triggerMinOut,
+// the floor the watcher fires the order at (it prices each venue's quote for the whole size, as this does).
+
+import { ApiError, cancelOrder, quote } from "./api.js";
+import { amount, clock, el, fill, raw, sig, until, when } from "./dom.js";
+
+export const MARKET_EVERY_MS = 3000;
+
+/** The order's terms: its type, its limit or cap, the amount out it fires at, its expiry, its reference. */
+export function terms(doc) {
+  const [sold, bought] = [doc.tokenIn.symbol, doc.tokenOut.symbol];
+  const waits = doc.type !== "market";
+  const rows = [["type", "type", doc.type]];
+  if (doc.limitPrice) rows.push(["limitPrice", "limit price", `${amount(doc.limitPrice)} ${bought}/${sold}`]);
+  if (doc.maxPrice) rows.push(["maxPrice", "max price", `${amount(doc.maxPrice)} ${sold}/${bought}`]);
+  if (waits && doc.triggerMinOut) rows.push(["triggerMinOut", "fires at", `≥ ${amount(doc.triggerMinOut)} ${bought}`]);
+  if (doc.expiresAt) {
+    const left = doc.status === "waiting" ? el("span", { class: "dim" }, ` (${until(doc.expiresAt)})`) : null;
+    rows.push(["expiresAt", doc.status === "expired" ? "expired" : "expires", when(doc.expiresAt), left]);
+  }
+  if (doc.triggeredAt) rows.push(["triggeredAt", "fired", when(doc.triggeredAt)]);
+  if (doc.clientRef) rows.push(["clientRef", "client ref", el("code", {}, doc.clientRef)]);
+  return el("dl", { class: "terms", id: "terms" }, rows.map(([key, label, ...value]) =>
+    el("div", { class: "term", "data-term": key }, el("dt", {}, label), el("dd", {}, value))));
+}
+
+function bestQuote(quotes) {
+  let best = null;
+  for (const q of quotes ?? []) {
+    if (q.error || q.amountOut == null) continue;
+    if (!best || Number(q.amountOut) > Number(best.amountOut)) best = q;
+  }
+  return best;
+}
+
+function percent(part, whole) {
+  const pct = (Number(part) / Number(whole)) * 100;
+  return pct < 0.01 ? "< 0.01" : sig(pct, 3);
+}
+
+/** "market pays 148.2 USDC; fires at 150 USDC (1.21 % away)", from the latest quote of the order's size. */
+export function distance(doc, market) {
+  const out = doc.tokenOut;
+  const target = `${amount(doc.triggerMinOut)} ${out.symbol}`;
+  const line = (attrs, ...children) => el("p", { id: "trigger-distance", class: "distance", ...attrs }, children);
+  if (!market) return line({ class: "distance dim" }, `fires at ${target}; asking the market…`);
+  const asOf = el("span", { class: "dim small" }, ` · as of ${clock(market.at)}`);
+  const best = market.answer ? bestQuote(market.answer.quotes) : null;
+  if (!best) {
+    const why = !market.error ? "no venue quoted it" : market.error.code === "unsupported_pair" ? "no pool trades it" : market.error.message;
+    return line({ "data-reached": "false", title: market.error?.message }, `no quote for ${doc.tokenIn.symbol} → ${out.symbol} yet; fires at ${target}`,
+      el("span", { class: "dim small" }, ` (${why})`), asOf);
+  }
+  const [have, need] = [raw(best.amountOut, out.decimals), raw(doc.triggerMinOut, out.decimals)];
+  const pays = [`market pays `, el("strong", {}, `${amount(best.amountOut)} ${out.symbol}`), el("span", { class: "dim" }, ` on ${best.dex}`)];
+  const attrs = { "data-market-out": best.amountOut, "data-trigger-min-out": doc.triggerMinOut, "data-reached": String(have >= need) };
+  if (have >= need) return line(attrs, pays, `; fires at ${target} (trigger reached: it fires at the watcher's next look)`, asOf);
+  return line(attrs, pays, `; fires at ${target} (`, el("strong", { class: "away" }, `${percent(need - have, have)} % away`), ")", asOf);
+}
+
+/**
+ * Quote the order's pair and size every few seconds while the page shows it; `onMarket` gets
+ * `{answer, at}` or `{error, at}`. Returns the function that stops it.
+ */
+export function watchMarket(doc, onMarket) {
+  const request = { tokenIn: doc.tokenIn.mint, tokenOut: doc.tokenOut.mint, amountIn: doc.amountIn, slippageBps: doc.slippageBps };
+  let stopped = false;
+  let timer = null;
+  async function tick() {
+    if (stopped) return;
+    if (!document.hidden) {
+      let market;
+      try {
+        market = { answer: await quote(request), at: new Date().toISOString() };
+      } catch (exc) {
+        if (!(exc instanceof ApiError)) throw exc;
+        market = { error: exc, at: new Date().toISOString() }; // a sniper's pair has no pool yet: said, not fatal
+      }
+      if (stopped) return;
+      onMarket(market);
+    }
+    timer = setTimeout(tick, MARKET_EVERY_MS);
+  }
+  tick();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/** The Cancel button: `onCancelled(doc)` with the order now cancelled, or `onRefused(error)` (409 once it fired). */
+export function cancelButton(orderId, { onCancelled, onRefused }) {
+  const button = el("button", { type: "button", id: "cancel-button", class: "danger" }, "Cancel order");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    fill(button, "Cancelling…");
+    try {
+      onCancelled(await cancelOrder(orderId));
+    } catch (exc) {
+      if (!(exc instanceof ApiError)) throw exc;
+      onRefused(exc);
+    }
+  });
+  return button;
+}
