@@ -13,10 +13,14 @@ fast test that starts a process, a localnet or a listening socket anyway fails, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import os
 import socket
 import subprocess
+import sys
+import threading
 import types
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -116,8 +120,38 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    with _nothing_started(item):
+    with _nothing_started(item), _tasks_told_before_timeout(item):
         return (yield)
+
+
+# --- a test that hangs ----------------------------------------------------------------------------
+# pytest-timeout (``timeout`` in pyproject.toml) fails a test that runs too long and prints every thread's
+# stack; for an asyncio test that stack is the event loop's, so what each task awaits is printed first.
+
+
+@contextlib.contextmanager
+def _tasks_told_before_timeout(item: pytest.Item) -> Iterator[None]:
+    limit = float(item.config.getini("timeout") or 0)
+    if limit <= 0:
+        yield
+        return
+    timer = threading.Timer(max(limit - 15, 1), _print_tasks, args=(item.nodeid,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _print_tasks(nodeid: str) -> None:
+    tasks = [t for t in gc.get_objects() if isinstance(t, asyncio.Task) and not t.done()]
+    out = sys.stderr
+    print(f"\n+++ {nodeid} is about to time out; {len(tasks)} asyncio tasks pending +++", file=out)
+    for task in tasks:
+        with contextlib.suppress(Exception):
+            task.print_stack(limit=12, file=out)
+    out.flush()
 
 
 # --- servers --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import hypothesis
@@ -27,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from engine.api.submission import IDEMPOTENCY_KEY_PATTERN
-from tests.support import EngineProcesses
+from tests.support import EngineProcesses, base_env, migrated_database
 
 # The 4 operations that take input x (150 valid + 120 invalid cases), and the 2 that take none once
 # each (their only case): over 1,000 cases in all.
@@ -48,9 +49,19 @@ def fuzz_settings(cases: int) -> hypothesis.settings:
 
 
 @pytest.fixture(scope="module")
-def api_schema(live_engine: EngineProcesses) -> schemathesis.BaseSchema:
-    schema = schemathesis.openapi.from_url(f"{live_engine.base_url}/openapi.json")
-    schema.config.update(headers=live_engine.headers)  # every case sends the key; 401 is tested on its own
+def fuzzed_engine(servers: tuple[str, str]) -> Iterator[EngineProcesses]:
+    """A deployment of its own (database, so namespace too): what the fuzz does (launching pools, cancelling
+    orders) is seen by no other test."""
+    with migrated_database(servers[0], prefix="oee_fuzz") as url:
+        env = base_env(url, servers[1], QUEUE_NAME=f"oee:fuzz:{uuid.uuid4().hex[:6]}")
+        with EngineProcesses.running(env) as engine:
+            yield engine
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzzed_engine: EngineProcesses) -> schemathesis.BaseSchema:
+    schema = schemathesis.openapi.from_url(f"{fuzzed_engine.base_url}/openapi.json")
+    schema.config.update(headers=fuzzed_engine.headers)  # every case sends the key; 401 is tested on its own
     return schema
 
 
@@ -84,11 +95,11 @@ def test_every_operation_answers_as_documented(api_schema: schemathesis.BaseSche
 
 
 def test_chains_of_operations_answer_as_documented(
-    api_schema: schemathesis.BaseSchema, live_engine: EngineProcesses
+    api_schema: schemathesis.BaseSchema, fuzzed_engine: EngineProcesses
 ) -> None:
     class Chains(api_schema.as_state_machine()):  # type: ignore[misc]
         def before_call(self, case: schemathesis.Case) -> None:
-            case.headers = {**(case.headers or {}), **live_engine.headers}
+            case.headers = {**(case.headers or {}), **fuzzed_engine.headers}
             # A generated key may repeat one sent earlier in the run, and then the same steps answer 200
             # instead of 202 and Hypothesis sees the run change under it. A valid key is made unique.
             key = (case.headers or {}).get("Idempotency-Key")

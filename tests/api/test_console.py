@@ -25,7 +25,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, ConsoleMessage, Page, WebSocketRoute, async_playwright, expect
 
 from engine.api.edge import PAGE_CSP, same_origin
-from tests.support import ROOT, EngineProcesses, base_env, eventually
+from tests.support import ROOT, EngineProcesses, base_env, eventually, migrated_database
 
 CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.exists()
@@ -42,14 +42,16 @@ MARKUP_SINKS = re.compile(r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML\(
 
 
 @pytest.fixture(scope="module")
-def engine(database_url: str, redis_url: str) -> Iterator[EngineProcesses]:
-    """An API and a worker with a little simulated latency, so the page has a lifecycle to show."""
-    env = base_env(
-        database_url, redis_url, QUEUE_NAME=f"oee:console:{uuid.uuid4().hex[:6]}",
-        SIMULATED_QUOTE_LATENCY_MS="20-60", SIMULATED_EXECUTION_LATENCY_MS="300",
-    )  # fmt: skip
-    with EngineProcesses.running(env) as processes:
-        yield processes
+def engine(servers: tuple[str, str]) -> Iterator[EngineProcesses]:
+    """An API and a worker with a little simulated latency, so the page has a lifecycle to show; a deployment
+    of its own, so a pool another test launched never changes what the page is shown."""
+    with migrated_database(servers[0], prefix="oee_console") as url:
+        env = base_env(
+            url, servers[1], QUEUE_NAME=f"oee:console:{uuid.uuid4().hex[:6]}",
+            SIMULATED_QUOTE_LATENCY_MS="20-60", SIMULATED_EXECUTION_LATENCY_MS="300",
+        )  # fmt: skip
+        with EngineProcesses.running(env) as processes:
+            yield processes
 
 
 @pytest_asyncio.fixture(scope="module")
