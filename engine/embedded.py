@@ -37,10 +37,14 @@ class EmbeddedServices:
     def start(self, *, postgres: bool, redis: bool) -> EmbeddedServices:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o755)
-        if postgres:
-            self.database_url = self._start_postgres()
-        if redis:
-            self.redis_url = self._start_redis()
+        try:
+            if postgres:
+                self.database_url = self._start_postgres()
+            if redis:
+                self.redis_url = self._start_redis()
+        except BaseException:
+            self.stop()  # one that could not start never leaves the other running
+            raise
         return self
 
     # --- PostgreSQL -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``oee``: run the API, the worker, both, the demo, and migrations."""
+"""``oee``: run the API, the worker, both, the demo, and migrations; check the settings before any of them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import glob
 import logging
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,25 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The commands whose processes record metrics, and those that start a deployment (its metrics begin at zero).
 RECORDS_METRICS = {"api", "worker", "watcher", "up", "demo"}
 STARTS_DEPLOYMENT = {"up", "demo"}
+
+
+CHECK_TEXT = """Check every setting before anything starts: DATABASE_URL and REDIS_URL parsed (a URL of another
+kind is refused) and reached, the wallet key readable, API_PORT free, OEE_DATA_DIR writable. Prints one line per
+problem naming the setting and exits 2, or what it found and exits 0. up, api, worker, watcher and migrate run
+the same checks first."""
+MIGRATE_TEXT = "Bring the database DATABASE_URL names (or the embedded one) to the latest schema migration."
+API_TEXT = """Run the HTTP and WebSocket API: it accepts orders, queues them for workers and streams their
+progress. It never holds the wallet key. Starts embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are
+unset."""
+WORKER_TEXT = """Run a worker: it takes queued orders, quotes every DEX, routes, builds, signs, submits and
+confirms each, with at most ORDER_MAX_ATTEMPTS attempts. The only process that holds the wallet key."""
+WATCHER_TEXT = """Run a watcher of waiting orders: one loop per pair reads its DEXes once per update, fires each
+limit order whose price is met and each sniper order whose pool opened, and expires the rest on time."""
+UP_TEXT = """Run a whole deployment: the API, WORKER_PROCESSES workers and WATCHER_PROCESSES watchers, each
+restarted with back-off when it dies. A child that fails to start 5 times in a row stops everything with its
+last error and exit status 1. Settings are checked first (see oee check)."""
+DEMO_TEXT = """Start a deployment (its API on API_PORT, or on a free port when unset), submit market orders and
+a limit, a sniper and a cancel, and show each order's progress live until every one is final."""
 
 
 def with_metrics_dir(settings: Settings, *, fresh: bool) -> Settings:
@@ -62,10 +82,6 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    if args.host:
-        settings = settings.model_copy(update={"api_host": args.host})
-    if args.port:
-        settings = settings.model_copy(update={"api_port": args.port})
     services = prepare_services(settings)
     s = services.settings
     processes = args.processes or s.api_processes
@@ -162,7 +178,9 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     # Watchers need no wallet: they read venues and move orders in PostgreSQL; workers execute what they fire.
     children += [Child(f"watcher-{n + 1}", ("watcher",)) for n in range(s.watcher_processes)]
     # The API child gets no signing key: only workers sign.
-    supervisor = Supervisor(lambda argv: spawn(argv, env if argv[0] == "worker" else api_env(s)), children)
+    supervisor = Supervisor(
+        lambda argv: spawn(argv, env if argv[0] == "worker" else api_env(s), stderr=subprocess.PIPE), children
+    )
     supervisor.install_signal_handlers()
     try:
         _, created = ensure_local_key(s)
@@ -171,9 +189,21 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
               f"{s.worker_processes} worker(s), {s.watcher_processes} watcher(s)")  # fmt: skip
         print(f"oee up: {mode_line(s).plain}")
         print(f"oee up: {how_to_use(s, created)}", flush=True)
-        supervisor.run()
+        gave_up = supervisor.run()
     finally:
         services.stop()
+    if gave_up:
+        print(f"oee up: {gave_up}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from tools.check import summary
+
+    for line in summary(settings):  # the checks themselves ran before any command (see main)
+        print(f"oee check: {line}")
+    print("oee check: every setting is good")
     return 0
 
 
@@ -190,11 +220,12 @@ def cmd_localnet(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
-    from tools.keys import main as keys_main
+    from tools.keys import parse, run
 
+    parsed = parse(args.keys_args)  # help and usage errors before any server starts
     services = prepare_services(settings)
     try:
-        return keys_main(args.keys_args, services.settings)
+        return run(parsed, services.settings)
     finally:
         services.stop()
 
@@ -209,20 +240,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oee", description="Order execution engine for Solana swaps.")
     parser.add_argument("--version", action="version", version=f"oee {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(run=cmd_migrate)
-    api = sub.add_parser("api", help="run the HTTP and WebSocket API")
-    api.add_argument("--host")
-    api.add_argument("--port", type=int)
-    api.add_argument("--processes", type=int, help="API processes sharing the port")
+    sub.add_parser(
+        "check", help="check every setting (URLs, servers, wallet key, port) and exit", description=CHECK_TEXT
+    ).set_defaults(run=cmd_check)
+    sub.add_parser("migrate", help="bring the database schema up to date", description=MIGRATE_TEXT).set_defaults(
+        run=cmd_migrate
+    )
+    api = sub.add_parser("api", help="run the HTTP and WebSocket API", description=API_TEXT)
+    api.add_argument("--host", help="address to bind (API_HOST)")
+    api.add_argument("--port", type=int, help="port to listen on (API_PORT)")
+    api.add_argument("--processes", type=int, help="API processes sharing the port (API_PROCESSES)")
     api.set_defaults(run=cmd_api)
-    worker = sub.add_parser("worker", help="run a worker that executes queued orders")
+    worker = sub.add_parser("worker", help="run a worker that executes queued orders", description=WORKER_TEXT)
     worker.add_argument("--concurrency", type=int, help="orders executed at once (WORKER_CONCURRENCY)")
     worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     worker.set_defaults(run=cmd_worker)
-    sub.add_parser("watcher", help="run a watcher of waiting limit and sniper orders (one loop per pair)").set_defaults(
-        run=cmd_watcher
-    )
-    pools = sub.add_parser("pools", help="simulated pools: launch BASE QUOTE --price P --opens-in S")
+    sub.add_parser(
+        "watcher", help="run a watcher of waiting limit and sniper orders (one loop per pair)", description=WATCHER_TEXT
+    ).set_defaults(run=cmd_watcher)
+    pools = sub.add_parser(
+        "pools", help="simulated pools: launch BASE QUOTE --price P --opens-in S",
+        description="Manage the simulated market's pools: launch one for a token that has none (NEWT, PUMP), "
+        "which sniper orders waiting for it then buy into.",
+    )  # fmt: skip
     pools_sub = pools.add_subparsers(dest="pools_command", required=True)
     launch = pools_sub.add_parser("launch", help="launch a simulated pool that sniper orders may wait for")
     launch.add_argument("base", help="the launched token, e.g. NEWT or PUMP")
@@ -230,10 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--price", required=True, help="units of QUOTE per unit of BASE, e.g. 0.05")
     launch.add_argument("--opens-in", type=float, default=0.0, help="seconds until the pool takes swaps")
     pools.set_defaults(run=cmd_pools)
-    sub.add_parser("up", help="run the API and the worker(s), starting embedded services when needed").set_defaults(
-        run=cmd_up
-    )
-    demo = sub.add_parser("demo", help="start everything, submit orders at once, watch them live")
+    sub.add_parser(
+        "up", help="run the API, the worker(s) and the watcher(s), starting embedded services when needed",
+        description=UP_TEXT,
+    ).set_defaults(run=cmd_up)  # fmt: skip
+    demo = sub.add_parser("demo", help="start everything, submit orders at once, watch them live",
+                          description=DEMO_TEXT)  # fmt: skip
     demo.add_argument("--orders", type=int, default=12)
     demo.add_argument("--fast", action="store_true", help="no simulated latency")
     demo.add_argument("--market-only", action="store_true", help="market orders only (no limit, sniper or cancel)")
@@ -278,9 +320,33 @@ def settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
+def checked_or_exit(settings: Settings, command: str) -> None:
+    """The checks of :mod:`tools.check` for what ``command`` uses; one line per problem and exit status 2."""
+    from tools.check import COMMAND_NEEDS, problems
+
+    needs = COMMAND_NEEDS.get(command)
+    if needs is None:
+        return
+    found = problems(settings, needs)
+    for problem in found:
+        print(problem.line(), file=sys.stderr)
+    if found:
+        raise SystemExit(2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_or_exit()
+    if args.command == "api":
+        if args.host:
+            settings = settings.model_copy(update={"api_host": args.host})
+        if args.port:
+            settings = settings.model_copy(update={"api_port": args.port})
+    if args.command == "demo" and "api_port" not in settings.model_fields_set:
+        from engine.runtime import free_port
+
+        settings = settings.model_copy(update={"api_port": free_port()})  # API_PORT unset: any free port
+    checked_or_exit(settings, args.command)
     setup_logging(settings.log_level, settings.log_format, access_log=settings.access_log)
     if args.command in RECORDS_METRICS:
         settings = with_metrics_dir(settings, fresh=args.command in STARTS_DEPLOYMENT)

@@ -91,7 +91,8 @@ def _describe(key: ApiKey) -> str:
     return f"{key.key_id}  {key.name:<20}  rate {rate:<10} burst {burst:<8} {key.created_at:%Y-%m-%d %H:%M}  {state}"
 
 
-def main(argv: Sequence[str], settings: Settings) -> int:
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """``oee keys ARGV`` parsed and its values checked: help and usage errors need no database."""
     parser = argparse.ArgumentParser(prog="oee keys", description="Manage the API keys clients send as X-API-Key.")
     sub = parser.add_subparsers(dest="action", required=True)
     create = sub.add_parser("create", help="create a key and print it (the only time it is shown)")
@@ -102,7 +103,6 @@ def main(argv: Sequence[str], settings: Settings) -> int:
     revoke = sub.add_parser("revoke", help="revoke a key by its id (the part after oee_)")
     revoke.add_argument("key_id")
     args = parser.parse_args(argv)
-
     if args.action == "create":
         if len(args.name) > 64:
             parser.error("--name: 64 characters at most")
@@ -110,6 +110,12 @@ def main(argv: Sequence[str], settings: Settings) -> int:
             parser.error("--rate: must be above 0")
         if args.burst is not None and args.burst < 1:
             parser.error("--burst: must be at least 1")
+    return args
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Carry out parsed ``oee keys`` arguments against the database of ``settings``."""
+    if args.action == "create":
         secret = create_key(settings, name=args.name, rate_per_s=args.rate, burst=args.burst)
         print(secret)
         print(f"id {key_id_of(secret)} ({args.name}); keep the key now: it is not shown again", flush=True)

@@ -48,8 +48,8 @@ def api_env(settings: Settings) -> dict[str, str]:
     return {k: v for k, v in child_env(settings).items() if k not in SIGNING_KEY_ENV}
 
 
-def spawn(argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tools.cli", *argv], env=env)
+def spawn(argv: Sequence[str], env: dict[str, str], *, stderr: int | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "tools.cli", *argv], env=env, stderr=stderr)
 
 
 def wait_for_api(

@@ -142,10 +142,11 @@ def test_sigterm_to_a_lone_api_stops_the_embedded_servers_it_started(tmp_path: P
 
 def test_a_failed_start_stops_what_it_had_started(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    # Redis unset: an embedded one starts. PostgreSQL names a port nothing listens on: migrations fail.
-    env = embedded_env(data_dir, DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/oee")
-    proc = oee(["up"], env)
+    data_dir.mkdir()
+    # Both embedded: PostgreSQL starts first, then Redis cannot (a file stands where its folder goes).
+    (data_dir / "redis").write_text("not a folder")
+    proc = oee(["up"], embedded_env(data_dir))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode != 0
-    assert (data_dir / "redis").is_dir(), err.decode()[-2000:]
+    assert (data_dir / "pg").is_dir(), err.decode()[-2000:]
     assert embedded_pids(data_dir) == []
