@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: install browser demo up test test-fast lint format bench bench-streams bench-waiting soak clean
 
 $(STAMP): pyproject.toml
+	@echo "installing the engine and its dependencies into $(VENV) (a minute or two the first time)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install -e '.[dev]'
 	touch $(STAMP)
 
 node_modules/.installed-stamp: package.json package-lock.json

@@ -39,7 +39,6 @@ async def watch(base: str, key: str, n: int, console: Console) -> list[Row]:
 
 
 def run_demo(settings: Settings, *, orders: int, fast: bool, waiting: bool = True) -> int:
-    from engine.runtime import free_port
     from tools.keys import ensure_local_key, how_to_use
     from tools.processes import child_env, prepare_services, spawn, stop_processes, wait_for_api
 
@@ -49,7 +48,7 @@ def run_demo(settings: Settings, *, orders: int, fast: bool, waiting: bool = Tru
     console.print(mode_line(services.settings))
     key, created = ensure_local_key(services.settings)
     console.print(Text(how_to_use(services.settings, created), style="dim"))
-    port = free_port()
+    port = services.settings.api_port  # API_PORT, or a free one (oee demo picks it before the checks)
     extra = {"API_PORT": str(port), "API_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING"}
     if fast:
         extra.update(SIMULATED_QUOTE_LATENCY_MS="0", SIMULATED_EXECUTION_LATENCY_MS="0")

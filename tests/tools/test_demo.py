@@ -14,6 +14,7 @@ import pytest
 from ptyprocess import PtyProcess
 from rich.console import Console
 
+from engine.runtime import free_port
 from tests.support import ROOT, base_env
 from tools.demo_view import Row, edge_over_next, order_table
 
@@ -33,9 +34,11 @@ def _demo_env(database_url: str, redis_url: str, queue: str, **extra: str) -> di
 
 
 def test_demo_runs_orders_to_confirmation(database_url: str, redis_url: str) -> None:
-    env = _demo_env(database_url, redis_url, "oee:demo-test", COLUMNS="160")
+    port = free_port()  # API_PORT set: the demo's API listens there
+    env = _demo_env(database_url, redis_url, "oee:demo-test", COLUMNS="160", API_PORT=str(port))
     result = subprocess.run(DEMO, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"engine up at http://127.0.0.1:{port}," in result.stdout
     assert f"{ORDERS} orders: {ORDERS} confirmed, 0 failed" in result.stdout
     assert "routes won:" in result.stdout
     assert "network: simulated" in result.stdout
