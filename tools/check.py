@@ -17,6 +17,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -74,7 +75,7 @@ def problems(settings: Settings, needs: Needs) -> list[Problem]:
                 reach.append(lambda: _postgres(dsn, display_url(url)))
     if settings.redis_url:
         try:
-            parse_redis_url(settings.redis_url)
+            _redis_parts(settings.redis_url)
         except ValueError as exc:
             found.append(Problem("REDIS_URL", f"{exc}".rstrip(".")))
         else:
@@ -116,8 +117,13 @@ async def _redis(url: str) -> Problem | None:
     return None
 
 
+def _redis_parts(url: str) -> dict[str, Any]:
+    """redis-py's own reading of a URL (what ``Redis.from_url`` connects to); ValueError when it is not one."""
+    return dict(parse_redis_url(url))  # type: ignore[no-untyped-call]
+
+
 def _redis_shown(url: str) -> str:
-    parts = parse_redis_url(url)
+    parts = _redis_parts(url)
     if "path" in parts:
         return f"unix://{parts['path']}"
     return f"redis://{parts.get('host', 'localhost')}:{parts.get('port', 6379)}"
