@@ -38,12 +38,12 @@ class LimitTerms:
 @dataclass(frozen=True, slots=True)
 class SniperTerms:
     """A sniper waits for its pair's pool to open and fires at the first executable quote paying at least
-    ``trigger_min_out`` (from ``max_price``, units of the token in per unit of the token out, or the client's
-    own minimum out); None takes any quote within the slippage."""
+    ``trigger_min_out`` (``ceil(limit_price * amount_in)``, ``limit_price`` in units of the token out per unit of
+    the token in as every price is, or the client's own minimum out); None takes any quote within the slippage."""
 
     expires_at: datetime = field(metadata=_NOT_REQUEST)
     trigger_min_out: int | None = None
-    max_price: Decimal | None = None
+    limit_price: Decimal | None = None
 
     order_type = OrderType.SNIPER
 

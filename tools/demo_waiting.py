@@ -67,7 +67,7 @@ async def waiting_act(base: str, key: str, settings: Settings, console: Console)
         snipe = {"tokenIn": "USDC", "tokenOut": "NEWT", "amountIn": SNIPE_USDC, "expiresInS": 120}
         orders: list[tuple[dict[str, object], str]] = [
             ({**sol, "type": "limit", "limitPrice": str(limit)}, f"limit: fills at >= {limit} USDC"),
-            ({**snipe, "type": "sniper", "maxPrice": "0.06", "slippageBps": 100}, "sniper: waits for a NEWT pool"),
+            ({**snipe, "type": "sniper", "limitPrice": "16", "slippageBps": 100}, "sniper: waits for a NEWT pool"),
             ({**sol, "type": "limit", "limitPrice": str(limit * 2)}, "limit: to be cancelled"),
         ]
         rows = [Row(str(b["tokenIn"]), str(b["tokenOut"]), str(b["amountIn"])) for b, _ in orders]

@@ -8,10 +8,10 @@ send, documented), in :func:`read_spec` (how it is read, bounded), and in :class
 Limit and sniper terms, read into integer floors (prices are exact decimals; floors use integer fractions,
 never ``float``):
 
-- ``limitPrice`` (limit orders): units of tokenOut per unit of tokenIn. The order fires once the quote for its
-  whole size, after fees and price impact, pays ``ceil(limitPrice * amountIn)`` in raw units of tokenOut.
-- ``maxPrice`` (sniper orders): units of tokenIn per unit of tokenOut, the most the sniper pays; or
-  ``minAmountOut``, the least it takes, in tokenOut's units. Either becomes the same raw floor.
+- ``limitPrice`` (limit and sniper orders): units of tokenOut per unit of tokenIn, the one convention of every
+  price here (``executedPrice`` too). The order fires once the quote for its whole size, after fees and price
+  impact, pays ``ceil(limitPrice * amountIn)`` in raw units of tokenOut. A sniper may give ``minAmountOut``
+  instead, the least it takes, in tokenOut's units; either becomes the same raw floor.
 - ``expiresAt`` (ISO 8601 with a time zone) or ``expiresInS`` (whole seconds): exactly one, at most
   ``WAITING_MAX_S`` ahead.
 """
@@ -83,11 +83,10 @@ class ExecuteOrderRequest(QuoteRequest):
         "`sniper` waits for its pair's pool to open and fires at the first executable quote.",
     )
     limitPrice: Any = price_field(
-        "Limit orders: units of tokenOut per unit of tokenIn; fires once the quote, after fees and impact, pays "
-        "ceil(limitPrice * amountIn), and never fills below that."
+        "Limit and sniper orders: the least units of tokenOut per unit of tokenIn; fires once the quote, after "
+        "fees and impact, pays ceil(limitPrice * amountIn), and never fills below that. Optional for snipers."
     )
-    maxPrice: Any = price_field("Sniper orders: the most units of tokenIn paid per unit of tokenOut.")
-    minAmountOut: Any = price_field("Sniper orders, instead of maxPrice: the least tokenOut taken.")
+    minAmountOut: Any = price_field("Sniper orders, instead of limitPrice: the least tokenOut taken.")
     expiresAt: str | None = Field(
         default=None, max_length=40, description="Limit and sniper orders: when it expires (ISO 8601, with zone)."
     )
@@ -109,8 +108,9 @@ ORDER_FIELDS = (
     *QUOTE_FIELDS,
     *(f for f in ExecuteOrderRequest.model_fields if f not in (*QUOTE_FIELDS, "type")),
 )
-LIMIT_ONLY = ("limitPrice",)
-SNIPER_ONLY = ("maxPrice", "minAmountOut")
+SNIPER_ONLY = ("minAmountOut",)
+# Fields of earlier versions, refused with what replaced them.
+REPLACED = {"maxPrice": "is replaced by limitPrice, in units of tokenOut per unit of tokenIn (1 / maxPrice)"}
 EXPIRY = ("expiresAt", "expiresInS")
 
 
@@ -139,8 +139,7 @@ class OrderSummary(Strict):
     txHash: str | None
     failureReason: str | None
     settlement: Settlement
-    limitPrice: str | None = Field(description="A limit order's price: tokenOut per tokenIn.")
-    maxPrice: str | None = Field(description="A sniper order's cap: tokenIn per tokenOut.")
+    limitPrice: str | None = Field(description="A limit or sniper order's price: tokenOut per tokenIn.")
     triggerMinOut: Amount = Field(description="The least the order's size must be quoted to pay before it fires.")
     expiresAt: str | None
     triggeredAt: str | None = Field(description="When a limit or sniper order fired.")
@@ -172,8 +171,7 @@ def order_summary(order: StoredOrder) -> dict[str, Any]:
             "kind": None if order.settlement_kind is None else order.settlement_kind.value,
             "note": order.settlement_note,
         },
-        "limitPrice": decimal_text(terms.limit_price) if isinstance(terms, LimitTerms) else None,
-        "maxPrice": decimal_text(terms.max_price) if isinstance(terms, SniperTerms) else None,
+        "limitPrice": None if terms is None else decimal_text(terms.limit_price),
         "triggerMinOut": format_amount(spec.trigger_min_out, dout),
         "expiresAt": iso(spec.expires_at),
         "triggeredAt": iso(order.triggered_at),
@@ -196,7 +194,9 @@ def read_spec(
     if not isinstance(payload, dict):
         raise InvalidRequest([FieldIssue("body", "must be a JSON object")])
     errors = [
-        FieldIssue(name[:MAX_TOKEN_CHARS], f"is not a field of this request; known: {', '.join(allowed)}")
+        FieldIssue(name, REPLACED[name])
+        if name in REPLACED
+        else FieldIssue(name[:MAX_TOKEN_CHARS], f"is not a field of this request; known: {', '.join(allowed)}")
         for name in payload
         if name not in allowed
     ]
@@ -242,29 +242,25 @@ def _terms(
     now: datetime,
 ) -> LimitTerms | SniperTerms | None:
     """The terms of a limit or sniper order (None for a market order), appending each problem to ``errors``."""
-    present = {f for f in (*LIMIT_ONLY, *SNIPER_ONLY, *EXPIRY) if payload.get(f) is not None}
+    present = {f for f in ("limitPrice", *SNIPER_ONLY, *EXPIRY) if payload.get(f) is not None}
     if not order_type.waits:
         errors.extend(FieldIssue(f, "is only for limit and sniper orders") for f in sorted(present))
         return None
-    wrong = SNIPER_ONLY if order_type is OrderType.LIMIT else LIMIT_ONLY
-    errors.extend(FieldIssue(f, f"is not a field of {order_type.value} orders") for f in wrong if f in present)
+    if order_type is OrderType.LIMIT:
+        errors.extend(FieldIssue(f, "is not a field of limit orders") for f in SNIPER_ONLY if f in present)
     expires_at = _expiry(payload, now, max_wait_s, errors)
     known = token_in is not None and token_out is not None and amount_in is not None
     scale = Fraction(10**token_out.decimals, 10**token_in.decimals) if token_in and token_out else Fraction(1)
     floor: int | None = None
-    limit_price = max_price = None
-    if order_type is OrderType.LIMIT:
-        if "limitPrice" not in present:
-            errors.append(FieldIssue("limitPrice", "is required for limit orders (units of tokenOut per tokenIn)"))
-        elif (limit_price := read_price(payload, "limitPrice", errors)) is not None and known:
+    limit_price = None
+    if order_type is OrderType.LIMIT and "limitPrice" not in present:
+        errors.append(FieldIssue("limitPrice", "is required for limit orders (units of tokenOut per tokenIn)"))
+    elif order_type is OrderType.SNIPER and "limitPrice" in present and "minAmountOut" in present:
+        errors.append(FieldIssue("minAmountOut", "give limitPrice or minAmountOut, not both"))
+    elif "limitPrice" in present:
+        if (limit_price := read_price(payload, "limitPrice", errors)) is not None and known:
             assert token_out is not None and amount_in is not None
             floor = _floor(Fraction(limit_price) * amount_in * scale, "limitPrice", token_out, errors)
-    elif "maxPrice" in present and "minAmountOut" in present:
-        errors.append(FieldIssue("minAmountOut", "give maxPrice or minAmountOut, not both"))
-    elif "maxPrice" in present:
-        if (max_price := read_price(payload, "maxPrice", errors)) is not None and known:
-            assert token_out is not None and amount_in is not None
-            floor = _floor(Fraction(amount_in) * scale / Fraction(max_price), "maxPrice", token_out, errors)
     elif "minAmountOut" in present and token_out is not None:
         floor = read_amount(payload, "minAmountOut", token_out, errors)
     if expires_at is None or errors:
@@ -272,7 +268,7 @@ def _terms(
     if order_type is OrderType.LIMIT:
         assert limit_price is not None and floor is not None
         return LimitTerms(limit_price, floor, expires_at)
-    return SniperTerms(expires_at, floor, max_price)
+    return SniperTerms(expires_at, floor, limit_price)
 
 
 def _expiry(payload: dict[str, Any], now: datetime, max_wait_s: int, errors: list[FieldIssue]) -> datetime | None:

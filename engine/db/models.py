@@ -90,10 +90,9 @@ class Order(Base):
     last_seq: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Limit and sniper orders. ``trigger_min_out`` is the least amount out, in raw units, at which the order's
-    # size may fire (a limit's ceil(limitPrice * amountIn), a sniper's cap); ``execute_min_out`` is the floor its
-    # execution keeps to, set when it fires. The prices are kept as the client gave them, for display.
+    # size may fire (ceil(limitPrice * amountIn), or a sniper's minAmountOut); ``execute_min_out`` is the floor its
+    # execution keeps to, set when it fires. The price (tokenOut per tokenIn) is kept as the client gave it.
     limit_price: Mapped[Decimal | None] = mapped_column(Numeric(60, 30))
-    max_price: Mapped[Decimal | None] = mapped_column(Numeric(60, 30))
     trigger_min_out: Mapped[Decimal | None] = mapped_column(RawAmount)
     execute_min_out: Mapped[Decimal | None] = mapped_column(RawAmount)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

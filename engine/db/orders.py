@@ -40,8 +40,7 @@ def spec_columns(spec: OrderSpec) -> dict[str, Any]:
         "slippage_bps": spec.slippage_bps,
         "expires_at": spec.expires_at,
         "trigger_min_out": spec.trigger_min_out,
-        "limit_price": terms.limit_price if isinstance(terms, LimitTerms) else None,
-        "max_price": terms.max_price if isinstance(terms, SniperTerms) else None,
+        "limit_price": None if terms is None else terms.limit_price,
         "client_ref": spec.client_ref,
     }
 
@@ -53,9 +52,9 @@ def spec_of(row: Row) -> OrderSpec:
     if order_type is OrderType.LIMIT:
         terms = LimitTerms(Decimal(row["limit_price"]), int(row["trigger_min_out"]), row["expires_at"])
     elif order_type is OrderType.SNIPER:
-        floor, cap = row["trigger_min_out"], row["max_price"]
+        floor, price = row["trigger_min_out"], row["limit_price"]
         terms = SniperTerms(
-            row["expires_at"], None if floor is None else int(floor), None if cap is None else Decimal(cap)
+            row["expires_at"], None if floor is None else int(floor), None if price is None else Decimal(price)
         )
     return OrderSpec(
         token_in=_token(row, "token_in"),

@@ -304,7 +304,7 @@ async def test_a_sniper_order_from_its_ticket_is_accepted_and_waits_for_a_pool(
 ) -> None:
     await page.check("#type-sniper")
     await fill_ticket(page, "USDC", "NEWT", "25", "100")
-    await page.fill("#ticket [name=maxPrice]", "0.05")
+    await page.fill("#ticket [name=limitPrice]", "20")
     # The expiry as a time: the browser's local time, sent with its zone.
     local, expected = await page.evaluate(
         """() => {
@@ -328,7 +328,7 @@ async def test_a_sniper_order_from_its_ticket_is_accepted_and_waits_for_a_pool(
     assert datetime.fromisoformat(doc["expiresAt"]) == datetime.fromisoformat(expected.replace("Z", "+00:00"))
     terms = page.locator("#terms")
     await expect(terms.locator('[data-term="type"] dd')).to_have_text("sniper")
-    await expect(terms.locator('[data-term="maxPrice"] dd')).to_have_text("0.05 USDC/NEWT")
+    await expect(terms.locator('[data-term="limitPrice"] dd')).to_have_text("20 NEWT/USDC")
     floor = grouped(doc["triggerMinOut"])
     await expect(terms.locator('[data-term="triggerMinOut"] dd')).to_have_text(f"≥ {floor} NEWT")
     await expect(terms.locator('[data-term="clientRef"]')).to_have_count(0)
@@ -349,13 +349,13 @@ async def test_a_waiting_order_missing_its_terms_shows_each_reason_by_its_field_
     await expect(reason).to_have_text("is required for limit orders (units of tokenOut per tokenIn)")
     await expect(page.locator("#ticket [name=limitPrice]")).to_have_attribute("aria-invalid", "true")
     await expect(page.locator("#ticket-message")).to_contain_text("422")
-    # A sniper gives its cap one way, not both; the limit's reason is gone.
+    # A sniper gives its floor one way, not both; the limit's reason is gone.
     await page.check("#type-sniper")
-    await page.fill("#ticket [name=maxPrice]", "200")
+    await page.fill("#ticket [name=limitPrice]", "200")
     await page.fill("#ticket [name=minAmountOut]", "0.004")
     await page.click("#place-button")
     both = page.locator('.field-error[data-field="minAmountOut"]')
-    await expect(both).to_have_text("give maxPrice or minAmountOut, not both")
+    await expect(both).to_have_text("give limitPrice or minAmountOut, not both")
     await expect(reason).to_have_text("")
     assert await orders_stored(engine) == before
 
@@ -377,7 +377,7 @@ async def test_a_cancel_after_the_order_fired_says_why_and_shows_where_it_is(
         server.on_close(lambda code, reason: None)
 
     await page.route_web_socket(re.compile(r"/ws/orders/"), hold_all_but_the_snapshot)
-    sniper = {"type": "sniper", "tokenIn": "USDC", "tokenOut": "PUMP", "amountIn": "10", "maxPrice": "1",
+    sniper = {"type": "sniper", "tokenIn": "USDC", "tokenOut": "PUMP", "amountIn": "10", "limitPrice": "1",
               "slippageBps": 500, "expiresInS": 600}  # fmt: skip
     async with engine.client(timeout=10) as client:
         placed = await client.post("/api/orders/execute", json=sniper)

@@ -164,11 +164,24 @@ def test_json_numbers_are_kept_as_written() -> None:
                 "tokenOut": "USDC",
                 "amountIn": "1",
                 "limitPrice": "150",
-                "maxPrice": "1",
+                "minAmountOut": "1",
+                "expiresInS": 60,
+            },
+            "minAmountOut",
+            "not a field of limit orders",
+        ),
+        (
+            # The field of earlier versions (tokenIn per tokenOut) is refused with what replaced it.
+            {
+                "type": "sniper",
+                "tokenIn": "USDC",
+                "tokenOut": "NEWT",
+                "amountIn": "1",
+                "maxPrice": "0.05",
                 "expiresInS": 60,
             },
             "maxPrice",
-            "not a field of limit orders",
+            "replaced by limitPrice, in units of tokenOut per unit of tokenIn",
         ),
         (
             {
@@ -176,7 +189,7 @@ def test_json_numbers_are_kept_as_written() -> None:
                 "tokenIn": "USDC",
                 "tokenOut": "NEWT",
                 "amountIn": "1",
-                "maxPrice": "1",
+                "limitPrice": "1",
                 "minAmountOut": "1",
                 "expiresInS": 60,
             },
@@ -254,13 +267,13 @@ def test_limit_floor_is_the_ceiling_of_price_times_amount_in_raw_units() -> None
     assert order.trigger_min_out == 1
 
 
-def test_sniper_cap_becomes_a_floor_in_the_token_out() -> None:
+def test_sniper_limit_price_becomes_a_floor_in_the_token_out() -> None:
     tokens = TokenRegistry.for_network(Network.SIMULATED, extra=LAUNCH_TOKENS)
-    body = {"type": "sniper", "tokenIn": "USDC", "tokenOut": "NEWT", "amountIn": "10", "maxPrice": "0.03",
+    body = {"type": "sniper", "tokenIn": "USDC", "tokenOut": "NEWT", "amountIn": "10", "limitPrice": "33.3333333",
             "expiresInS": 60}  # fmt: skip
     order = read_spec(parse_body(json.dumps(body).encode()), tokens, 50)
-    # 10 USDC at most 0.03 USDC per NEWT: at least 333.333334 NEWT (rounded up).
-    assert order.trigger_min_out == 333_333_334
-    body.pop("maxPrice")
+    # 10 USDC at least 33.3333333 NEWT per USDC, as a limit order's price: at least 333.333333 NEWT.
+    assert order.trigger_min_out == 333_333_333
+    body.pop("limitPrice")
     order = read_spec(parse_body(json.dumps(body).encode()), tokens, 50)
     assert order.trigger_min_out is None

@@ -37,7 +37,7 @@ async def test_a_sniper_fires_at_the_first_update_after_its_pool_opens(
     engine: EngineProcesses, conn_pool: asyncpg.Pool
 ) -> None:
     async with engine.client() as client:
-        order_id, capped = await place(client, [sniper(maxPrice="0.06"), sniper(maxPrice="0.01")])
+        order_id, capped = await place(client, [sniper(limitPrice="16.6666667"), sniper(limitPrice="100")])
         quote = await client.post("/api/quotes", json={"tokenIn": "USDC", "tokenOut": "NEWT", "amountIn": "10"})
         assert quote.status_code in (422, 503), quote.text  # no pool yet
         launched = await client.post("/api/pools/launch", json={"base": "NEWT", "quote": "USDC", "price": "0.05",
@@ -50,7 +50,7 @@ async def test_a_sniper_fires_at_the_first_update_after_its_pool_opens(
                                  within=60, describe=lambda r: r[order_id]["status"])  # fmt: skip
         row = found[order_id]
         assert row["triggered_at"].timestamp() >= opens_at  # never before the pool opened
-        # 10 USDC at 0.05 is about 200 NEWT; the cap of 0.06 asks at least 166.666667.
+        # 10 USDC at 0.05 USDC per NEWT is about 200 NEWT; 16.6666667 NEWT per USDC asks at least 166.666667.
         assert int(row["trigger_min_out"]) == 166_666_667
         assert int(row["amount_out"]) >= int(row["execute_min_out"]) >= int(row["trigger_min_out"])
         trigger = next(e for e in (await events(conn_pool, [order_id]))[order_id] if e["status"] == "pending")

@@ -5,7 +5,7 @@ import { ApiError, placeOrder, quote } from "./api.js";
 import { amount, bestVenue, byId, el, fill, planLine, sig } from "./dom.js";
 
 // The terms each order type adds, as the API names them; the ticket sends only the chosen type's.
-const TERMS = { market: [], limit: ["limitPrice", "expiresInS", "expiresAt"], sniper: ["maxPrice", "minAmountOut", "expiresInS", "expiresAt"] };
+const TERMS = { market: [], limit: ["limitPrice", "expiresInS", "expiresAt"], sniper: ["limitPrice", "minAmountOut", "expiresInS", "expiresAt"] };
 const WHOLE = /^\d+$/;
 
 const form = () => byId("ticket");
@@ -66,7 +66,7 @@ function showType() {
 function showUnits() {
   const { tokenIn, tokenOut } = quoteRequest();
   const [sold, bought] = [tokenIn || "tokenIn", tokenOut || "tokenOut"];
-  const units = { "out-per-in": `${bought} per ${sold}`, "in-per-out": `${sold} per ${bought}`, out: bought };
+  const units = { "out-per-in": `${bought} per ${sold}`, out: bought };
   for (const node of form().querySelectorAll("[data-unit]")) fill(node, `(${units[node.dataset.unit]})`);
 }
 

@@ -14,7 +14,6 @@ export function terms(doc) {
   const waits = doc.type !== "market";
   const rows = [["type", "type", doc.type]];
   if (doc.limitPrice) rows.push(["limitPrice", "limit price", `${amount(doc.limitPrice)} ${bought}/${sold}`]);
-  if (doc.maxPrice) rows.push(["maxPrice", "max price", `${amount(doc.maxPrice)} ${sold}/${bought}`]);
   if (waits && doc.triggerMinOut) rows.push(["triggerMinOut", "fires at", `≥ ${amount(doc.triggerMinOut)} ${bought}`]);
   if (doc.expiresAt) {
     const left = doc.status === "waiting" ? el("span", { class: "dim" }, ` (${until(doc.expiresAt)})`) : null;
