@@ -102,9 +102,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["recovery_task"] = asyncio.create_task(_recovery_loop(ctx), name="order-recovery")
     ctx["status_reporter"] = worker_status.start_reporter(settings, redis, adapters.settlement)
     ctx["heartbeat"] = Heartbeat(settings.data_dir, "worker").start()  # the container's liveness check reads it
+    dexes = [d.name for d in adapters.dexes]
     log.info(
         "worker ready: concurrency=%d dexes=%s settlement=%s (%s)",
-        settings.worker_concurrency, [d.name for d in adapters.dexes], adapters.settlement.kind, adapters.note,
+        settings.worker_concurrency, dexes, adapters.settlement.kind, adapters.note,
+        extra={"concurrency": settings.worker_concurrency, "dexes": dexes, "settlement": str(adapters.settlement.kind)},
     )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from engine import __version__
 from engine.runtime import resolve_services, run_migrations
 from kernel.logs import setup_logging
 from kernel.settings import Settings, load_settings
-from tools.keys import ensure_local_key, how_to_use
+from tools.keys import ensure_local_key, how_to_use, local_key_path
 from tools.processes import SIGNING_KEY_ENV, api_env, child_env, prepare_services, spawn
 from tools.supervisor import Child, Supervisor
 
@@ -185,17 +185,31 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     try:
         _, created = ensure_local_key(s)
         supervisor.start()
-        print(f"oee up: API on http://{s.api_host}:{s.api_port} (docs at /docs, metrics at /metrics), "
-              f"{s.worker_processes} worker(s), {s.watcher_processes} watcher(s)")  # fmt: skip
-        print(f"oee up: {mode_line(s).plain}")
-        print(f"oee up: {how_to_use(s, created)}", flush=True)
+        api_url = f"http://{s.api_host}:{s.api_port}"
+        announce(s, f"API on {api_url} (docs at /docs, metrics at /metrics), {s.worker_processes} worker(s), "
+                    f"{s.watcher_processes} watcher(s)", apiUrl=api_url, workers=s.worker_processes,
+                 watchers=s.watcher_processes)  # fmt: skip
+        announce(s, mode_line(s).plain, network=s.solana_network.value, routing=s.routing.value,
+                 dexes=list(s.enabled_dexes))  # fmt: skip
+        announce(s, how_to_use(s, created), apiKeyFile=str(local_key_path(s)), apiKeyCreated=created)
         gave_up = supervisor.run()
     finally:
         services.stop()
     if gave_up:
-        print(f"oee up: {gave_up}", file=sys.stderr, flush=True)
+        if s.log_format == "json":
+            log.error("oee up: %s", gave_up)
+        else:
+            print(f"oee up: {gave_up}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def announce(settings: Settings, text: str, **fields: object) -> None:
+    """A start-up line: plain for a terminal, or a JSON log line with its facts as fields (LOG_FORMAT=json)."""
+    if settings.log_format == "json":
+        log.info("oee up: %s", text, extra=fields)
+    else:
+        print(f"oee up: {text}", flush=True)
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -329,7 +343,10 @@ def checked_or_exit(settings: Settings, command: str) -> None:
         return
     found = problems(settings, needs)
     for problem in found:
-        print(problem.line(), file=sys.stderr)
+        if settings.log_format == "json":
+            log.error(problem.line(), extra={"setting": problem.setting, "reason": problem.reason})
+        else:
+            print(problem.line(), file=sys.stderr)
     if found:
         raise SystemExit(2)
 
@@ -346,8 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.runtime import free_port
 
         settings = settings.model_copy(update={"api_port": free_port()})  # API_PORT unset: any free port
-    checked_or_exit(settings, args.command)
     setup_logging(settings.log_level, settings.log_format, access_log=settings.access_log)
+    checked_or_exit(settings, args.command)
     if args.command in RECORDS_METRICS:
         settings = with_metrics_dir(settings, fresh=args.command in STARTS_DEPLOYMENT)
     return int(args.run(settings, args))

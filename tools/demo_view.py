@@ -243,17 +243,17 @@ def order_table(rows: Sequence[Row], width: int, started: float) -> Table:
 
 def mode_line(settings: Settings) -> Text:
     """Where the demo's orders route and settle, from the settings the engine runs with."""
-    venues = ", ".join(settings.enabled_dexes)
+    dexes = ", ".join(settings.enabled_dexes)
     network = settings.solana_network
     if network is Network.SIMULATED:
-        parts = ["network: simulated", "settlement: simulated ledger", f"venues: {venues}"]
+        parts = ["network: simulated", "settlement: simulated ledger", f"DEXes: {dexes}"]
     elif settings.routing == "onchain":
         parts = [f"network: {network.value} at {settings.rpc_url}", "settlement: Solana transactions",
-                 f"venues: {venues} (on-chain pools)"]  # fmt: skip
+                 f"DEXes: {dexes} (on-chain pools)"]  # fmt: skip
     else:
         parts = [f"network: {network.value} at {settings.rpc_url}",
                  "settlement: Solana transactions carrying the simulated fill (the simulated ledger while "
-                 "the wallet cannot pay fees)", f"venues: {venues}"]  # fmt: skip
+                 "the wallet cannot pay fees)", f"DEXes: {dexes}"]  # fmt: skip
     return Text(" · ".join(parts))
 
 

@@ -29,7 +29,8 @@ async def run_watcher(settings: Settings) -> None:
     try:
         await watcher.start()
         heartbeat = Heartbeat(settings.data_dir, "watcher").start()  # the container's liveness check reads it
-        log.info("watcher %s ready: DEXes %s", watcher.owner, [v.name for v in dexes])
+        names = [v.name for v in dexes]
+        log.info("watcher %s ready: DEXes %s", watcher.owner, names, extra={"owner": watcher.owner, "dexes": names})
         await stopping.wait()
     finally:
         if heartbeat is not None:

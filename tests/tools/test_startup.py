@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import orjson
 import pyte
 import pytest
 from ptyprocess import PtyProcess
@@ -195,3 +196,30 @@ def _wait_for(condition: Callable[[], bool], within: float = 30) -> None:
     deadline = time.monotonic() + within
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def test_up_with_json_logs_writes_nothing_but_json_lines(tmp_path: Path, database_url: str, redis_url: str) -> None:
+    from engine.runtime import free_port
+    from tests.support import base_env
+    from tools.processes import stop_processes, wait_for_api
+
+    port = free_port()
+    env = base_env(database_url, redis_url, API_PORT=str(port), LOG_FORMAT="json", LOG_LEVEL="INFO",
+                   OEE_DATA_DIR=str(tmp_path), QUEUE_NAME=f"oee:json-up:{port}")  # fmt: skip
+    out = tmp_path / "out.log"
+    with out.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "tools.cli", "up"], cwd=ROOT, env=env, stdout=sink,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            wait_for_api(f"http://127.0.0.1:{port}", [proc], healthy=True)
+        finally:
+            stop_processes([proc])
+    lines = [line for line in out.read_text().splitlines() if line.strip()]
+    records = []
+    for line in lines:
+        assert line.startswith("{"), f"not a JSON line: {line!r}"
+        records.append(orjson.loads(line))
+    started = next(r for r in records if r["message"].startswith("oee up: API on"))
+    assert started["apiUrl"] == f"http://127.0.0.1:{port}" and started["workers"] == 1
+    ready = next(r for r in records if r["message"].startswith("worker ready"))
+    assert ready["dexes"] and ready["settlement"] == "simulated"
