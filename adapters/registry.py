@@ -82,6 +82,8 @@ def onchain_dexes() -> tuple[OnChainDexKind, ...]:
     """Every on-chain DEX the engine can route through: the one list a new DEX joins."""
     from adapters.dexes.meteora_dlmm import MeteoraDlmmAdapter
     from adapters.dexes.meteora_dlmm.watch import MeteoraDlmmWatcher
+    from adapters.dexes.raydium_amm_v4 import RaydiumAmmV4Adapter
+    from adapters.dexes.raydium_amm_v4.watch import RaydiumAmmV4Watcher
     from adapters.dexes.raydium_cpmm import RaydiumCpmmAdapter
     from adapters.dexes.raydium_cpmm.watch import RaydiumCpmmWatcher
 
@@ -95,6 +97,11 @@ def onchain_dexes() -> tuple[OnChainDexKind, ...]:
             MeteoraDlmmAdapter.name,
             MeteoraDlmmAdapter,
             lambda dex, url: MeteoraDlmmWatcher(dex, pubsub_url=url, owns_adapter=True),  # type: ignore[arg-type]
+        ),
+        OnChainDexKind(
+            RaydiumAmmV4Adapter.name,
+            RaydiumAmmV4Adapter,
+            lambda dex, url: RaydiumAmmV4Watcher(dex, pubsub_url=url, owns_adapter=True),  # type: ignore[arg-type]
         ),
     )
 
