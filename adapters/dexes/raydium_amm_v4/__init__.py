@@ -11,13 +11,24 @@ or 7 once open) are traded.
 from __future__ import annotations
 
 from adapters.dexes.raydium_amm_v4.adapter import RaydiumAmmV4Adapter
-from adapters.dexes.raydium_amm_v4.config import DEX_NAME, SLIPPAGE, CeilRounding, RaydiumAmmV4Config
+from adapters.dexes.raydium_amm_v4.config import (
+    CHECKED_BUILD,
+    DEX_NAME,
+    NO_ORDER_BOOK_BUILD,
+    SLIPPAGE,
+    CeilRounding,
+    ProgramBuild,
+    RaydiumAmmV4Config,
+)
 from adapters.dexes.raydium_amm_v4.math import quote_exact_in, quote_exact_out
 
 __all__ = [
+    "CHECKED_BUILD",
     "DEX_NAME",
+    "NO_ORDER_BOOK_BUILD",
     "SLIPPAGE",
     "CeilRounding",
+    "ProgramBuild",
     "RaydiumAmmV4Adapter",
     "RaydiumAmmV4Config",
     "quote_exact_in",

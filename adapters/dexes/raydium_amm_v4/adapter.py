@@ -82,7 +82,7 @@ class RaydiumAmmV4Adapter(OnChainAdapter[RaydiumAmmV4Config, AmmInfo, PricedPool
     ) -> list[Priced[PricedPool] | RejectedError]:
         """Read every pool in one call and quote each (:func:`price_snapshots`)."""
         clock, snapshots = await self.client.snapshots({a: self._pools[a] for a in addresses})
-        return price_snapshots(clock, snapshots, token_in, token_out, amount, self.config.rounding)
+        return price_snapshots(clock, snapshots, token_in, token_out, amount, self.config.build)
 
     async def quote_exact_out(self, pool: str, token_in: Token, token_out: Token, amount_out: int) -> AmmV4ExactOut:
         """What ``swap_base_out`` on ``pool`` spends now for exactly ``amount_out``."""
@@ -91,7 +91,7 @@ class RaydiumAmmV4Adapter(OnChainAdapter[RaydiumAmmV4Config, AmmInfo, PricedPool
         clock, (snap,) = await self.client.snapshots({address: self._pools[address]})
         return quote_exact_out(
             snap.state, snap.coin_vault_amount, snap.pc_vault_amount, amount_out,
-            coin_to_pc=coin_to_pc(snap, token_in), now=clock.unix_timestamp, rounding=self.config.rounding,
+            coin_to_pc=coin_to_pc(snap, token_in), now=clock.unix_timestamp, build=self.config.build,
         )  # fmt: skip
 
     # --- the swap --------------------------------------------------------------------------------------

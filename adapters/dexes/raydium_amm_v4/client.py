@@ -20,9 +20,9 @@ from adapters.dexes.raydium_amm_v4.layouts import (
     COIN_MINT_OFFSET,
     PC_MINT_OFFSET,
     AmmInfo,
-    AmmStatus,
     decode_amm_info,
 )
+from adapters.dexes.raydium_amm_v4.math import swaps_without_book
 from adapters.onchain_dex.discovery import search_program
 from adapters.solana.accounts import CLOCK_SYSVAR, Clock, Mint, decode_token_account, read_clock, read_mint
 from adapters.solana.errors import DiscoveryRefused, MalformedAccount
@@ -33,8 +33,6 @@ from kernel.errors import FatalError
 log = logging.getLogger("oee.raydium_amm_v4")
 
 MAX_ACCOUNTS_PER_CALL = 100
-# The statuses a pool swaps in without its OpenBook market: only these are discovered.
-SWAPPING_WITHOUT_BOOK = frozenset({AmmStatus.SWAP_ONLY, AmmStatus.WAITING_TRADE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +81,9 @@ class RaydiumAmmV4Client:
             )
             for key, account in accounts:
                 state = self.decode_pool(key, account)
-                if (state.coin_vault_mint, state.pc_vault_mint) == (coin, pc) and state.status in SWAPPING_WITHOUT_BOOK:
+                if (state.coin_vault_mint, state.pc_vault_mint) != (coin, pc):
+                    continue
+                if swaps_without_book(state.status, self.config.build):  # the only pools traded here
                     found[key] = state
         return found
 

@@ -46,20 +46,39 @@ class CeilRounding(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ProgramBuild:
+    """What differs between the builds of the program that a quote depends on.
+
+    ``rounding``: its ``checked_ceil_div`` (:class:`CeilRounding`). ``book_for_initialized``: a pool in status 1
+    (Initialized) swaps through its OpenBook market, whose accounts the swap must then name and whose orders'
+    funds count as reserves (builds before raydium-amm 27f461d, July 2026); off, such a pool swaps on its vaults
+    alone, as in status 6 (that build removed the order book). The default is the build the adapter was
+    checked against, unit for unit (raydium-amm 2cda268); :data:`NO_ORDER_BOOK_BUILD` is the current source's.
+    """
+
+    rounding: CeilRounding = CeilRounding.NEAREST_BELOW_ONE
+    book_for_initialized: bool = True
+
+
+CHECKED_BUILD = ProgramBuild()
+NO_ORDER_BOOK_BUILD = ProgramBuild(CeilRounding.CEIL, book_for_initialized=False)
+
+
+@dataclass(frozen=True, slots=True)
 class RaydiumAmmV4Config:
     """The AMM v4 program on this network and how pools are found.
 
     Pools are found by ``getProgramAccounts`` (AmmInfo size and both mints, in either coin/pc order) unless
     ``discover`` is off, when only configured pools are traded. Discovered pools are remembered for
-    ``discovery_ttl_s``; a pair with none is asked again after ``miss_ttl_s``. ``rounding`` is the deployed
-    build's ``checked_ceil_div`` (:class:`CeilRounding`).
+    ``discovery_ttl_s``; a pair with none is asked again after ``miss_ttl_s``. ``build`` says how the deployed
+    program rounds and which pools it swaps without the order book (:class:`ProgramBuild`).
     """
 
     program_id: Pubkey
     discover: bool = True
     discovery_ttl_s: float = 600.0
     miss_ttl_s: float = 30.0
-    rounding: CeilRounding = CeilRounding.NEAREST_BELOW_ONE
+    build: ProgramBuild = CHECKED_BUILD
 
     def __post_init__(self) -> None:
         if self.discovery_ttl_s < 0 or self.miss_ttl_s < 0:

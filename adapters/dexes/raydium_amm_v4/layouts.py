@@ -44,8 +44,9 @@ _PARAM_NAMES = (
 
 
 class AmmStatus(enum.IntEnum):
-    """``AmmInfo.status``. Swaps are allowed in 1 (with the OpenBook market), 6 and 7 (once its open time
-    passes; the first swap turns it into 6); a swap in 5 past ``orderbook_to_init_time`` turns it into 1."""
+    """``AmmInfo.status``. Swaps are allowed in 1 (through the OpenBook market, until the build that removed
+    it), 6 and 7 (once its open time passes; the first swap turns it into 6); while the order book existed, a
+    swap in 5 past ``orderbook_to_init_time`` turned it into 1."""
 
     UNINITIALIZED = 0
     INITIALIZED = 1

@@ -1,8 +1,8 @@
 """The AMM v4 exact-in and exact-out quotes in the program's integer arithmetic. Pure: no I/O.
 
 The steps are raydium-amm's ``process_swap_base_in`` / ``process_swap_base_out`` for a pool that swaps
-without its order book (status 6, or 7 once ``pool_open_time`` has passed), checked against the program
-binary:
+without its order book (status 6, 7 once ``pool_open_time`` has passed, and 1 on builds without the order
+book), checked against the program binary:
 
 1. Reserves: each vault's amount less the PnL the protocol has yet to take from it
    (``x = vault_in - need_take_pnl_in``, ``y`` likewise).
@@ -13,7 +13,7 @@ binary:
    30 when ``in`` is above ``max_amount_in``.
 
 Every "ceil" is the program's ``checked_ceil_div``, whose rounding of a quotient below one depends on the
-build (:class:`~adapters.dexes.raydium_amm_v4.config.CeilRounding`). The fee is ``swap_fee``, not
+build (:class:`~adapters.dexes.raydium_amm_v4.config.ProgramBuild`). The fee is ``swap_fee``, not
 ``trade_fee`` (which prices the order book's orders); both are 25/10000 on a fresh pool.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from adapters.dexes.raydium_amm_v4.config import CeilRounding
+from adapters.dexes.raydium_amm_v4.config import CHECKED_BUILD, CeilRounding, ProgramBuild
 from adapters.dexes.raydium_amm_v4.layouts import AmmInfo, AmmStatus
 from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
 from kernel.money import U64_MAX, ceil_div
@@ -65,21 +65,29 @@ class AmmV4ExactOut:
     swap_fee: int
 
 
-def check_swappable(amm: AmmInfo, now: int) -> None:
+def swaps_without_book(status: int, build: ProgramBuild = CHECKED_BUILD) -> bool:
+    """Whether a pool in ``status`` can swap on ``build`` without its OpenBook market (status 7 once open)."""
+    if status == AmmStatus.INITIALIZED:
+        return not build.book_for_initialized
+    return status in (AmmStatus.SWAP_ONLY, AmmStatus.WAITING_TRADE)
+
+
+def check_swappable(amm: AmmInfo, now: int, build: ProgramBuild = CHECKED_BUILD) -> None:
     """Raise :class:`PoolNotTradable` unless the pool swaps without its order book at unix time ``now``.
 
-    Status 1 (and 5, which the first swap past ``orderbook_to_init_time`` turns into 1) trade through the
-    pool's OpenBook market: the program then reads the market, its open orders and its queue, and the
-    reserves include the orders' funds, which this adapter does not read.
+    On builds with the order book, status 1 (and 5, which the first swap past ``orderbook_to_init_time`` turns
+    into 1) trade through the pool's OpenBook market: the program then reads the market, its open orders and
+    its queue, and the reserves include the orders' funds, which this adapter does not read. Without it, 5
+    refuses swaps and 1 swaps as 6 does.
     """
     status = amm.status
-    if status == AmmStatus.SWAP_ONLY:
+    if status == AmmStatus.SWAP_ONLY or (status == AmmStatus.INITIALIZED and not build.book_for_initialized):
         return
     if status == AmmStatus.WAITING_TRADE:
         if now < amm.state_data.pool_open_time:
             raise PoolNotTradable(f"the pool opens at unix time {amm.state_data.pool_open_time}, it is {now}")
         return
-    if status in (AmmStatus.INITIALIZED, AmmStatus.ORDER_BOOK_ONLY):
+    if status == AmmStatus.INITIALIZED or (status == AmmStatus.ORDER_BOOK_ONLY and build.book_for_initialized):
         raise PoolNotTradable(f"the pool trades through its OpenBook market (status {status}), which is not read here")
     raise PoolNotTradable(f"the pool has swaps disabled (status {status})")
 
@@ -108,16 +116,18 @@ def quote_exact_in(
     *,
     coin_to_pc: bool,
     now: int,
-    rounding: CeilRounding = CeilRounding.NEAREST_BELOW_ONE,
+    build: ProgramBuild = CHECKED_BUILD,
 ) -> AmmV4Quote:
     """What ``swap_base_in`` of ``amount_in`` coin (``coin_to_pc``) or pc pays against the vault amounts.
 
-    ``now`` is the cluster's unix time. Raises :class:`PoolNotTradable`, ``InsufficientLiquidity``, or
-    ``RejectedError`` (``amount_too_small``) where the program would refuse the swap.
+    ``now`` is the cluster's unix time; ``build`` the deployed program's (:class:`ProgramBuild`). Raises
+    :class:`PoolNotTradable`, ``InsufficientLiquidity``, or ``RejectedError`` (``amount_too_small``) where the
+    program would refuse the swap.
     """
     if not 0 < amount_in <= U64_MAX:
         raise RejectedError(f"amount_in must be a positive u64, got {amount_in}", code="invalid_amount")
-    check_swappable(amm, now)
+    check_swappable(amm, now, build)
+    rounding = build.rounding
     numerator, denominator = _fee(amm)
     reserve_in, reserve_out = reserves(amm, coin_vault_amount, pc_vault_amount, coin_to_pc)
     if reserve_in <= 0 or reserve_out <= 0:
@@ -141,13 +151,14 @@ def quote_exact_out(
     *,
     coin_to_pc: bool,
     now: int,
-    rounding: CeilRounding = CeilRounding.NEAREST_BELOW_ONE,
+    build: ProgramBuild = CHECKED_BUILD,
 ) -> AmmV4ExactOut:
     """What ``swap_base_out`` spends for exactly ``amount_out`` pc (``coin_to_pc``) or coin. Raises as
     :func:`quote_exact_in`; an input beyond a u64 (or the program's u128 intermediate) is ``amount_too_large``."""
     if not 0 < amount_out <= U64_MAX:
         raise RejectedError(f"amount_out must be a positive u64, got {amount_out}", code="invalid_amount")
-    check_swappable(amm, now)
+    check_swappable(amm, now, build)
+    rounding = build.rounding
     numerator, denominator = _fee(amm)
     reserve_in, reserve_out = reserves(amm, coin_vault_amount, pc_vault_amount, coin_to_pc)
     if reserve_in <= 0 or amount_out >= reserve_out:

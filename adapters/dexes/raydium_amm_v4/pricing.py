@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.dexes.raydium_amm_v4.client import PoolSnapshot
-from adapters.dexes.raydium_amm_v4.config import CeilRounding
+from adapters.dexes.raydium_amm_v4.config import ProgramBuild
 from adapters.dexes.raydium_amm_v4.math import AmmV4Quote, quote_exact_in
 from adapters.onchain_dex.adapter import Priced, check_decimals
 from adapters.solana.accounts import Clock
@@ -34,7 +34,7 @@ def price_snapshots(
     token_in: Token,
     token_out: Token,
     amount: int,
-    rounding: CeilRounding,
+    build: ProgramBuild,
 ) -> list[Priced[PricedPool] | RejectedError]:
     """Quote ``amount`` of ``token_in`` on each pool as read at ``clock``; a pool that cannot take it maps
     to its refusal. The fee reported is the swap fee, in the input mint."""
@@ -46,7 +46,7 @@ def price_snapshots(
         try:
             result = quote_exact_in(
                 snap.state, snap.coin_vault_amount, snap.pc_vault_amount, amount, coin_to_pc=forward,
-                now=clock.unix_timestamp, rounding=rounding,
+                now=clock.unix_timestamp, build=build,
             )  # fmt: skip
         except RejectedError as exc:
             results.append(exc)

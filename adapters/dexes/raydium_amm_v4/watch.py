@@ -18,8 +18,9 @@ from solders.pubkey import Pubkey
 
 from adapters.dexes.raydium_amm_v4.adapter import RaydiumAmmV4Adapter
 from adapters.dexes.raydium_amm_v4.client import PoolSnapshot, pool_accounts
-from adapters.dexes.raydium_amm_v4.config import MAX_POOLS_PER_QUOTE
+from adapters.dexes.raydium_amm_v4.config import MAX_POOLS_PER_QUOTE, ProgramBuild
 from adapters.dexes.raydium_amm_v4.layouts import AmmInfo, AmmStatus
+from adapters.dexes.raydium_amm_v4.math import swaps_without_book
 from adapters.dexes.raydium_amm_v4.pricing import price_snapshots
 from adapters.onchain_dex.adapter import best_priced
 from adapters.onchain_dex.watching import ChainPairWatcher, ChainSnapshot, PairWatch, Read
@@ -43,8 +44,8 @@ class AmmV4PairSnapshot(ChainSnapshot):
     pools: tuple[PoolSnapshot, ...]
 
     def _quote(self, amount_in: int) -> Quote:
-        rounding = self.adapter.config.rounding
-        results = price_snapshots(self.clock, self.pools, self.token_in, self.token_out, amount_in, rounding)
+        build = self.adapter.config.build
+        results = price_snapshots(self.clock, self.pools, self.token_in, self.token_out, amount_in, build)
         return self.adapter._as_quote(best_priced(results), self.token_in, self.token_out, 0)
 
 
@@ -78,7 +79,7 @@ class RaydiumAmmV4Watcher(ChainPairWatcher[RaydiumAmmV4Adapter]):
         clock = read_clock(fetched[CLOCK_SYSVAR])
         client = self.adapter.client
         pools = tuple(client.snapshot(a, self._states[a], fetched) for a in candidates if fetched.get(a) is not None)
-        opens, pool = _activation(pools, clock)
+        opens, pool = _activation(pools, clock, self.adapter.config.build)
         watch = set(fetched) - {CLOCK_SYSVAR}
         if opens is not None:
             watch.add(CLOCK_SYSVAR)  # the pool opens with time, not with a write: wake every slot until then
@@ -107,14 +108,16 @@ class RaydiumAmmV4Watcher(ChainPairWatcher[RaydiumAmmV4Adapter]):
         return unknown
 
 
-def _activation(pools: Iterable[PoolSnapshot], clock: Clock) -> tuple[Activation | None, str | None]:
+def _activation(
+    pools: Iterable[PoolSnapshot], clock: Clock, build: ProgramBuild
+) -> tuple[Activation | None, str | None]:
     """``(opens, pool)``: no activation once some pool takes swaps (that pool is named), else the earliest
     ``pool_open_time`` of the pools waiting to open; ``pool`` None with no pool at all."""
     pools = list(pools)
     waiting = [p for p in pools if p.state.status == AmmStatus.WAITING_TRADE]
-    open_now = [p for p in pools if p.state.status == AmmStatus.SWAP_ONLY] + [
-        p for p in waiting if clock.unix_timestamp >= p.state.state_data.pool_open_time
-    ]
+    open_now = [
+        p for p in pools if p.state.status != AmmStatus.WAITING_TRADE and swaps_without_book(p.state.status, build)
+    ] + [p for p in waiting if clock.unix_timestamp >= p.state.state_data.pool_open_time]
     if open_now:
         return None, str(open_now[0].address)
     if waiting:

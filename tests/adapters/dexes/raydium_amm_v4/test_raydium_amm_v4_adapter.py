@@ -7,6 +7,7 @@ discovery and refused when configured.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +17,7 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from adapters.dexes.raydium_amm_v4 import RaydiumAmmV4Adapter
+from adapters.dexes.raydium_amm_v4 import NO_ORDER_BOOK_BUILD, RaydiumAmmV4Adapter
 from adapters.dexes.raydium_amm_v4.instructions import swap_pool
 from adapters.dexes.raydium_amm_v4.layouts import AmmStatus
 from adapters.dexes.raydium_amm_v4.math import quote_exact_in, quote_exact_out
@@ -231,3 +232,19 @@ async def test_a_route_of_another_dex_is_a_bug(configured: RaydiumAmmV4Adapter) 
     other = Quote("raydium", quote.pool, quote.amount_in, 1, 0, SOL.mint, Decimal(1), Decimal(0))
     with pytest.raises(FatalError, match="raydium route"):
         await configured.swap_instructions(_ticket(other, SOL, USDC, 1), OWNER)
+
+
+async def test_on_the_build_without_the_order_book_status_1_pools_trade_on_their_vaults(net: Net) -> None:
+    config = dataclasses.replace(RaydiumAmmV4Adapter.default_config(book_with([])), build=NO_ORDER_BOOK_BUILD)
+    adapter = RaydiumAmmV4Adapter(ChainRpc(chain_config(net.url)), book_with([]), TOKENS, config=config)
+    try:
+        grids = await adapter.quote_pools(SOL, USDC, [10**9])
+        assert {g.pool for g in grids} == {str(p.address) for p in (net.sol_usdc, net.usdc_sol, net.order_book)}
+        quote = await adapter.quote(QuoteRequest(SOL, USDC, 10**9))
+        assert quote.pool == str(net.order_book.address)  # the deepest pool pays most
+        pool = net.order_book
+        expected = quote_exact_in(pool.state, pool.coin_vault_amount, pool.pc_vault_amount, 10**9, coin_to_pc=True,
+                                  now=0, build=NO_ORDER_BOOK_BUILD)  # fmt: skip
+        assert quote.amount_out == expected.amount_out
+    finally:
+        await adapter.aclose()

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
-from adapters.dexes.raydium_amm_v4.config import CeilRounding
+from adapters.dexes.raydium_amm_v4.config import NO_ORDER_BOOK_BUILD, CeilRounding, ProgramBuild
 from adapters.dexes.raydium_amm_v4.layouts import AmmInfo, AmmStatus, Fees, StateData
 from adapters.dexes.raydium_amm_v4.math import program_ceil_div, quote_exact_in, quote_exact_out
 from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
@@ -43,7 +43,7 @@ AMM = AmmInfo(
 
 def _in(amount: int, coin_to_pc: bool = True, amm: AmmInfo = AMM, rounding: CeilRounding = LEGACY) -> int:
     return quote_exact_in(
-        amm, COIN_VAULT, PC_VAULT, amount, coin_to_pc=coin_to_pc, now=NOW, rounding=rounding
+        amm, COIN_VAULT, PC_VAULT, amount, coin_to_pc=coin_to_pc, now=NOW, build=ProgramBuild(rounding)
     ).amount_out
 
 
@@ -90,7 +90,7 @@ def test_ceil_division_rounds_a_quotient_below_one_by_build(
 def test_small_inputs_pay_no_fee_on_the_older_builds() -> None:
     # 199 * 25 = 4,975 < 10000 / 2: the older builds round the fee to 0; 200 * 25 = 5,000 rounds to 1.
     def fee(amount: int, rounding: CeilRounding) -> int:
-        q = quote_exact_in(AMM, COIN_VAULT, PC_VAULT, amount, coin_to_pc=False, now=NOW, rounding=rounding)
+        q = quote_exact_in(AMM, COIN_VAULT, PC_VAULT, amount, coin_to_pc=False, now=NOW, build=ProgramBuild(rounding))
         return q.swap_fee
 
     sizes = (2, 199, 200, 399, 400, 401)
@@ -109,6 +109,14 @@ def test_status_decides_whether_the_pool_swaps() -> None:
     for status in (AmmStatus.INITIALIZED, AmmStatus.ORDER_BOOK_ONLY):
         with pytest.raises(PoolNotTradable, match="OpenBook"):
             _in(10**9, amm=dataclasses.replace(AMM, status=status))
+    # the build without the order book swaps status 1 on its vaults, and refuses 5
+    initialized = dataclasses.replace(AMM, status=AmmStatus.INITIALIZED)
+    on_vaults = quote_exact_in(initialized, COIN_VAULT, PC_VAULT, 10**9, coin_to_pc=True, now=NOW,
+                               build=NO_ORDER_BOOK_BUILD)  # fmt: skip
+    assert on_vaults.amount_out == _in(10**9, rounding=CEIL)
+    with pytest.raises(PoolNotTradable, match="disabled"):
+        quote_exact_in(dataclasses.replace(AMM, status=AmmStatus.ORDER_BOOK_ONLY), COIN_VAULT, PC_VAULT, 10**9,
+                       coin_to_pc=True, now=NOW, build=NO_ORDER_BOOK_BUILD)  # fmt: skip
     for closed in (0, 2, 3, 4, 9):
         with pytest.raises(PoolNotTradable, match="disabled"):
             _in(10**9, amm=dataclasses.replace(AMM, status=closed))
@@ -142,7 +150,9 @@ def test_out_never_reaches_the_reserve_and_the_fee_is_the_ceiling(
     amount: int, coin_to_pc: bool, rounding: CeilRounding
 ) -> None:
     try:
-        q = quote_exact_in(AMM, COIN_VAULT, PC_VAULT, amount, coin_to_pc=coin_to_pc, now=NOW, rounding=rounding)
+        q = quote_exact_in(
+            AMM, COIN_VAULT, PC_VAULT, amount, coin_to_pc=coin_to_pc, now=NOW, build=ProgramBuild(rounding)
+        )
     except RejectedError:
         return
     assert 0 < q.amount_out < q.reserve_out
@@ -170,7 +180,9 @@ def test_exact_out_buys_at_least_its_output_exactly_in(out: int, coin_to_pc: boo
     if out >= reserve_out:
         return
     try:
-        needs = quote_exact_out(AMM, COIN_VAULT, PC_VAULT, out, coin_to_pc=coin_to_pc, now=NOW, rounding=rounding)
+        needs = quote_exact_out(
+            AMM, COIN_VAULT, PC_VAULT, out, coin_to_pc=coin_to_pc, now=NOW, build=ProgramBuild(rounding)
+        )
         got = _in(needs.amount_in, coin_to_pc, rounding=rounding)
     except RejectedError:
         return

@@ -31,14 +31,15 @@ from solders.transaction import Transaction
 from solders.transaction_status import TransactionErrorType
 
 from adapters.dexes.raydium_amm_v4 import SLIPPAGE, RaydiumAmmV4Adapter
-from adapters.dexes.raydium_amm_v4.config import EXCEEDED_SLIPPAGE, CeilRounding
+from adapters.dexes.raydium_amm_v4.config import CHECKED_BUILD, EXCEEDED_SLIPPAGE
 from adapters.dexes.raydium_amm_v4.instructions import swap_pool
 from adapters.dexes.raydium_amm_v4.layouts import AmmStatus, Fees
+from adapters.dexes.raydium_amm_v4.math import check_swappable
 from adapters.settlement import ChainRpc
 from adapters.solana.accounts import encode_token_account
 from adapters.solana.errors import custom_error, failure_of
 from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID, associated_token_address
-from kernel.errors import RejectedError
+from kernel.errors import PoolNotTradable, RejectedError
 from kernel.money import U64_MAX
 from kernel.routes import LegMode, RouteLeg
 from kernel.tokens import Token
@@ -55,6 +56,7 @@ from tests.adapters.contract.raydium_amm_v4 import (
     build_pool,
     build_sol_usdc_pool,
     chain_config,
+    placeholder,
 )
 
 SO = os.environ.get("OEE_AMM_V4_SO")
@@ -76,6 +78,7 @@ class Setup:
     wallet: Keypair
     sol_usdc: LocalPool
     usdc_ray: LocalPool
+    order_book: LocalPool
     checked: dict[str, int] = field(default_factory=dict)
 
 
@@ -90,6 +93,9 @@ async def setup() -> AsyncIterator[Setup]:
             files, USDC, 400_000 * 10**6, RAY, 250_000 * 10**6, status=AmmStatus.WAITING_TRADE, pool_open_time=1,
             need_take_pnl=(3_000_000, 0), fees=Fees(swap_fee_numerator=30, swap_fee_denominator=10_000),
         )  # fmt: skip
+        order_book = build_pool(
+            files, SOL, 10**12, USDC, 10**11, address=placeholder(b"order book"), status=AmmStatus.INITIALIZED
+        )
         wsol = associated_token_address(wallet.pubkey(), NATIVE_MINT)
         data = encode_token_account(NATIVE_MINT, wallet.pubkey(), WRAPPED_SOL, native_reserve=TOKEN_ACCOUNT_RENT)
         files.write(wsol, TOKEN_PROGRAM_ID, data, TOKEN_ACCOUNT_RENT + WRAPPED_SOL)
@@ -105,8 +111,8 @@ async def setup() -> AsyncIterator[Setup]:
         async with running_localnet(**options) as net:
             rpc = ChainRpc(chain_config(net.url))
             adapter = RaydiumAmmV4Adapter(ChainRpc(chain_config(net.url)), book_with([sol_usdc, usdc_ray]), TOKENS)
-            assert adapter.config.rounding is CeilRounding.NEAREST_BELOW_ONE  # the build these pools run on
-            found = Setup(adapter, rpc, wallet, sol_usdc, usdc_ray)
+            assert adapter.config.build == CHECKED_BUILD  # the build this binary is
+            found = Setup(adapter, rpc, wallet, sol_usdc, usdc_ray, order_book)
             yield found
             equal = {k: v for k, v in found.checked.items() if not k.startswith("refused")}
             refused = sum(v for k, v in found.checked.items() if k.startswith("refused"))
@@ -313,3 +319,17 @@ async def test_a_landed_slippage_failure_reads_as_slippage(setup: Setup) -> None
     assert err is not None
     programs: list[Pubkey | None] = [ix.program_id for ix in ixs]
     assert failure_of(err, programs, [SLIPPAGE])[0] == "slippage_exceeded"
+
+
+async def test_a_pool_in_status_1_needs_its_order_book_on_this_build(setup: Setup) -> None:
+    """Why the adapter leaves status 1 alone here: this build reads the OpenBook market such a pool names."""
+    pool = setup.order_book
+    source = associated_token_address(setup.wallet.pubkey(), Pubkey.from_string(USDC.mint))
+    destination = associated_token_address(setup.wallet.pubkey(), NATIVE_MINT)
+    ix = swap_pool(
+        PROGRAM_ID, pool.address, pool.state, owner=setup.wallet.pubkey(), user_source=source,
+        user_destination=destination, amount_in=10**6, minimum_amount_out=0,
+    )  # fmt: skip
+    assert await _send(setup, [ix]) is not None  # the market holds no account: reading it fails
+    with pytest.raises(PoolNotTradable, match="OpenBook"):  # and the adapter refuses it before sending
+        check_swappable(pool.state, now=0, build=setup.adapter.config.build)
