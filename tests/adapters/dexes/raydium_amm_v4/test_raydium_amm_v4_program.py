@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.transaction import Transaction
+from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 
 from adapters.dexes.raydium_amm_v4 import SLIPPAGE, RaydiumAmmV4Adapter
@@ -35,15 +36,15 @@ from adapters.dexes.raydium_amm_v4.config import CHECKED_BUILD, EXCEEDED_SLIPPAG
 from adapters.dexes.raydium_amm_v4.instructions import swap_pool
 from adapters.dexes.raydium_amm_v4.layouts import AmmStatus, Fees
 from adapters.dexes.raydium_amm_v4.math import check_swappable
-from adapters.settlement import ChainRpc
+from adapters.settlement import ChainRpc, SolanaSettlement
 from adapters.solana.accounts import encode_token_account
 from adapters.solana.errors import custom_error, failure_of
 from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID, associated_token_address
 from kernel.errors import PoolNotTradable, RejectedError
 from kernel.money import U64_MAX
-from kernel.routes import LegMode, RouteLeg
+from kernel.routes import LegMode, RouteLeg, RoutePlan
 from kernel.tokens import Token
-from kernel.venues import QuoteRequest, SwapTicket
+from kernel.venues import QuoteRequest, SwapTicket, TxState
 from localnet import running_localnet
 from tests.adapters.contract.accounts import AccountFiles
 from tests.adapters.contract.raydium_amm_v4 import (
@@ -58,6 +59,7 @@ from tests.adapters.contract.raydium_amm_v4 import (
     chain_config,
     placeholder,
 )
+from tests.adapters.settlement.helpers import landed
 
 SO = os.environ.get("OEE_AMM_V4_SO")
 pytestmark = pytest.mark.skipif(not SO, reason="OEE_AMM_V4_SO names no Raydium AMM v4 build (raydium_amm_legacy_v4.so)")
@@ -73,6 +75,7 @@ ODD = [1, 2, 7, 150, 199, 200, 201, 399, 400, 401, 123_457, 98_765_431]
 
 @dataclass
 class Setup:
+    url: str
     adapter: RaydiumAmmV4Adapter
     rpc: ChainRpc
     wallet: Keypair
@@ -112,7 +115,7 @@ async def setup() -> AsyncIterator[Setup]:
             rpc = ChainRpc(chain_config(net.url))
             adapter = RaydiumAmmV4Adapter(ChainRpc(chain_config(net.url)), book_with([sol_usdc, usdc_ray]), TOKENS)
             assert adapter.config.build == CHECKED_BUILD  # the build this binary is
-            found = Setup(adapter, rpc, wallet, sol_usdc, usdc_ray, order_book)
+            found = Setup(net.url, adapter, rpc, wallet, sol_usdc, usdc_ray, order_book)
             yield found
             equal = {k: v for k, v in found.checked.items() if not k.startswith("refused")}
             refused = sum(v for k, v in found.checked.items() if k.startswith("refused"))
@@ -333,3 +336,58 @@ async def test_a_pool_in_status_1_needs_its_order_book_on_this_build(setup: Setu
     assert await _send(setup, [ix]) is not None  # the market holds no account: reading it fails
     with pytest.raises(PoolNotTradable, match="OpenBook"):  # and the adapter refuses it before sending
         check_swappable(pool.state, now=0, build=setup.adapter.config.build)
+
+
+async def _settled(venue: SolanaSettlement, s: Setup, ticket: SwapTicket) -> tuple[int, int]:
+    """Prepare, send and wait for ``ticket``: the output the settlement recorded, and the wallet's lamports once
+    prepared (a lookup table the plan needs is made, and paid for, while preparing)."""
+    tx = await venue.prepare(ticket)
+    lamports = await s.rpc.balance(s.wallet.pubkey())
+    await venue.send(tx)
+    status = await landed(venue, tx)
+    assert status.state is TxState.LANDED and status.amount_out is not None, status
+    return status.amount_out, lamports
+
+
+async def test_the_settlement_lands_a_swap_and_a_hop_each_paid_as_quoted(setup: Setup) -> None:
+    """The engine's own settlement (compute budget simulated, memo, fresh wSOL account) over AMM v4: one swap,
+    then RAY -> USDC -> SOL with the first leg exact out for exactly what the second spends."""
+    config = chain_config(setup.url, compute_unit_price=0, confirm_poll_ms=20)
+    venue = SolanaSettlement(config, ChainRpc(config), setup.wallet, swaps={setup.adapter.name: setup.adapter})
+    try:
+        quote = await setup.adapter.quote(QuoteRequest(SOL, USDC, 3 * 10**9))
+        usdc = await _token_balance(setup, USDC)
+        recorded, _ = await _settled(venue, setup, SwapTicket(str(uuid.uuid4()), quote, SOL, USDC, quote.amount_out))
+        assert recorded == quote.amount_out == await _token_balance(setup, USDC) - usdc
+
+        middle = 777 * 10**6
+        needs = await setup.adapter.quote_exact_out(str(setup.usdc_ray.address), RAY, USDC, middle)
+        first = RouteLeg(setup.adapter.name, str(setup.usdc_ray.address), RAY, USDC, needs.amount_in, middle, middle,
+                         mode=LegMode.EXACT_OUT)  # fmt: skip
+        second_quote = await setup.adapter.quote(QuoteRequest(USDC, SOL, middle))
+        out = second_quote.amount_out
+        second = RouteLeg(setup.adapter.name, second_quote.pool, USDC, SOL, middle, out, out, hop=1)
+        plan = RoutePlan((first, second), RAY, SOL, needs.amount_in, out, out)
+        ray, usdc = await _token_balance(setup, RAY), await _token_balance(setup, USDC)
+        ticket = SwapTicket(str(uuid.uuid4()), second_quote, RAY, SOL, out, plan)
+        recorded, lamports = await _settled(venue, setup, ticket)
+        assert recorded == out == await setup.rpc.balance(setup.wallet.pubkey()) - lamports + SIGNATURE_FEE
+        assert ray - await _token_balance(setup, RAY) == needs.amount_in
+        assert await _token_balance(setup, USDC) == usdc  # the intermediate USDC all went into leg two
+    finally:
+        await venue.aclose()
+
+
+async def test_a_swap_transaction_uses_few_compute_units(setup: Setup) -> None:
+    """The engine's swap transactions, simulated (about 35k to 41k units here, SOL wrapped or unwrapped)."""
+    units = []
+    for token_in, token_out, amount in ((SOL, USDC, 10**9), (USDC, SOL, 10**8), (RAY, USDC, 10**8)):
+        quote = await setup.adapter.quote(QuoteRequest(token_in, token_out, amount))
+        ixs = await setup.adapter.swap_instructions(
+            SwapTicket("cu", quote, token_in, token_out, quote.amount_out), setup.wallet.pubkey()
+        )
+        blockhash, _ = await setup.rpc.latest_blockhash()
+        tx = Transaction([setup.wallet], Message(ixs, setup.wallet.pubkey()), blockhash)
+        units.append(await setup.rpc.simulate(VersionedTransaction.from_legacy(tx)))
+    print("\nAMM v4 swap transactions, compute units:", units)
+    assert all(0 < u < 100_000 for u in units)
