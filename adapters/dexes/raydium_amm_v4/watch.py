@@ -58,6 +58,7 @@ class RaydiumAmmV4Watcher(ChainPairWatcher[RaydiumAmmV4Adapter]):
 
     async def _search(self, pair: PairWatch) -> None:
         self.search_started(pair)
+        pair.calls += 1  # the search is two getProgramAccounts: one per coin/pc order
         try:
             found = await self.adapter.client.program_pools(*pair.mints)
         except DiscoveryRefused:

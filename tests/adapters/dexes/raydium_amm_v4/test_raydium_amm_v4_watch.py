@@ -69,8 +69,8 @@ async def test_snapshot_quotes_equal_the_adapter_at_every_size(
                     snapshot.quote(size)
                 continue
             assert snapshot.quote(size) == dataclasses.replace(expected, latency_ms=0)
-    # the first direction: a program search (two: one per coin/pc order) and one batch; then one batch
-    assert watcher.calls() == {"SOL/USDC": 2, "USDC/SOL": 1}
+    # the first direction: a program search (two calls: one per coin/pc order) and one batch; then one batch
+    assert watcher.calls() == {"SOL/USDC": 3, "USDC/SOL": 1}
     assert await watcher.wait_change(SOL, USDC, 0.1) is False
     await watcher.aclose()
 
