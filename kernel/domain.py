@@ -6,12 +6,19 @@ from enum import StrEnum
 
 
 class OrderType(StrEnum):
-    """``market`` executes at once; ``limit`` waits until its size pays its limit price; ``sniper`` waits for
-    its pair's pool to open and fires at the first executable quote."""
+    """``market`` executes at once; ``limit`` and ``takeProfit`` wait until their size pays their price;
+    ``sniper`` waits for its pair's pool to open and fires at the first executable quote; ``stop`` waits until
+    its size pays no more than its stop price; ``trailingStop`` until its size pays a distance below the best
+    seen since it was placed; ``oco`` (one cancels the other) is a take-profit and a stop on one amount,
+    firing once at whichever is met first."""
 
     MARKET = "market"
     LIMIT = "limit"
     SNIPER = "sniper"
+    STOP = "stop"
+    TAKE_PROFIT = "takeProfit"
+    TRAILING_STOP = "trailingStop"
+    OCO = "oco"
 
     @property
     def waits(self) -> bool:

@@ -2,9 +2,9 @@
 
 :class:`OrderSpec` is written once at the edge (the API parses a body into it) and read back by every layer
 (storage maps it onto columns, the worker executes it, the watcher waits on it, the presenter shows it).
-A market order has no terms; a limit or sniper order carries its own terms type, so a field of one order
-type cannot appear on another. A new field of an order is added here, in the API's order schema, in the
-storage mapping and in a migration, and nowhere else.
+A market order has no terms; every waiting order (limit, take-profit, sniper, stop, trailing stop, OCO)
+carries its own terms type, so a field of one order type cannot appear on another. A new field of an order
+is added here, in the API's order schema, in the storage mapping and in a migration, and nowhere else.
 """
 
 from __future__ import annotations
@@ -48,7 +48,61 @@ class SniperTerms:
     order_type = OrderType.SNIPER
 
 
-Terms = LimitTerms | SniperTerms
+@dataclass(frozen=True, slots=True)
+class TakeProfitTerms(LimitTerms):
+    """A take-profit fires as a limit order does, once its size pays ``trigger_min_out``, and never fills below
+    it: the name says why it was placed (to sell into a rise), the engine treats it as a limit."""
+
+    order_type = OrderType.TAKE_PROFIT
+
+
+@dataclass(frozen=True, slots=True)
+class StopTerms:
+    """A stop fires once the best quote for its whole size pays at most ``trigger_max_out`` (raw units of the
+    token out, ``floor(stop_price * amount_in)``, ``stop_price`` in units of the token out per unit in), then
+    executes like a market order from that quote, within its slippage."""
+
+    stop_price: Decimal
+    trigger_max_out: int
+    expires_at: datetime = field(metadata=_NOT_REQUEST)
+
+    order_type = OrderType.STOP
+
+
+@dataclass(frozen=True, slots=True)
+class TrailingStopTerms:
+    """A trailing stop follows the best quote for its whole size since it was placed (``peak_out``, raw, kept
+    by the watcher) and fires once a quote pays at most ``trail_bps`` below that peak, then executes like a
+    stop. The peak is state, not part of the request."""
+
+    trail_bps: int
+    expires_at: datetime = field(metadata=_NOT_REQUEST)
+    peak_out: int | None = field(default=None, metadata=_NOT_REQUEST)
+
+    order_type = OrderType.TRAILING_STOP
+
+    def stop_out(self) -> int | None:
+        """The quote at or below which it fires now: ``floor(peak * (1 - trail))``; None before any quote."""
+        if self.peak_out is None:
+            return None
+        return self.peak_out * (10_000 - self.trail_bps) // 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class OcoTerms:
+    """One cancels the other: a take-profit at ``limit_price`` and a stop at ``stop_price`` on one amount. The
+    order fires once, at whichever is met first (its event says which), so the other can never fire too."""
+
+    limit_price: Decimal
+    trigger_min_out: int
+    stop_price: Decimal
+    trigger_max_out: int
+    expires_at: datetime = field(metadata=_NOT_REQUEST)
+
+    order_type = OrderType.OCO
+
+
+Terms = LimitTerms | SniperTerms | StopTerms | TrailingStopTerms | OcoTerms
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +129,14 @@ class OrderSpec:
 
     @property
     def trigger_min_out(self) -> int | None:
-        """The least the order's size must be quoted to pay before it fires (None: any executable quote)."""
-        return None if self.terms is None else self.terms.trigger_min_out
+        """The least the order's size must be quoted to pay before it fires on a rise (limit, take-profit,
+        sniper, an OCO's take-profit); None: no such level (a sniper's: any executable quote)."""
+        return getattr(self.terms, "trigger_min_out", None)
+
+    @property
+    def trigger_max_out(self) -> int | None:
+        """The most the order's size may be quoted to pay for it to fire on a fall (stop, an OCO's stop)."""
+        return getattr(self.terms, "trigger_max_out", None)
 
     @property
     def expires_at(self) -> datetime | None:

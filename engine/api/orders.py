@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -41,7 +42,16 @@ from engine.db.records import StoredOrder
 from kernel.domain import OrderStatus, OrderType
 from kernel.errors import FieldIssue, InvalidRequest
 from kernel.money import U64_MAX, format_amount
-from kernel.orders import LimitTerms, OrderSpec, SniperTerms
+from kernel.orders import (
+    LimitTerms,
+    OcoTerms,
+    OrderSpec,
+    SniperTerms,
+    StopTerms,
+    TakeProfitTerms,
+    Terms,
+    TrailingStopTerms,
+)
 from kernel.tokens import Token, TokenRegistry
 
 _EXAMPLE: dict[str, Any] = {
@@ -77,16 +87,27 @@ class ExecuteOrderRequest(QuoteRequest):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    type: Literal["market", "limit", "sniper"] = Field(
+    type: Literal["market", "limit", "sniper", "stop", "takeProfit", "trailingStop", "oco"] = Field(
         default="market",
-        description="`market` executes at once; `limit` waits until the quote for its whole size pays limitPrice; "
-        "`sniper` waits for its pair's pool to open and fires at the first executable quote.",
+        description="`market` executes at once; `limit` and `takeProfit` wait until the quote for their whole size "
+        "pays limitPrice; `sniper` waits for its pair's pool to open and fires at the first executable quote; "
+        "`stop` waits until the quote pays no more than stopPrice; `trailingStop` until it pays trailBps below "
+        "the best quote since placement; `oco` is a takeProfit and a stop on one amount, firing once.",
     )
     limitPrice: Any = price_field(
         "Limit and sniper orders: the least units of tokenOut per unit of tokenIn; fires once the quote, after "
         "fees and impact, pays ceil(limitPrice * amountIn), and never fills below that. Optional for snipers."
     )
     minAmountOut: Any = price_field("Sniper orders, instead of limitPrice: the least tokenOut taken.")
+    stopPrice: Any = price_field(
+        "Stop and OCO orders: units of tokenOut per unit of tokenIn; fires once the quote for the whole size pays "
+        "floor(stopPrice * amountIn) or less, then executes within slippageBps of that quote."
+    )
+    trailBps: int | None = Field(
+        default=None, ge=1, le=5000,
+        description="Trailing stops: fires once the quote for the whole size pays this many basis points below "
+        "the best quote seen since the order was placed.",
+    )  # fmt: skip
     expiresAt: str | None = Field(
         default=None, max_length=40, description="Limit and sniper orders: when it expires (ISO 8601, with zone)."
     )
@@ -108,7 +129,17 @@ ORDER_FIELDS = (
     *QUOTE_FIELDS,
     *(f for f in ExecuteOrderRequest.model_fields if f not in (*QUOTE_FIELDS, "type")),
 )
-SNIPER_ONLY = ("minAmountOut",)
+# The terms each waiting order type takes ("*" marks a required one), beside an expiry.
+TYPE_TERMS: dict[OrderType, dict[str, bool]] = {
+    OrderType.LIMIT: {"limitPrice": True},
+    OrderType.TAKE_PROFIT: {"limitPrice": True},
+    OrderType.SNIPER: {"limitPrice": False, "minAmountOut": False},
+    OrderType.STOP: {"stopPrice": True},
+    OrderType.TRAILING_STOP: {"trailBps": True},
+    OrderType.OCO: {"limitPrice": True, "stopPrice": True},
+}
+TERM_FIELDS = ("limitPrice", "minAmountOut", "stopPrice", "trailBps")
+_TYPES = {t.value.lower(): t for t in OrderType}
 # Fields of earlier versions, refused with what replaced them.
 REPLACED = {"maxPrice": "is replaced by limitPrice, in units of tokenOut per unit of tokenIn (1 / maxPrice)"}
 EXPIRY = ("expiresAt", "expiresInS")
@@ -139,7 +170,11 @@ class OrderSummary(Strict):
     txHash: str | None
     failureReason: str | None
     settlement: Settlement
-    limitPrice: str | None = Field(description="A limit or sniper order's price: tokenOut per tokenIn.")
+    limitPrice: str | None = Field(description="A limit, take-profit, sniper or OCO price: tokenOut per tokenIn.")
+    stopPrice: str | None = Field(description="A stop or OCO order's stop price: tokenOut per tokenIn.")
+    trailBps: int | None = Field(description="A trailing stop's distance below the best quote, in basis points.")
+    triggerMaxOut: Amount = Field(description="The most the order's size may be quoted to pay for a stop to fire.")
+    peakAmountOut: Amount = Field(description="A trailing stop: the best quote for its size seen so far.")
     triggerMinOut: Amount = Field(description="The least the order's size must be quoted to pay before it fires.")
     expiresAt: str | None
     triggeredAt: str | None = Field(description="When a limit or sniper order fired.")
@@ -171,7 +206,11 @@ def order_summary(order: StoredOrder) -> dict[str, Any]:
             "kind": None if order.settlement_kind is None else order.settlement_kind.value,
             "note": order.settlement_note,
         },
-        "limitPrice": None if terms is None else decimal_text(terms.limit_price),
+        "limitPrice": decimal_text(getattr(terms, "limit_price", None)),
+        "stopPrice": decimal_text(getattr(terms, "stop_price", None)),
+        "trailBps": getattr(terms, "trail_bps", None),
+        "triggerMaxOut": format_amount(spec.trigger_max_out, dout),
+        "peakAmountOut": format_amount(getattr(terms, "peak_out", None), dout),
         "triggerMinOut": format_amount(spec.trigger_min_out, dout),
         "expiresAt": iso(spec.expires_at),
         "triggeredAt": iso(order.triggered_at),
@@ -201,11 +240,9 @@ def read_spec(
         if name not in allowed
     ]
     raw_type = payload.get("type", OrderType.MARKET.value)
-    order_type: OrderType | None = None
-    if not isinstance(raw_type, str) or raw_type.lower() not in {t.value for t in OrderType}:
-        errors.append(FieldIssue("type", "unsupported order type; one of market, limit, sniper"))
-    else:
-        order_type = OrderType(raw_type.lower())
+    order_type = _TYPES.get(raw_type.lower()) if isinstance(raw_type, str) else None
+    if order_type is None:
+        errors.append(FieldIssue("type", f"unsupported order type; one of {', '.join(t.value for t in OrderType)}"))
 
     token_in = read_token(payload, "tokenIn", tokens, errors)
     token_out = read_token(payload, "tokenOut", tokens, errors)
@@ -240,35 +277,66 @@ def _terms(
     errors: list[FieldIssue],
     max_wait_s: int,
     now: datetime,
-) -> LimitTerms | SniperTerms | None:
-    """The terms of a limit or sniper order (None for a market order), appending each problem to ``errors``."""
-    present = {f for f in ("limitPrice", *SNIPER_ONLY, *EXPIRY) if payload.get(f) is not None}
+) -> Terms | None:
+    """The terms of a waiting order (None for a market order), appending each problem to ``errors``."""
+    present = {f for f in (*TERM_FIELDS, *EXPIRY) if payload.get(f) is not None}
     if not order_type.waits:
-        errors.extend(FieldIssue(f, "is only for limit and sniper orders") for f in sorted(present))
+        errors.extend(FieldIssue(f, "is only for waiting orders (limit, sniper, stop...)") for f in sorted(present))
         return None
-    if order_type is OrderType.LIMIT:
-        errors.extend(FieldIssue(f, "is not a field of limit orders") for f in SNIPER_ONLY if f in present)
+    takes = TYPE_TERMS[order_type]
+    errors.extend(FieldIssue(f, f"is not a field of {order_type.value} orders") for f in TERM_FIELDS
+                  if f in present and f not in takes)  # fmt: skip
+    for name, required in takes.items():
+        if required and name not in present:
+            unit = " (units of tokenOut per tokenIn)" if name.endswith("Price") else ""
+            errors.append(FieldIssue(name, f"is required for {order_type.value} orders{unit}"))
     expires_at = _expiry(payload, now, max_wait_s, errors)
     known = token_in is not None and token_out is not None and amount_in is not None
     scale = Fraction(10**token_out.decimals, 10**token_in.decimals) if token_in and token_out else Fraction(1)
-    floor: int | None = None
-    limit_price = None
-    if order_type is OrderType.LIMIT and "limitPrice" not in present:
-        errors.append(FieldIssue("limitPrice", "is required for limit orders (units of tokenOut per tokenIn)"))
-    elif order_type is OrderType.SNIPER and "limitPrice" in present and "minAmountOut" in present:
+    worth = Fraction(amount_in or 0) * scale  # a price times this is raw units of tokenOut
+
+    def level(name: str, *, up: bool) -> tuple[Decimal | None, int | None]:
+        """A price term and the raw amount out it stands for: rounded up for a floor, down for a stop."""
+        if name not in present or name not in takes:
+            return None, None
+        price = read_price(payload, name, errors)
+        if price is None or not known:
+            return price, None
+        assert token_out is not None
+        raw = Fraction(price) * worth
+        return price, _floor(raw if up else Fraction(int(raw)), name, token_out, errors)
+
+    limit_price, floor = level("limitPrice", up=True)
+    stop_price, stop_out = level("stopPrice", up=False)
+    if order_type is OrderType.SNIPER and "limitPrice" in present and "minAmountOut" in present:
         errors.append(FieldIssue("minAmountOut", "give limitPrice or minAmountOut, not both"))
-    elif "limitPrice" in present:
-        if (limit_price := read_price(payload, "limitPrice", errors)) is not None and known:
-            assert token_out is not None and amount_in is not None
-            floor = _floor(Fraction(limit_price) * amount_in * scale, "limitPrice", token_out, errors)
-    elif "minAmountOut" in present and token_out is not None:
+    elif order_type is OrderType.SNIPER and "minAmountOut" in present and token_out is not None:
         floor = read_amount(payload, "minAmountOut", token_out, errors)
+    if floor is not None and stop_out is not None and stop_out >= floor:
+        errors.append(FieldIssue("stopPrice", "must be below limitPrice (a stop fires on a fall, the other on a rise)"))
+    trail_bps = payload.get("trailBps")
+    if "trailBps" in present and "trailBps" in takes:
+        text = getattr(trail_bps, "text", None)
+        if text is None or not _SECONDS.match(text) or not 1 <= int(text) <= 5000:
+            errors.append(FieldIssue("trailBps", "must be a whole number of basis points from 1 to 5000"))
     if expires_at is None or errors:
         return None
-    if order_type is OrderType.LIMIT:
-        assert limit_price is not None and floor is not None
-        return LimitTerms(limit_price, floor, expires_at)
-    return SniperTerms(expires_at, floor, limit_price)
+    match order_type:
+        case OrderType.LIMIT | OrderType.TAKE_PROFIT:
+            assert limit_price is not None and floor is not None
+            kind = LimitTerms if order_type is OrderType.LIMIT else TakeProfitTerms
+            return kind(limit_price, floor, expires_at)
+        case OrderType.SNIPER:
+            return SniperTerms(expires_at, floor, limit_price)
+        case OrderType.STOP:
+            assert stop_price is not None and stop_out is not None
+            return StopTerms(stop_price, stop_out, expires_at)
+        case OrderType.TRAILING_STOP:
+            return TrailingStopTerms(int(getattr(trail_bps, "text", "")), expires_at)
+        case OrderType.OCO:
+            assert limit_price is not None and floor is not None and stop_price is not None and stop_out is not None
+            return OcoTerms(limit_price, floor, stop_price, stop_out, expires_at)
+    raise AssertionError(order_type)
 
 
 def _expiry(payload: dict[str, Any], now: datetime, max_wait_s: int, errors: list[FieldIssue]) -> datetime | None:

@@ -93,6 +93,12 @@ class Order(Base):
     # size may fire (ceil(limitPrice * amountIn), or a sniper's minAmountOut); ``execute_min_out`` is the floor its
     # execution keeps to, set when it fires. The price (tokenOut per tokenIn) is kept as the client gave it.
     limit_price: Mapped[Decimal | None] = mapped_column(Numeric(60, 30))
+    # Stops and OCOs fire on a fall: once the size is quoted ``trigger_max_out`` (floor(stopPrice * amountIn))
+    # or less. A trailing stop keeps ``trail_bps`` and the best quote seen for its size, ``trail_peak_out``.
+    stop_price: Mapped[Decimal | None] = mapped_column(Numeric(60, 30))
+    trigger_max_out: Mapped[Decimal | None] = mapped_column(RawAmount)
+    trail_bps: Mapped[int | None] = mapped_column(Integer)
+    trail_peak_out: Mapped[Decimal | None] = mapped_column(RawAmount)
     trigger_min_out: Mapped[Decimal | None] = mapped_column(RawAmount)
     execute_min_out: Mapped[Decimal | None] = mapped_column(RawAmount)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -18,7 +18,16 @@ from sqlalchemy.dialects import postgresql
 from engine.db.models import Order
 from engine.db.records import NewOrder, StoredOrder
 from kernel.domain import OrderType
-from kernel.orders import LimitTerms, OrderSpec, SniperTerms
+from kernel.orders import (
+    LimitTerms,
+    OcoTerms,
+    OrderSpec,
+    SniperTerms,
+    StopTerms,
+    TakeProfitTerms,
+    Terms,
+    TrailingStopTerms,
+)
 from kernel.tokens import Token
 from kernel.venues import PreparedTx, SettlementKind
 
@@ -40,7 +49,10 @@ def spec_columns(spec: OrderSpec) -> dict[str, Any]:
         "slippage_bps": spec.slippage_bps,
         "expires_at": spec.expires_at,
         "trigger_min_out": spec.trigger_min_out,
-        "limit_price": None if terms is None else terms.limit_price,
+        "limit_price": getattr(terms, "limit_price", None),
+        "stop_price": getattr(terms, "stop_price", None),
+        "trigger_max_out": spec.trigger_max_out,
+        "trail_bps": getattr(terms, "trail_bps", None),
         "client_ref": spec.client_ref,
     }
 
@@ -48,14 +60,27 @@ def spec_columns(spec: OrderSpec) -> dict[str, Any]:
 def spec_of(row: Row) -> OrderSpec:
     """The request a stored row holds (tokens as the order stored them: symbol, decimals, mint)."""
     order_type = OrderType(row["order_type"])
-    terms: LimitTerms | SniperTerms | None = None
-    if order_type is OrderType.LIMIT:
-        terms = LimitTerms(Decimal(row["limit_price"]), int(row["trigger_min_out"]), row["expires_at"])
+    terms: Terms | None = None
+    expires_at = row["expires_at"]
+
+    def raw(name: str) -> int | None:
+        return None if row[name] is None else int(row[name])
+
+    def price(name: str) -> Decimal | None:
+        return None if row[name] is None else Decimal(row[name])
+
+    if order_type in (OrderType.LIMIT, OrderType.TAKE_PROFIT):
+        kind = LimitTerms if order_type is OrderType.LIMIT else TakeProfitTerms
+        terms = kind(Decimal(row["limit_price"]), int(row["trigger_min_out"]), expires_at)
     elif order_type is OrderType.SNIPER:
-        floor, price = row["trigger_min_out"], row["limit_price"]
-        terms = SniperTerms(
-            row["expires_at"], None if floor is None else int(floor), None if price is None else Decimal(price)
-        )
+        terms = SniperTerms(expires_at, raw("trigger_min_out"), price("limit_price"))
+    elif order_type is OrderType.STOP:
+        terms = StopTerms(Decimal(row["stop_price"]), int(row["trigger_max_out"]), expires_at)
+    elif order_type is OrderType.TRAILING_STOP:
+        terms = TrailingStopTerms(int(row["trail_bps"]), expires_at, raw("trail_peak_out"))
+    elif order_type is OrderType.OCO:
+        terms = OcoTerms(Decimal(row["limit_price"]), int(row["trigger_min_out"]), Decimal(row["stop_price"]),
+                         int(row["trigger_max_out"]), expires_at)  # fmt: skip
     return OrderSpec(
         token_in=_token(row, "token_in"),
         token_out=_token(row, "token_out"),

@@ -65,7 +65,7 @@ def test_json_numbers_are_kept_as_written() -> None:
         ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 0}, "slippageBps", "between"),
         ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 5001}, "slippageBps", "between"),
         ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 1.5}, "slippageBps", "integer"),
-        ({"type": "stop", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}, "type", "market, limit, sniper"),
+        ({"type": "iceberg", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}, "type", "market, limit, sniper, stop, takeProfit, trailingStop, oco"),
         ({"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}, "limitPrice", "required"),
         (
             {"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "limitPrice": "150"},
@@ -199,7 +199,7 @@ def test_json_numbers_are_kept_as_written() -> None:
         (
             {"type": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "limitPrice": "150"},
             "limitPrice",
-            "only for limit and sniper orders",
+            "only for waiting orders",
         ),
     ],
 )
