@@ -58,6 +58,11 @@ _TRANSIENT_PAUSE_S = 0.25
 _TRANSIENT_PAUSE_MAX_S = 4.0
 
 
+# Order types that go back to waiting when the price fell back below their floor between firing and routing;
+# every other fired order (a stop, a sniper) fails on slippage instead.
+WAITS_AGAIN = frozenset({OrderType.LIMIT, OrderType.TAKE_PROFIT, OrderType.OCO})
+
+
 class PriceMovedBack(EngineError):
     """A fired limit order's price fell back below its limit before its transaction was built: it waits again
     (its watcher finds it at its next read of PostgreSQL) rather than fill worse than its limit or fail."""
@@ -217,13 +222,13 @@ class OrderExecutor:
         best, plan = decision.best, decision.plan
         bind(dex=decision.dex_label)
         if order.execute_min_out is not None:
-            # A fired limit or sniper order keeps the floor it fired at: its fill is never worse than its limit.
+            # A fired waiting order keeps the floor it fired at: a limit's fill is never worse than its limit.
             if plan.amount_out < order.execute_min_out:
                 message = (f"the best route pays {plan.amount_out} raw {spec.token_out.symbol}, below the floor "
                            f"{order.execute_min_out}")  # fmt: skip
                 rec.step(change=OrderChange(quotes=_quote_records(attempt, decision)), event=False)
-                if spec.order_type is OrderType.LIMIT:
-                    raise PriceMovedBack(message)
+                if spec.order_type in WAITS_AGAIN and order.execute_min_out == spec.trigger_min_out:
+                    raise PriceMovedBack(message)  # a limit (or take-profit) fired on a rise waits for it again
                 raise SlippageExceeded(message)
             plan = with_floor(plan, order.execute_min_out)
             decision = replace(decision, plan=plan)

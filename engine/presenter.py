@@ -32,11 +32,19 @@ def accepted(spec: OrderSpec) -> Data:
     }
 
 
-def fired(spec: OrderSpec, quote: Quote, execute_min_out: int, snapshot_version: Any) -> Data:
+# What fired an order, as its event says: on a rise to its floor, a fall to its stop, or below its trailing peak.
+FIRED_ON = {"rise": "price", "fall": "stop", "trail": "trailingStop"}
+
+
+def fired(
+    spec: OrderSpec, quote: Quote, execute_min_out: int, snapshot_version: Any, side: str = "rise",
+    peak: int | None = None,
+) -> Data:  # fmt: skip
     """A waiting order's trigger held on ``quote``: it is pending now, with the floor its execution keeps."""
     out = spec.token_out.decimals
-    return {
+    data: Data = {
         "trigger": spec.order_type.value,
+        "firedOn": "takeProfit" if spec.order_type.value == "oco" and side == "rise" else FIRED_ON[side],
         "dex": quote.dex,
         "pool": quote.pool,
         "quotedAmountOut": format_amount(quote.amount_out, out),
@@ -44,6 +52,11 @@ def fired(spec: OrderSpec, quote: Quote, execute_min_out: int, snapshot_version:
         "minAmountOut": format_amount(execute_min_out, out),
         "snapshotVersion": snapshot_version,
     }
+    if spec.trigger_max_out is not None:
+        data["triggerMaxOut"] = format_amount(spec.trigger_max_out, out)
+    if peak is not None:
+        data["peakAmountOut"] = format_amount(peak, out)
+    return data
 
 
 def expired_waiting(expires_at: datetime) -> Data:

@@ -9,9 +9,10 @@ exactly one moves it, and the one event it writes says which. Functions never co
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -149,3 +150,17 @@ async def expire(conn: asyncpg.Connection, moves: Sequence[Move]) -> list[Moved]
 def _data(value: Any) -> dict[str, Any]:
     loaded = orjson.loads(value) if isinstance(value, str | bytes) else value
     return loaded if isinstance(loaded, dict) else {}
+
+
+async def record_peaks(conn: asyncpg.Connection, peaks: Mapping[uuid.UUID, int]) -> None:
+    """Raise trailing stops' stored peaks (raw) to ``peaks``; a peak never goes down, and only a waiting
+    order's is written."""
+    if not peaks:
+        return
+    await conn.execute(
+        "UPDATE orders SET trail_peak_out = v.peak FROM unnest($1::uuid[], $2::numeric[]) AS v(id, peak) "
+        "WHERE orders.id = v.id AND orders.status = 'waiting' "
+        "AND (orders.trail_peak_out IS NULL OR orders.trail_peak_out < v.peak)",
+        list(peaks),
+        [Decimal(p) for p in peaks.values()],
+    )

@@ -1,13 +1,19 @@
 """One pair's waiting orders, ordered by trigger price, priced on the DEXes' snapshots with no I/O.
 
-An order fires once the best DEX's exact-in quote for its whole size pays at least its trigger floor
-(``trigger_min_out``: a limit's ``ceil(limitPrice * amountIn)``, a sniper's cap, or nothing). Orders are kept
-sorted by the rate that floor asks (raw out per raw in), most lenient first, and walked in that order.
+An order fires on the best DEX's exact-in quote for its whole size:
 
-Stopping early: on every DEX a larger size never pays more per unit than a smaller one (fees and price impact
-only grow with size), so no order can be quoted a better rate than the book's smallest size is, give or take
-the integer rounding of that one quote. Once the walk reaches an order asking more than that bound, every
-later order asks more still, and the walk stops without pricing them.
+- **on a rise** (limit, take-profit, sniper, an OCO's take-profit): once the quote pays at least its floor
+  (``trigger_min_out``; a sniper may have none, and takes any executable quote);
+- **on a fall** (stop, an OCO's stop): once the quote pays at most ``trigger_max_out``;
+- **trailing** (trailing stop): once the quote pays ``trail_bps`` below the best quote its size was given since
+  it was placed (the peak, which the book keeps and reports when it rises, so a restart resumes from it).
+
+Orders are kept sorted by the rate their level asks (raw out per raw in) and walked from the one nearest to
+firing. Stopping early: on every DEX a larger size never pays more per unit than a smaller one (fees and
+price impact only grow with size), so no size is quoted a better rate than the book's smallest size is, nor a
+worse one than its largest, give or take the integer rounding of one quote. A rise walk stops at the first
+floor above the first bound, a fall walk at the first stop below the second: every later order asks more
+still, and is not priced. An OCO sits in both walks and fires once, on whichever side is met first.
 """
 
 from __future__ import annotations
@@ -15,54 +21,84 @@ from __future__ import annotations
 import bisect
 import heapq
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
 from engine.db.waiting import WaitingOrder
 from kernel.domain import OrderType
 from kernel.errors import EngineError
+from kernel.orders import LimitTerms, OcoTerms, TrailingStopTerms
 from kernel.venues import Quote
 from kernel.watching import PairSnapshot
 
 
 @dataclass(frozen=True, slots=True)
 class Fire:
-    """An order that may fire now: the best quote for its size, and the floor its execution keeps to."""
+    """An order that may fire now: the best quote for its size, the floor its execution keeps to, and what
+    fired it (``rise``, ``fall`` or ``trail``)."""
 
     order: WaitingOrder
     quote: Quote
     execute_min_out: int
+    side: str = "rise"
+    peak: int | None = None  # a trailing stop's peak it fired below
 
 
 @dataclass(frozen=True, slots=True)
 class Pricing:
-    """What one walk of the book did: the orders that may fire, and how many sizes it priced."""
+    """What one walk of the book did: the orders that may fire, how many sizes it priced, and the trailing
+    stops whose peak rose (order ID to the new peak, raw)."""
 
     fires: list[Fire]
     priced: int
     open_dexes: int
+    peaks: dict[uuid.UUID, int] = field(default_factory=dict)
+
+
+def _rises(order: WaitingOrder) -> bool:
+    return order.spec.trigger_min_out is not None or order.spec.order_type is OrderType.SNIPER
+
+
+def _falls(order: WaitingOrder) -> bool:
+    return order.spec.trigger_max_out is not None
+
+
+def _trails(order: WaitingOrder) -> bool:
+    return isinstance(order.spec.terms, TrailingStopTerms)
 
 
 def _rate(order: WaitingOrder) -> Fraction:
     return Fraction(order.spec.trigger_min_out or 0, order.spec.amount_in)
 
 
-def execution_floor(order: WaitingOrder, quote: Quote) -> int:
-    """A limit order keeps its limit floor; a sniper the first executable quote less its slippage, and never
-    below its cap."""
+def _stop_rate(order: WaitingOrder) -> Fraction:
+    """Negated, so the highest stop (the first to fire as prices fall) sorts first."""
+    return -Fraction(order.spec.trigger_max_out or 0, order.spec.amount_in)
+
+
+def execution_floor(order: WaitingOrder, quote: Quote, side: str = "rise") -> int:
+    """A limit or take-profit (an OCO fired on its rise too) keeps its floor; a sniper the first executable
+    quote less its slippage, never below its cap; a stop or trailing stop the quote it fired on less its
+    slippage."""
     spec = order.spec
-    if spec.order_type is OrderType.LIMIT and spec.trigger_min_out is not None:
-        return spec.trigger_min_out
-    return max(spec.trigger_min_out or 0, quote.min_amount_out(spec.slippage_bps))
+    from_quote = quote.min_amount_out(spec.slippage_bps)
+    if side != "rise":
+        return from_quote
+    if isinstance(spec.terms, LimitTerms | OcoTerms):
+        return spec.trigger_min_out or from_quote
+    return max(spec.trigger_min_out or 0, from_quote)
 
 
 class PairBook:
-    """The waiting orders of one pair (token in, token out), sorted by the rate their floor asks."""
+    """The waiting orders of one pair (token in, token out), sorted by the rate their level asks."""
 
     def __init__(self) -> None:
         self._keys: list[tuple[Fraction, uuid.UUID]] = []
+        self._stops: list[tuple[Fraction, uuid.UUID]] = []
+        self._trailing: dict[uuid.UUID, WaitingOrder] = {}
+        self._peaks: dict[uuid.UUID, int] = {}
         self._orders: dict[uuid.UUID, WaitingOrder] = {}
         self._expiries: list[tuple[datetime, uuid.UUID]] = []
 
@@ -79,7 +115,15 @@ class PairBook:
             if order.id in self._orders:
                 continue
             self._orders[order.id] = order
-            bisect.insort(self._keys, (_rate(order), order.id))
+            if _rises(order):
+                bisect.insort(self._keys, (_rate(order), order.id))
+            if _falls(order):
+                bisect.insort(self._stops, (_stop_rate(order), order.id))
+            if _trails(order):
+                self._trailing[order.id] = order
+                peak = getattr(order.spec.terms, "peak_out", None)
+                if peak is not None:
+                    self._peaks[order.id] = max(peak, self._peaks.get(order.id, 0))
             heapq.heappush(self._expiries, (order.expires_at, order.id))
             added += 1
         return added
@@ -90,16 +134,22 @@ class PairBook:
             order = self._orders.pop(order_id, None)
             if order is None:
                 continue
-            key = (_rate(order), order_id)
-            at = bisect.bisect_left(self._keys, key)
-            if at < len(self._keys) and self._keys[at] == key:
-                del self._keys[at]
+            for keys, key in ((self._keys, (_rate(order), order_id)), (self._stops, (_stop_rate(order), order_id))):
+                at = bisect.bisect_left(keys, key)
+                if at < len(keys) and keys[at] == key:
+                    del keys[at]
+            self._trailing.pop(order_id, None)
+            self._peaks.pop(order_id, None)
         # Expiry entries of removed orders are dropped lazily, as they surface.
 
     def replace(self, orders: Sequence[WaitingOrder]) -> None:
-        """Hold exactly ``orders`` (a re-read from PostgreSQL)."""
-        self._keys, self._orders, self._expiries = [], {}, []
+        """Hold exactly ``orders`` (a re-read from PostgreSQL); the peaks seen stay with the orders still held."""
+        peaks = self._peaks
+        self._keys, self._stops, self._trailing, self._peaks, self._orders, self._expiries = [], [], {}, {}, {}, []
         self.add(orders)
+        for order_id, peak in peaks.items():
+            if order_id in self._trailing:
+                self._peaks[order_id] = max(peak, self._peaks.get(order_id, 0))
 
     def due(self, now: datetime) -> list[WaitingOrder]:
         """Orders whose expiry is at or before ``now`` (they stay held until removed)."""
@@ -117,36 +167,84 @@ class PairBook:
             heapq.heappop(self._expiries)
         return self._expiries[0][0] if self._expiries else None
 
+    def peak(self, order_id: uuid.UUID) -> int | None:
+        """A trailing stop's best quote seen so far (raw), or None before its first."""
+        return self._peaks.get(order_id)
+
     def price(self, snapshots: Sequence[PairSnapshot]) -> Pricing:
-        """Walk the book from the most lenient floor over the open DEXes' snapshots; no I/O."""
+        """Walk the book over the open DEXes' snapshots, from the orders nearest to firing; no I/O."""
         dexes = [s for s in snapshots if s.pool is not None and s.opens is None]
-        if not dexes or not self._keys:
+        if not dexes or not self._orders:
             return Pricing([], 0, len(dexes))
-        priced = 0
-        smallest = min(o.spec.amount_in for o in self._orders.values())
-        bound_quote = _best(dexes, smallest)
-        priced += 1
+        quotes: dict[int, Quote | None] = {}  # by size: one pricing per size per update
+
+        def best(amount_in: int) -> Quote | None:
+            if amount_in not in quotes:
+                quotes[amount_in] = _best(dexes, amount_in)
+            return quotes[amount_in]
+
+        fired: dict[uuid.UUID, Fire] = {}
+        self._walk_rises(best, fired)
+        self._walk_falls(best, fired)
+        peaks = self._walk_trailing(best, fired)
+        return Pricing(list(fired.values()), len(quotes), len(dexes), peaks)
+
+    def _walk_rises(self, best: Callable[[int], Quote | None], fired: dict[uuid.UUID, Fire]) -> None:
+        if not self._keys:
+            return
+        smallest = min(self._orders[i].spec.amount_in for _, i in self._keys)
+        bound_quote = best(smallest)
         bound: Fraction | None = None  # no DEX fills the smallest size (too small to buy a unit): walk them all
         if bound_quote is not None:
             # The best rate any size can be quoted, with room for the rounding of one integer quote.
             out = bound_quote.amount_out
             bound = Fraction(out + 2 + 2 * -(-out // smallest), smallest)
-        fires: list[Fire] = []
         for rate, order_id in self._keys:
             if bound is not None and rate > bound:
                 break  # every order after this one asks more than any size can be quoted
             order = self._orders[order_id]
-            if order.spec.amount_in == smallest:
-                quote = bound_quote
-            else:
-                quote = _best(dexes, order.spec.amount_in)
-                priced += 1
+            quote = best(order.spec.amount_in)
             if quote is None:
                 continue
             floor = order.spec.trigger_min_out
             if floor is None or quote.amount_out >= floor:
-                fires.append(Fire(order, quote, execution_floor(order, quote)))
-        return Pricing(fires, priced, len(dexes))
+                fired[order_id] = Fire(order, quote, execution_floor(order, quote))
+
+    def _walk_falls(self, best: Callable[[int], Quote | None], fired: dict[uuid.UUID, Fire]) -> None:
+        if not self._stops:
+            return
+        largest = max(self._orders[i].spec.amount_in for _, i in self._stops)
+        bound_quote = best(largest)
+        bound: Fraction | None = None  # no DEX fills the largest size: walk them all
+        if bound_quote is not None:
+            # The worst rate any smaller size can be quoted, with room for the rounding of one integer quote.
+            out = bound_quote.amount_out
+            bound = Fraction(max(0, out - 2 - 2 * -(-out // largest)), largest)
+        for negated, order_id in self._stops:
+            if bound is not None and -negated < bound:
+                break  # every later stop sits lower than any size is quoted now
+            if order_id in fired:
+                continue  # an OCO whose take-profit fired on this update
+            order = self._orders[order_id]
+            quote = best(order.spec.amount_in)
+            ceiling = order.spec.trigger_max_out
+            if quote is not None and ceiling is not None and quote.amount_out <= ceiling:
+                fired[order_id] = Fire(order, quote, execution_floor(order, quote, "fall"), "fall")
+
+    def _walk_trailing(self, best: Callable[[int], Quote | None], fired: dict[uuid.UUID, Fire]) -> dict[uuid.UUID, int]:
+        risen: dict[uuid.UUID, int] = {}
+        for order_id, order in self._trailing.items():
+            quote = best(order.spec.amount_in)
+            terms = order.spec.terms
+            if quote is None or not isinstance(terms, TrailingStopTerms):
+                continue
+            peak = self._peaks.get(order_id)
+            if peak is None or quote.amount_out > peak:
+                self._peaks[order_id] = peak = quote.amount_out
+                risen[order_id] = peak
+            if quote.amount_out <= peak * (10_000 - terms.trail_bps) // 10_000:
+                fired[order_id] = Fire(order, quote, execution_floor(order, quote, "trail"), "trail", peak)
+        return risen
 
 
 def _best(dexes: Sequence[PairSnapshot], amount_in: int) -> Quote | None:

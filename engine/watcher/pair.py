@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,6 +29,7 @@ log = logging.getLogger("oee.watcher")
 # What the loop asks of its owner; each returns the orders it is done with (moved, or no longer waiting).
 FireOrders = Callable[[Sequence[Fire], Sequence[PairSnapshot]], Awaitable[list[uuid.UUID]]]
 ExpireOrders = Callable[[Sequence[WaitingOrder]], Awaitable[list[uuid.UUID]]]
+RecordPeaks = Callable[[Mapping[uuid.UUID, int]], Awaitable[None]]
 
 
 @dataclass
@@ -57,6 +58,7 @@ class PairLoop:
         *,
         fire: FireOrders,
         expire: ExpireOrders,
+        record_peaks: RecordPeaks | None = None,
         max_wait_s: float,
         stats: PairStats | None = None,
     ) -> None:
@@ -66,6 +68,7 @@ class PairLoop:
         self.book = book
         self._fire = fire
         self._expire = expire
+        self._record_peaks = record_peaks
         self._max_wait_s = max_wait_s
         self.stats = stats or PairStats()
 
@@ -101,6 +104,12 @@ class PairLoop:
             done = await self._fire(pricing.fires, snapshots)
             self.book.remove(done)
             self.stats.fired += len(done)
+        risen = {i: peak for i, peak in pricing.peaks.items() if i in self.book}
+        if risen and self._record_peaks is not None:
+            try:
+                await self._record_peaks(risen)
+            except Exception as exc:  # the book keeps them; a watcher taking over resumes from those stored
+                log.warning("trailing peaks of %d orders not stored (%r)", len(risen), exc)
         for snapshot in snapshots:
             # Recorded once the update is acted on: a reader seeing a version knows its orders were judged on it.
             self.stats.versions[snapshot.dex] = snapshot.version

@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -167,7 +167,8 @@ class WaitingWatcher:
         book.add(orders)
         stats = self.stats.setdefault(pair, PairStats())
         loop = PairLoop(token_in, token_out, self._dexes, book, fire=self._fire, expire=self._expire_orders,
-                        max_wait_s=self._settings.watch_max_wait_s, stats=stats)  # fmt: skip
+                        record_peaks=self._record_peaks, max_wait_s=self._settings.watch_max_wait_s,
+                        stats=stats)  # fmt: skip
         task = asyncio.create_task(loop.run(), name=f"watch-{token_in.symbol}-{token_out.symbol}")
         self._watched[pair] = _Watched(loop, task)
         log.info("watching %s/%s: %d waiting orders", token_in.symbol, token_out.symbol, len(book))
@@ -238,7 +239,8 @@ class WaitingWatcher:
         versions = {s.dex: s.version for s in snapshots}
         moves = []
         for fire in fires:
-            data = presenter.fired(fire.order.spec, fire.quote, fire.execute_min_out, versions.get(fire.quote.dex))
+            data = presenter.fired(fire.order.spec, fire.quote, fire.execute_min_out, versions.get(fire.quote.dex),
+                                   fire.side, fire.peak)  # fmt: skip
             moves.append(Move(fire.order.id, data, fire.execute_min_out))
         async with self._pool.acquire() as conn, conn.transaction():
             moved = await waiting.move(conn, moves, OrderStatus.PENDING)
@@ -251,6 +253,11 @@ class WaitingWatcher:
             log.info("fired %d waiting orders", len(moved))
         # Those that did not move are no longer waiting (cancelled, expired, or fired by another watcher).
         return [f.order.id for f in fires]
+
+    async def _record_peaks(self, peaks: Mapping[uuid.UUID, int]) -> None:
+        """Trailing stops' new peaks, kept so that a watcher taking the pair over resumes from them."""
+        async with self._pool.acquire() as conn:
+            await waiting.record_peaks(conn, peaks)
 
     async def _expire_orders(self, orders: Sequence[WaitingOrder]) -> list[uuid.UUID]:
         async with self._pool.acquire() as conn, conn.transaction():
