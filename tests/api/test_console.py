@@ -299,6 +299,52 @@ async def test_a_limit_order_waits_with_its_terms_and_distance_and_is_cancelled_
     await expect(row).to_have_count(1)
 
 
+async def test_an_oco_from_its_ticket_shows_both_levels_and_how_far_the_stop_is(
+    page: Page, engine: EngineProcesses
+) -> None:
+    await page.check("#type-oco")
+    await fill_ticket(page, "SOL", "USDC", "2")
+    # SOL is about 150 USDC: a take-profit far above and a stop below, so it waits.
+    await page.fill("#ticket [name=limitPrice]", "1000")
+    await page.fill("#ticket [name=stopPrice]", "20")
+    await expect(page.locator("#ticket [name=trailBps]")).to_be_hidden()  # a trailing stop's term only
+    await expect(page.locator("#place-button")).to_have_text("Place oco order")
+    await page.click("#place-button")
+    status = page.locator("#order-status [data-status]")
+    await expect(status).to_have_attribute("data-status", "waiting", timeout=WAIT_MS)
+    order_id = (await page.locator("#order-id").inner_text()).strip()
+    doc = await read_order(engine, order_id)
+    assert (doc["type"], Decimal(doc["triggerMinOut"]), Decimal(doc["triggerMaxOut"])) == ("oco", 2000, 40)
+    terms = page.locator("#terms")
+    await expect(terms.locator('[data-term="limitPrice"] dd')).to_have_text("1,000 USDC/SOL")
+    await expect(terms.locator('[data-term="stopPrice"] dd')).to_have_text("20 USDC/SOL")
+    await expect(terms.locator('[data-term="triggerMaxOut"] dd')).to_have_text("≤ 40 USDC")
+    distance = page.locator("#trigger-distance")
+    venue = "|".join(VENUES)
+    pattern = rf"^market pays [\d,.]+ USDC on ({venue}); stops at ≤ 40 USDC, or rises to 2,000 USDC \([\d,.]+ % away\)"
+    await expect(distance).to_have_text(re.compile(pattern), timeout=WAIT_MS)
+    await expect(distance).to_have_attribute("data-reached", "false")
+    await page.click("#cancel-button")
+    await expect(status).to_have_attribute("data-status", "cancelled", timeout=WAIT_MS)
+
+
+async def test_a_stop_missing_its_price_is_told_by_the_field_and_places_nothing(
+    page: Page, engine: EngineProcesses
+) -> None:
+    before = await orders_stored(engine)
+    await page.check("#type-stop")
+    await fill_ticket(page, "SOL", "USDC", "1")
+    await page.fill("#ticket [name=stopPrice]", "")
+    await page.click("#place-button")
+    reason = page.locator('.field-error[data-field="stopPrice"]')
+    await expect(reason).to_have_text("is required for stop orders (units of tokenOut per tokenIn)")
+    await page.check("#type-trailingStop")
+    await page.fill("#ticket [name=trailBps]", "0")
+    await page.click("#place-button")
+    await expect(page.locator('.field-error[data-field="trailBps"]')).to_contain_text("basis points from 1 to 5000")
+    assert await orders_stored(engine) == before
+
+
 async def test_a_sniper_order_from_its_ticket_is_accepted_and_waits_for_a_pool(
     page: Page, engine: EngineProcesses
 ) -> None:

@@ -5,7 +5,16 @@ import { ApiError, placeOrder, quote } from "./api.js";
 import { amount, bestVenue, byId, el, fill, planLine, sig } from "./dom.js";
 
 // The terms each order type adds, as the API names them; the ticket sends only the chosen type's.
-const TERMS = { market: [], limit: ["limitPrice", "expiresInS", "expiresAt"], sniper: ["limitPrice", "minAmountOut", "expiresInS", "expiresAt"] };
+const EXPIRY = ["expiresInS", "expiresAt"];
+const TERMS = {
+  market: [],
+  limit: ["limitPrice", ...EXPIRY],
+  takeProfit: ["limitPrice", ...EXPIRY],
+  sniper: ["limitPrice", "minAmountOut", ...EXPIRY],
+  stop: ["stopPrice", ...EXPIRY],
+  trailingStop: ["trailBps", ...EXPIRY],
+  oco: ["limitPrice", "stopPrice", ...EXPIRY],
+};
 const WHOLE = /^\d+$/;
 
 const form = () => byId("ticket");
@@ -37,7 +46,7 @@ function orderRequest() {
   for (const name of TERMS[type]) {
     const value = text(name);
     if (!value) continue; // left out, so a missing term is named by the API ("limitPrice: is required ...")
-    if (name === "expiresInS") order.expiresInS = WHOLE.test(value) ? Number(value) : value;
+    if (name === "expiresInS" || name === "trailBps") order[name] = WHOLE.test(value) ? Number(value) : value;
     else if (name === "expiresAt") order.expiresAt = isoWithZone(value);
     else order[name] = value;
   }

@@ -14,6 +14,10 @@ export function terms(doc) {
   const waits = doc.type !== "market";
   const rows = [["type", "type", doc.type]];
   if (doc.limitPrice) rows.push(["limitPrice", "limit price", `${amount(doc.limitPrice)} ${bought}/${sold}`]);
+  if (doc.stopPrice) rows.push(["stopPrice", "stop price", `${amount(doc.stopPrice)} ${bought}/${sold}`]);
+  if (doc.trailBps) rows.push(["trailBps", "trail", `${doc.trailBps} bps below the best quote`]);
+  if (doc.peakAmountOut) rows.push(["peakAmountOut", "best quote so far", `${amount(doc.peakAmountOut)} ${bought}`]);
+  if (waits && doc.triggerMaxOut) rows.push(["triggerMaxOut", "stops at", `≤ ${amount(doc.triggerMaxOut)} ${bought}`]);
   if (waits && doc.triggerMinOut) rows.push(["triggerMinOut", "fires at", `≥ ${amount(doc.triggerMinOut)} ${bought}`]);
   if (doc.expiresAt) {
     const left = doc.status === "waiting" ? el("span", { class: "dim" }, ` (${until(doc.expiresAt)})`) : null;
@@ -43,20 +47,48 @@ function percent(part, whole) {
 export function distance(doc, market) {
   const out = doc.tokenOut;
   const target = `${amount(doc.triggerMinOut)} ${out.symbol}`;
+  const goal = doc.triggerMinOut ? target : doc.triggerMaxOut ? `≤ ${amount(doc.triggerMaxOut)} ${out.symbol}`
+    : doc.trailBps ? `${doc.trailBps} bps below the best quote` : "the first executable quote";
   const line = (attrs, ...children) => el("p", { id: "trigger-distance", class: "distance", ...attrs }, children);
-  if (!market) return line({ class: "distance dim" }, `fires at ${target}; asking the market…`);
+  if (!market) return line({ class: "distance dim" }, `fires at ${goal}; asking the market…`);
   const asOf = el("span", { class: "dim small" }, ` · as of ${clock(market.at)}`);
   const best = market.answer ? bestQuote(market.answer.quotes) : null;
   if (!best) {
     const why = !market.error ? "no venue quoted it" : market.error.code === "unsupported_pair" ? "no pool trades it" : market.error.message;
-    return line({ "data-reached": "false", title: market.error?.message }, `no quote for ${doc.tokenIn.symbol} → ${out.symbol} yet; fires at ${target}`,
+    return line({ "data-reached": "false", title: market.error?.message }, `no quote for ${doc.tokenIn.symbol} → ${out.symbol} yet; fires at ${goal}`,
       el("span", { class: "dim small" }, ` (${why})`), asOf);
   }
-  const [have, need] = [raw(best.amountOut, out.decimals), raw(doc.triggerMinOut, out.decimals)];
   const pays = [`market pays `, el("strong", {}, `${amount(best.amountOut)} ${out.symbol}`), el("span", { class: "dim" }, ` on ${best.dex}`)];
+  const stop = stopLevel(doc);
+  if (stop !== null && (!doc.triggerMinOut || doc.type === "oco")) {
+    // A stop (or trailing stop, or an OCO's stop side) fires on a fall to its level.
+    const have = raw(best.amountOut, out.decimals);
+    const level = `${amount(formatRaw(stop, out.decimals))} ${out.symbol}`;
+    const attrs = { "data-market-out": best.amountOut, "data-stop-out": formatRaw(stop, out.decimals), "data-reached": String(have <= stop) };
+    const rise = doc.type === "oco" ? `, or rises to ${target}` : "";
+    if (have <= stop) return line(attrs, pays, `; stops at ≤ ${level}${rise} (trigger reached: it fires at the watcher's next look)`, asOf);
+    return line(attrs, pays, `; stops at ≤ ${level}${rise} (`, el("strong", { class: "away" }, `${percent(have - stop, have)} % away`), ")", asOf);
+  }
+  if (!doc.triggerMinOut) return line({ "data-reached": "true" }, pays, "; it fires once the watcher sees the trailing peak", asOf);
+  const [have, need] = [raw(best.amountOut, out.decimals), raw(doc.triggerMinOut, out.decimals)];
   const attrs = { "data-market-out": best.amountOut, "data-trigger-min-out": doc.triggerMinOut, "data-reached": String(have >= need) };
   if (have >= need) return line(attrs, pays, `; fires at ${target} (trigger reached: it fires at the watcher's next look)`, asOf);
   return line(attrs, pays, `; fires at ${target} (`, el("strong", { class: "away" }, `${percent(need - have, have)} % away`), ")", asOf);
+}
+
+/** The raw amount out at or below which a stop-like order fires now, or null (a trailing stop before its peak). */
+function stopLevel(doc) {
+  const decimals = doc.tokenOut.decimals;
+  if (doc.triggerMaxOut) return raw(doc.triggerMaxOut, decimals);
+  if (doc.trailBps && doc.peakAmountOut) return (raw(doc.peakAmountOut, decimals) * BigInt(10000 - doc.trailBps)) / 10000n;
+  return null;
+}
+
+function formatRaw(value, decimals) {
+  const text = value.toString().padStart(decimals + 1, "0");
+  const whole = text.slice(0, text.length - decimals);
+  const frac = decimals ? text.slice(text.length - decimals).replace(/0+$/, "") : "";
+  return frac ? `${whole}.${frac}` : whole;
 }
 
 /**
