@@ -46,6 +46,10 @@ EXPECTED_REQUESTS = [
     ("POST", "{{baseUrl}}/api/orders/execute"),
     ("POST", "{{baseUrl}}/api/pools/launch"),
     ("GET", "{{baseUrl}}/api/orders/{{sniperId}}"),
+    ("POST", "{{baseUrl}}/api/orders/execute"),
+    ("DELETE", "{{baseUrl}}/api/orders/{{ocoId}}"),
+    ("POST", "{{baseUrl}}/api/orders/execute"),
+    ("GET", "{{baseUrl}}/api/orders/{{stopId}}"),
     ("GET", "{{baseUrl}}/docs"),
     ("GET", "{{baseUrl}}/openapi.json"),
 ]
