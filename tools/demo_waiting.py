@@ -1,6 +1,7 @@
-"""The demo's second act: a limit order waits then fills, a sniper fires when its pool opens, one is cancelled.
+"""The demo's second act: a limit order waits then fills, a sniper fires when its pool opens, one is cancelled,
+and an OCO (a take-profit and a stop on one amount) fires once, on the side the market moves to.
 
-The simulated market is steered as a test steers it, through its shared feed: once the three orders wait,
+The simulated market is steered as a test steers it, through its shared feed: once the four orders wait,
 the demo cancels one, launches the NEWT/USDC pool (opening two seconds later) and lifts SOL 1% above the
 limit. The SOL price it set is forgotten at the end, so the market drifts on as before.
 """
@@ -50,7 +51,7 @@ async def _direct(client: httpx.AsyncClient, feed_redis: aioredis.Redis, setting
 
 
 async def waiting_act(base: str, key: str, settings: Settings, console: Console) -> list[Row]:
-    """Run the act and return its three rows (limit, sniper, cancelled)."""
+    """Run the act and return its four rows (limit, sniper, cancelled, OCO)."""
     from tools.demo_orders import submit_and_follow
 
     headers = {"X-API-Key": key}
@@ -63,18 +64,23 @@ async def waiting_act(base: str, key: str, settings: Settings, console: Console)
     await feed.forget_launch(newt, usdc)  # a pool an earlier demo launched: the sniper waits for a new one
     async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
         limit = await _limit_price(client)
+        stop = (limit * Decimal("0.9")).quantize(Decimal("0.01"))
         sol = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "expiresInS": 120}
         snipe = {"tokenIn": "USDC", "tokenOut": "NEWT", "amountIn": SNIPE_USDC, "expiresInS": 120}
         orders: list[tuple[dict[str, object], str]] = [
             ({**sol, "type": "limit", "limitPrice": str(limit)}, f"limit: fills at >= {limit} USDC"),
             ({**snipe, "type": "sniper", "limitPrice": "16", "slippageBps": 100}, "sniper: waits for a NEWT pool"),
             ({**sol, "type": "limit", "limitPrice": str(limit * 2)}, "limit: to be cancelled"),
+            (
+                {**sol, "type": "oco", "limitPrice": str(limit), "stopPrice": str(stop)},
+                f"oco: take-profit at {limit} or stop at {stop}",
+            ),
         ]
         rows = [Row(str(b["tokenIn"]), str(b["tokenOut"]), str(b["amountIn"])) for b, _ in orders]
         for row, (_, note) in zip(rows, orders, strict=True):
             row.problem = note
         console.print(f"\nwaiting orders: a limit at {limit} USDC per SOL, a sniper for a pool not launched yet, "
-                      "and one that is cancelled\n")  # fmt: skip
+                      "one that is cancelled, and an OCO\n")  # fmt: skip
         started = time.monotonic()
         try:
             with Live(get_renderable=lambda: order_table(rows, console.width, started), console=console,
@@ -92,9 +98,11 @@ async def waiting_act(base: str, key: str, settings: Settings, console: Console)
 
 def waiting_summary(rows: list[Row], console: Console) -> bool:
     """One line per order of the act; True when each ended as the act means it to."""
-    limit, sniper, cancelled = rows
+    limit, sniper, cancelled, oco = rows
     console.print()
     console.print(Text(f"limit order: {limit.status}" + (f", {limit.amount_out} USDC" if limit.amount_out else "")))
     console.print(Text(f"sniper order: {sniper.status}" + (f", {sniper.amount_out} NEWT" if sniper.amount_out else "")))
     console.print(Text(f"cancelled order: {cancelled.status}"))
-    return (limit.status, sniper.status, cancelled.status) == ("confirmed", "confirmed", "cancelled")
+    console.print(Text(f"oco order: {oco.status}" + (f", {oco.amount_out} USDC" if oco.amount_out else "")))
+    return (limit.status, sniper.status, cancelled.status, oco.status) == ("confirmed", "confirmed", "cancelled",
+                                                                           "confirmed")  # fmt: skip
