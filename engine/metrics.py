@@ -48,8 +48,8 @@ ORDER_STAGE_SECONDS = Histogram(
 _WAIT_BUCKETS = (1.0, 5.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0)
 ORDER_WAIT_SECONDS = Histogram(
     "oee_order_wait_seconds",
-    "Time a waiting order (limit, sniper, stop...) waited, from acceptance until it fired, expired or was cancelled (the outcome). "
-    "Queue time after it fired is the accepted_to_routing stage.",
+    "Time a waiting order (limit, sniper, stop...) waited, from acceptance until it fired, expired or was "
+    "cancelled (the outcome). Queue time after it fired is the accepted_to_routing stage.",
     ["type", "outcome"],
     buckets=_WAIT_BUCKETS,
 )
