@@ -4,7 +4,8 @@ A local network can host mainnet program builds at their mainnet addresses, so `
 the mainnet program IDs and takes its pools from configuration. ``POOLS_FILE`` (JSON) and ``POOLS_JSON``
 (the same document inline) override the defaults:
 
-    {"programs": {"raydium_cpmm": "<id>", "raydium_amm_v4": "<id>", "meteora_dlmm": "<id>"},
+    {"programs": {"raydium_cpmm": "<id>", "raydium_amm_v4": "<id>", "meteora_dlmm": "<id>",
+                  "meteora_damm_v2": "<id>"},
      "pools": [{"dex": "raydium", "address": "<pool>", "mints": ["<mint>", "<mint>"]}, ...]}
 """
 
@@ -24,7 +25,13 @@ from kernel.tokens import NATIVE_MINT
 RAYDIUM_CPMM = "raydium_cpmm"
 RAYDIUM_AMM_V4 = "raydium_amm_v4"
 METEORA_DLMM = "meteora_dlmm"
-DEX_OF_PROGRAM = {RAYDIUM_CPMM: "raydium", RAYDIUM_AMM_V4: "raydium_amm_v4", METEORA_DLMM: "meteora"}
+METEORA_DAMM_V2 = "meteora_damm_v2"
+DEX_OF_PROGRAM = {
+    RAYDIUM_CPMM: "raydium",
+    RAYDIUM_AMM_V4: "raydium_amm_v4",
+    METEORA_DLMM: "meteora",
+    METEORA_DAMM_V2: "meteora_damm_v2",
+}
 
 SOL = NATIVE_MINT
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
@@ -34,11 +41,13 @@ _PROGRAMS: dict[Network, dict[str, str]] = {
         RAYDIUM_CPMM: "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C",
         RAYDIUM_AMM_V4: "675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8",
         METEORA_DLMM: "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
+        METEORA_DAMM_V2: "cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG",
     },
     Network.DEVNET: {
         RAYDIUM_CPMM: "DRaycpLY18LhpbydsBWbVJtxpNv9oXPgjRSfpF2bWpYb",
         RAYDIUM_AMM_V4: "DRaya7Kj3aMWQSy19kSjvmuwq9docCHofyP9kanQGaav",
         METEORA_DLMM: "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
+        METEORA_DAMM_V2: "cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG",
     },
 }
 _PROGRAMS[Network.LOCALNET] = dict(_PROGRAMS[Network.MAINNET])
