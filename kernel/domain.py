@@ -10,7 +10,8 @@ class OrderType(StrEnum):
     ``sniper`` waits for its pair's pool to open and fires at the first executable quote; ``stop`` waits until
     its size pays no more than its stop price; ``trailingStop`` until its size pays a distance below the best
     seen since it was placed; ``oco`` (one cancels the other) is a take-profit and a stop on one amount,
-    firing once at whichever is met first."""
+    firing once at whichever is met first; ``dca`` places its amount as a series of market orders, one
+    every interval."""
 
     MARKET = "market"
     LIMIT = "limit"
@@ -19,6 +20,7 @@ class OrderType(StrEnum):
     TAKE_PROFIT = "takeProfit"
     TRAILING_STOP = "trailingStop"
     OCO = "oco"
+    DCA = "dca"
 
     @property
     def waits(self) -> bool:
@@ -49,11 +51,13 @@ TERMINAL_STATUSES = frozenset({"confirmed", "failed", "expired", "cancelled"})
 
 
 class EventKind(StrEnum):
-    """What an event says. Most events are a status change; ``retrying`` and ``settlement`` annotate."""
+    """What an event says. Most events are a status change; ``retrying`` and ``settlement`` annotate, and
+    ``dca`` is a DCA placing one of its children."""
 
     STATUS = "status"
     RETRYING = "retrying"
     SETTLEMENT = "settlement"
+    DCA = "dca"
 
 
 class AttemptOutcome(StrEnum):

@@ -102,7 +102,30 @@ class OcoTerms:
     order_type = OrderType.OCO
 
 
-Terms = LimitTerms | SniperTerms | StopTerms | TrailingStopTerms | OcoTerms
+@dataclass(frozen=True, slots=True)
+class DcaTerms:
+    """Dollar-cost averaging: the order's amount placed as ``children`` market orders, one every ``interval_s``
+    seconds from acceptance, each only while the quote for its size is within the band (``band_min`` to
+    ``band_max``, units of the token out per unit in, either optional); outside it the schedule pauses.
+    ``placed`` counts the children placed so far (state, kept by the scheduler). It has no expiry: it ends with
+    its last child, or a cancel, which stops the rest."""
+
+    children: int
+    interval_s: int
+    band_min: Decimal | None = None
+    band_max: Decimal | None = None
+    placed: int = field(default=0, metadata=_NOT_REQUEST)
+
+    order_type = OrderType.DCA
+    expires_at: None = None
+
+    def child_amount(self, amount_in: int, index: int) -> int:
+        """The raw amount of child ``index`` (from 0): equal shares, the last taking what rounding left."""
+        share = amount_in // self.children
+        return amount_in - share * (self.children - 1) if index == self.children - 1 else share
+
+
+Terms = LimitTerms | SniperTerms | StopTerms | TrailingStopTerms | OcoTerms | DcaTerms
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from kernel.domain import OrderStatus, OrderType
 from kernel.errors import FieldIssue, InvalidRequest
 from kernel.money import U64_MAX, format_amount
 from kernel.orders import (
+    DcaTerms,
     LimitTerms,
     OcoTerms,
     OrderSpec,
@@ -67,6 +68,8 @@ MAX_CLIENT_REF_CHARS = 64
 CLIENT_REF_PATTERN = r"^[\x21-\x7e]{1,64}$"
 _CLIENT_REF = re.compile(CLIENT_REF_PATTERN)
 DEFAULT_MAX_WAIT_S = 30 * 24 * 3600
+MAX_DCA_CHILDREN = 1000
+MAX_DCA_INTERVAL_S = 7 * 24 * 3600
 
 
 class QuoteRequest(Strict):
@@ -87,12 +90,13 @@ class ExecuteOrderRequest(QuoteRequest):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    type: Literal["market", "limit", "sniper", "stop", "takeProfit", "trailingStop", "oco"] = Field(
+    type: Literal["market", "limit", "sniper", "stop", "takeProfit", "trailingStop", "oco", "dca"] = Field(
         default="market",
         description="`market` executes at once; `limit` and `takeProfit` wait until the quote for their whole size "
         "pays limitPrice; `sniper` waits for its pair's pool to open and fires at the first executable quote; "
         "`stop` waits until the quote pays no more than stopPrice; `trailingStop` until it pays trailBps below "
-        "the best quote since placement; `oco` is a takeProfit and a stop on one amount, firing once.",
+        "the best quote since placement; `oco` is a takeProfit and a stop on one amount, firing once; `dca` places "
+        "amountIn as `children` market orders, one every `intervalS` seconds.",
     )
     limitPrice: Any = price_field(
         "Limit and sniper orders: the least units of tokenOut per unit of tokenIn; fires once the quote, after "
@@ -108,6 +112,21 @@ class ExecuteOrderRequest(QuoteRequest):
         description="Trailing stops: fires once the quote for the whole size pays this many basis points below "
         "the best quote seen since the order was placed.",
     )  # fmt: skip
+    children: int | None = Field(
+        default=None,
+        ge=2,
+        le=MAX_DCA_CHILDREN,
+        description="DCA orders: how many market orders amountIn is split into.",
+    )
+    intervalS: int | None = Field(
+        default=None, ge=1, le=MAX_DCA_INTERVAL_S, description="DCA orders: seconds between two children."
+    )
+    bandMin: Any = price_field(
+        "DCA orders: a child is placed only while its quote pays at least this (tokenOut per tokenIn)."
+    )
+    bandMax: Any = price_field(
+        "DCA orders: a child is placed only while its quote pays at most this (tokenOut per tokenIn)."
+    )
     expiresAt: str | None = Field(
         default=None, max_length=40, description="Limit and sniper orders: when it expires (ISO 8601, with zone)."
     )
@@ -137,8 +156,9 @@ TYPE_TERMS: dict[OrderType, dict[str, bool]] = {
     OrderType.STOP: {"stopPrice": True},
     OrderType.TRAILING_STOP: {"trailBps": True},
     OrderType.OCO: {"limitPrice": True, "stopPrice": True},
+    OrderType.DCA: {"children": True, "intervalS": True, "bandMin": False, "bandMax": False},
 }
-TERM_FIELDS = ("limitPrice", "minAmountOut", "stopPrice", "trailBps")
+TERM_FIELDS = ("limitPrice", "minAmountOut", "stopPrice", "trailBps", "children", "intervalS", "bandMin", "bandMax")
 _TYPES = {t.value.lower(): t for t in OrderType}
 # Fields of earlier versions, refused with what replaced them.
 REPLACED = {"maxPrice": "is replaced by limitPrice, in units of tokenOut per unit of tokenIn (1 / maxPrice)"}
@@ -175,6 +195,16 @@ class OrderSummary(Strict):
     trailBps: int | None = Field(description="A trailing stop's distance below the best quote, in basis points.")
     triggerMaxOut: Amount = Field(description="The most the order's size may be quoted to pay for a stop to fire.")
     peakAmountOut: Amount = Field(description="A trailing stop: the best quote for its size seen so far.")
+    children: int | None = Field(description="A DCA: how many market orders its amount is split into.")
+    intervalS: int | None = Field(description="A DCA: seconds between two children.")
+    childrenPlaced: int | None = Field(description="A DCA: the children placed so far.")
+    bandMin: str | None = Field(
+        description="A DCA's band: the least a child's quote pays per unit (tokenOut per tokenIn)."
+    )
+    bandMax: str | None = Field(
+        description="A DCA's band: the most a child's quote pays per unit (tokenOut per tokenIn)."
+    )
+    parentId: str | None = Field(description="A DCA child: the DCA order that placed it.")
     triggerMinOut: Amount = Field(description="The least the order's size must be quoted to pay before it fires.")
     expiresAt: str | None
     triggeredAt: str | None = Field(description="When a limit or sniper order fired.")
@@ -211,6 +241,12 @@ def order_summary(order: StoredOrder) -> dict[str, Any]:
         "trailBps": getattr(terms, "trail_bps", None),
         "triggerMaxOut": format_amount(spec.trigger_max_out, dout),
         "peakAmountOut": format_amount(getattr(terms, "peak_out", None), dout),
+        "children": getattr(terms, "children", None),
+        "intervalS": getattr(terms, "interval_s", None),
+        "childrenPlaced": getattr(terms, "placed", None),
+        "bandMin": decimal_text(getattr(terms, "band_min", None)),
+        "bandMax": decimal_text(getattr(terms, "band_max", None)),
+        "parentId": None if order.parent_id is None else str(order.parent_id),
         "triggerMinOut": format_amount(spec.trigger_min_out, dout),
         "expiresAt": iso(spec.expires_at),
         "triggeredAt": iso(order.triggered_at),
@@ -290,6 +326,8 @@ def _terms(
         if required and name not in present:
             unit = " (units of tokenOut per tokenIn)" if name.endswith("Price") else ""
             errors.append(FieldIssue(name, f"is required for {order_type.value} orders{unit}"))
+    if order_type is OrderType.DCA:
+        return _dca(payload, amount_in, present, errors)
     expires_at = _expiry(payload, now, max_wait_s, errors)
     known = token_in is not None and token_out is not None and amount_in is not None
     scale = Fraction(10**token_out.decimals, 10**token_in.decimals) if token_in and token_out else Fraction(1)
@@ -314,11 +352,9 @@ def _terms(
         floor = read_amount(payload, "minAmountOut", token_out, errors)
     if floor is not None and stop_out is not None and stop_out >= floor:
         errors.append(FieldIssue("stopPrice", "must be below limitPrice (a stop fires on a fall, the other on a rise)"))
-    trail_bps = payload.get("trailBps")
+    trail_bps = None
     if "trailBps" in present and "trailBps" in takes:
-        text = getattr(trail_bps, "text", None)
-        if text is None or not _SECONDS.match(text) or not 1 <= int(text) <= 5000:
-            errors.append(FieldIssue("trailBps", "must be a whole number of basis points from 1 to 5000"))
+        trail_bps = _whole(payload, "trailBps", 1, 5000, "basis points", errors)
     if expires_at is None or errors:
         return None
     match order_type:
@@ -332,11 +368,41 @@ def _terms(
             assert stop_price is not None and stop_out is not None
             return StopTerms(stop_price, stop_out, expires_at)
         case OrderType.TRAILING_STOP:
-            return TrailingStopTerms(int(getattr(trail_bps, "text", "")), expires_at)
+            assert trail_bps is not None
+            return TrailingStopTerms(trail_bps, expires_at)
         case OrderType.OCO:
             assert limit_price is not None and floor is not None and stop_price is not None and stop_out is not None
             return OcoTerms(limit_price, floor, stop_price, stop_out, expires_at)
     raise AssertionError(order_type)
+
+
+def _whole(payload: dict[str, Any], name: str, low: int, high: int, what: str, errors: list[FieldIssue]) -> int | None:
+    text = getattr(payload.get(name), "text", None)
+    if text is None or not _SECONDS.match(text) or not low <= int(text) <= high:
+        errors.append(FieldIssue(name, f"must be a whole number of {what} from {low} to {high}"))
+        return None
+    return int(text)
+
+
+def _dca(
+    payload: dict[str, Any], amount_in: int | None, present: set[str], errors: list[FieldIssue]
+) -> DcaTerms | None:
+    """A DCA's schedule: it has no expiry (it ends with its last child), and every child buys something."""
+    errors.extend(FieldIssue(f, "is not a field of dca orders (a DCA ends with its last child)")
+                  for f in EXPIRY if f in present)  # fmt: skip
+    children = _whole(payload, "children", 2, MAX_DCA_CHILDREN, "orders", errors) if "children" in present else None
+    interval = (
+        _whole(payload, "intervalS", 1, MAX_DCA_INTERVAL_S, "seconds", errors) if "intervalS" in present else None
+    )
+    low = read_price(payload, "bandMin", errors) if "bandMin" in present else None
+    high = read_price(payload, "bandMax", errors) if "bandMax" in present else None
+    if low is not None and high is not None and low >= high:
+        errors.append(FieldIssue("bandMax", "must be above bandMin"))
+    if children is not None and amount_in is not None and amount_in // children < 1:
+        errors.append(FieldIssue("children", f"leaves a child less than one raw unit of tokenIn; at most {amount_in}"))
+    if errors or children is None or interval is None:
+        return None
+    return DcaTerms(children, interval, low, high)
 
 
 def _expiry(payload: dict[str, Any], now: datetime, max_wait_s: int, errors: list[FieldIssue]) -> datetime | None:

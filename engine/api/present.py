@@ -51,6 +51,23 @@ def _plan(stored: Any) -> dict[str, Any] | None:
     return plan_view(dict(stored)) if stored is not None else None
 
 
+def _children(history: OrderHistory) -> dict[str, Any]:
+    """A DCA's children (none for any other order): each one's ID, status and amounts, and what they paid."""
+    if not history.children and history.order.spec.order_type.value != "dca":
+        return {}
+    spec = history.order.spec
+    din, dout = spec.token_in.decimals, spec.token_out.decimals
+    paid = sum(c.amount_out or 0 for c in history.children if c.status == "confirmed")
+    return {
+        "childOrders": [
+            {"orderId": str(c.id), "status": c.status, "amountIn": format_amount(c.amount_in, din),
+             "amountOut": format_amount(c.amount_out, dout), "createdAt": iso(c.at)}
+            for c in history.children
+        ],
+        "childrenAmountOut": format_amount(paid, dout),
+    }  # fmt: skip
+
+
 def order_document(history: OrderHistory) -> dict[str, Any]:
     """The whole order: quotes, route, attempts and events included."""
     order = history.order
@@ -66,6 +83,7 @@ def order_document(history: OrderHistory) -> dict[str, Any]:
             "quotedAmountOut": format_amount(order.quoted_amount_out, dout),
             "explorerUrl": order.explorer_url,
             "attemptCount": order.attempts,
+            **_children(history),
             "attempts": [
                 {
                     "attempt": a.attempt,

@@ -103,6 +103,16 @@ class EventView(_Strict):
     at: str | None
 
 
+class ChildView(_Strict):
+    """One child a DCA placed: a market order of its own, with its own page."""
+
+    orderId: str
+    status: OrderStatus
+    amountIn: str
+    amountOut: Amount
+    createdAt: str | None
+
+
 class OrderDocument(OrderSummary):
     """The whole order: every quote, the route, every attempt and every event."""
 
@@ -118,6 +128,8 @@ class OrderDocument(OrderSummary):
     events: list[EventView]
     lastSeq: int
     finishedAt: str | None
+    childOrders: list[ChildView] | None = Field(default=None, description="A DCA's children, as placed.")
+    childrenAmountOut: Amount = Field(default=None, description="A DCA: what its confirmed children received.")
 
 
 class AcceptedOrder(_Strict):

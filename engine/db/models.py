@@ -99,6 +99,16 @@ class Order(Base):
     trigger_max_out: Mapped[Decimal | None] = mapped_column(RawAmount)
     trail_bps: Mapped[int | None] = mapped_column(Integer)
     trail_peak_out: Mapped[Decimal | None] = mapped_column(RawAmount)
+    # A DCA places ``dca_children`` market orders, one every ``dca_interval_s`` from ``dca_next_at`` on, each
+    # only while its quote is within ``band_min``..``band_max``; ``dca_placed`` counts those placed. Each child
+    # names its DCA in ``parent_id``.
+    dca_children: Mapped[int | None] = mapped_column(Integer)
+    dca_interval_s: Mapped[int | None] = mapped_column(Integer)
+    dca_placed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    dca_next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    band_min: Mapped[Decimal | None] = mapped_column(Numeric(60, 30))
+    band_max: Mapped[Decimal | None] = mapped_column(Numeric(60, 30))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("orders.id"))
     trigger_min_out: Mapped[Decimal | None] = mapped_column(RawAmount)
     execute_min_out: Mapped[Decimal | None] = mapped_column(RawAmount)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -119,6 +129,9 @@ class Order(Base):
         # The watchers' reads: waiting orders by pair, and by expiry.
         Index("ix_orders_waiting_pair", "token_in", "token_out", postgresql_where=text("status = 'waiting'")),
         Index("ix_orders_waiting_expiry", "expires_at", postgresql_where=text("status = 'waiting'")),
+        # The DCA scheduler's read: the schedules due; and a DCA's children.
+        Index("ix_orders_dca_due", "dca_next_at", postgresql_where=text("status = 'waiting' AND order_type = 'dca'")),
+        Index("ix_orders_parent_id", "parent_id", postgresql_where=text("parent_id IS NOT NULL")),
         Index(
             "ix_orders_active",
             "created_at",

@@ -19,6 +19,7 @@ from engine.db.models import Order
 from engine.db.records import NewOrder, StoredOrder
 from kernel.domain import OrderType
 from kernel.orders import (
+    DcaTerms,
     LimitTerms,
     OcoTerms,
     OrderSpec,
@@ -53,6 +54,10 @@ def spec_columns(spec: OrderSpec) -> dict[str, Any]:
         "stop_price": getattr(terms, "stop_price", None),
         "trigger_max_out": spec.trigger_max_out,
         "trail_bps": getattr(terms, "trail_bps", None),
+        "dca_children": getattr(terms, "children", None),
+        "dca_interval_s": getattr(terms, "interval_s", None),
+        "band_min": getattr(terms, "band_min", None),
+        "band_max": getattr(terms, "band_max", None),
         "client_ref": spec.client_ref,
     }
 
@@ -78,6 +83,9 @@ def spec_of(row: Row) -> OrderSpec:
         terms = StopTerms(Decimal(row["stop_price"]), int(row["trigger_max_out"]), expires_at)
     elif order_type is OrderType.TRAILING_STOP:
         terms = TrailingStopTerms(int(row["trail_bps"]), expires_at, raw("trail_peak_out"))
+    elif order_type is OrderType.DCA:
+        terms = DcaTerms(int(row["dca_children"]), int(row["dca_interval_s"]), price("band_min"), price("band_max"),
+                         int(row["dca_placed"]))  # fmt: skip
     elif order_type is OrderType.OCO:
         terms = OcoTerms(Decimal(row["limit_price"]), int(row["trigger_min_out"]), Decimal(row["stop_price"]),
                          int(row["trigger_max_out"]), expires_at)  # fmt: skip
@@ -108,6 +116,7 @@ def new_order_columns(order: NewOrder) -> dict[str, Any]:
         "status": order.status.value,
         "idempotency_key": order.idempotency_key,
         "api_key_id": order.api_key_id,
+        "parent_id": order.parent_id,
         "last_seq": 1,
         **spec_columns(order.spec),
     }
@@ -171,6 +180,7 @@ def stored_order(row: Row) -> StoredOrder:
         finished_at=row["finished_at"],
         execute_min_out=_int(row["execute_min_out"]),
         triggered_at=row["triggered_at"],
+        parent_id=row.get("parent_id"),
     )
 
 

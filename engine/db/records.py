@@ -28,6 +28,7 @@ class NewOrder:
     idempotency_key: str | None
     event_data: bytes
     api_key_id: uuid.UUID | None = None  # the key that placed it; its Idempotency-Keys are scoped to it
+    parent_id: uuid.UUID | None = None  # the DCA order that placed it, for a DCA's child
 
     @property
     def status(self) -> OrderStatus:
@@ -40,7 +41,7 @@ class NewOrder:
             updated_at=created_at, attempts=0, last_seq=1, dex=None, pool=None, route_reason=None,
             quoted_amount_out=None, min_amount_out=None, amount_out=None, executed_price=None, settlement_kind=None,
             settlement_note=None, tx_signature=None, tx=None, explorer_url=None, failure_code=None,
-            failure_reason=None, finished_at=None, execute_min_out=None, triggered_at=None,
+            failure_reason=None, finished_at=None, execute_min_out=None, triggered_at=None, parent_id=self.parent_id,
         )  # fmt: skip
 
 
@@ -73,6 +74,7 @@ class StoredOrder:
     finished_at: datetime | None
     execute_min_out: int | None  # a fired limit or sniper order's floor: its min out whatever the slippage
     triggered_at: datetime | None
+    parent_id: uuid.UUID | None = None  # a DCA child's parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,18 @@ class OrderHistory:
     quotes: Sequence[QuoteRecord]
     routes: Sequence[RouteRecord]
     attempts: Sequence[AttemptRecord]
+    children: Sequence[ChildRecord] = ()  # a DCA's children, as placed
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRecord:
+    """One child a DCA placed: a market order of its own."""
+
+    id: uuid.UUID
+    status: str
+    amount_in: int
+    amount_out: int | None
+    at: datetime | None
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ import orjson
 from engine.db.orders import insert_orders_args, stored_order
 from engine.db.records import (
     AttemptRecord,
+    ChildRecord,
     NewOrder,
     OrderHistory,
     OrderState,
@@ -93,7 +94,11 @@ SELECT o.*,
   COALESCE((SELECT json_agg(json_build_object(
         'attempt', a.attempt, 'started_at', a.started_at, 'finished_at', a.finished_at, 'outcome', a.outcome,
         'error_code', a.error_code, 'error', a.error, 'retry_delay_ms', a.retry_delay_ms) ORDER BY a.attempt)
-     FROM order_attempts a WHERE a.order_id = o.id), '[]') AS attempt_log
+     FROM order_attempts a WHERE a.order_id = o.id), '[]') AS attempt_log,
+  COALESCE((SELECT json_agg(json_build_object(
+        'id', c.id, 'status', c.status, 'amount_in', c.amount_in::text, 'amount_out', c.amount_out::text,
+        'at', c.created_at) ORDER BY c.created_at, c.id)
+     FROM orders c WHERE c.parent_id = o.id), '[]') AS children
 FROM orders o WHERE o.id = $1 AND ($2::uuid IS NULL OR o.api_key_id = $2)
 """
 
@@ -106,7 +111,7 @@ async def order_document(
     row = await conn.fetchrow(_ORDER_DOCUMENT, order_id, owner)
     if row is None:
         return None
-    logs = {key: _json_list(row[key]) for key in ("events", "quotes", "routes", "attempt_log")}
+    logs = {key: _json_list(row[key]) for key in ("events", "quotes", "routes", "attempt_log", "children")}
     return OrderHistory(
         order=stored_order(row),
         events=[
@@ -129,6 +134,11 @@ async def order_document(
             AttemptRecord(a["attempt"], _timestamp(a["started_at"]), _timestamp(a["finished_at"]), a["outcome"],
                           a["error_code"], a["error"], a["retry_delay_ms"])
             for a in logs["attempt_log"]
+        ],
+        children=[
+            ChildRecord(uuid.UUID(c["id"]), c["status"], int(c["amount_in"]), _int(c["amount_out"]),
+                        _timestamp(c["at"]))
+            for c in logs["children"]
         ],
     )  # fmt: skip
 

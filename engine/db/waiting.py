@@ -64,7 +64,7 @@ async def waiting_orders(
 ) -> list[WaitingOrder]:
     """Waiting orders: all, those of one pair (token in, token out mints), or those of ``ids`` still waiting."""
     rows = await conn.fetch(
-        "SELECT * FROM orders WHERE status = 'waiting' "
+        "SELECT * FROM orders WHERE status = 'waiting' AND order_type <> 'dca' "  # a DCA waits on its schedule
         "AND ($1::text IS NULL OR (token_in = $1 AND token_out = $2)) AND ($3::uuid[] IS NULL OR id = ANY($3))",
         pair[0] if pair else None,
         pair[1] if pair else None,
@@ -77,7 +77,8 @@ async def waiting_pairs(conn: asyncpg.Connection) -> list[tuple[Token, Token]]:
     """Every pair (token in, token out) with a waiting order."""
     rows = await conn.fetch(
         "SELECT DISTINCT ON (token_in, token_out) token_in, token_in_symbol, token_in_decimals, token_out, "
-        "token_out_symbol, token_out_decimals FROM orders WHERE status = 'waiting' ORDER BY token_in, token_out"
+        "token_out_symbol, token_out_decimals FROM orders WHERE status = 'waiting' AND order_type <> 'dca' "
+        "ORDER BY token_in, token_out"
     )
     return [pair_of(r) for r in rows]
 

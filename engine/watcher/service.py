@@ -37,6 +37,7 @@ from engine.metrics import orders_accepted, waited
 from engine.queue import OrderQueue
 from engine.runtime import backoff_s
 from engine.watcher.book import Fire, PairBook
+from engine.watcher.dca import DcaScheduler
 from engine.watcher.leases import PairLeases
 from engine.watcher.notify import CANCELLED, NEW, Notice, lease_prefix, waiting_channel
 from engine.watcher.pair import PairLoop, PairStats
@@ -81,6 +82,7 @@ class WaitingWatcher:
         self._known: dict[Pair, tuple[Token, Token]] = {}
         self._watched: dict[Pair, _Watched] = {}
         self.stats: dict[Pair, PairStats] = {}
+        self.dca = DcaScheduler(settings, pool, redis, self._dexes, tokens)
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
 
@@ -95,6 +97,7 @@ class WaitingWatcher:
             asyncio.create_task(self._listen(), name="watcher-listen"),
             asyncio.create_task(self._sweeper(), name="watcher-sweep"),
             asyncio.create_task(self._reporter(), name="watcher-report"),
+            asyncio.create_task(self.dca.run(), name="watcher-dca"),
         ]
 
     async def stop(self) -> None:
