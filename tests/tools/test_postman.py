@@ -50,6 +50,8 @@ EXPECTED_REQUESTS = [
     ("DELETE", "{{baseUrl}}/api/orders/{{ocoId}}"),
     ("POST", "{{baseUrl}}/api/orders/execute"),
     ("GET", "{{baseUrl}}/api/orders/{{stopId}}"),
+    ("POST", "{{baseUrl}}/api/orders/execute"),
+    ("GET", "{{baseUrl}}/api/orders/{{dcaId}}"),
     ("GET", "{{baseUrl}}/docs"),
     ("GET", "{{baseUrl}}/openapi.json"),
 ]
