@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -98,6 +101,16 @@ def dependency_down(exc: BaseException) -> bool:
 def backoff_s(failures: int, first_s: float = 0.1, most_s: float = 2.0) -> float:
     """The wait after ``failures`` consecutive failures of a dependency: doubling from ``first_s``, capped."""
     return float(min(most_s, first_s * 2 ** max(0, failures - 1)))
+
+
+async def cancel_and_wait(tasks: Sequence[asyncio.Future[Any]]) -> None:
+    """Cancel ``tasks`` and wait until each has ended, whatever it raised. A cancellation of the caller while it
+    waits is never swallowed: it propagates, as it must for a loop to stop. (Awaiting each task inside
+    ``suppress(CancelledError)`` would swallow the caller's own cancellation too, and its loop would go on.)"""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -9,7 +9,6 @@ expiry, whichever comes first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from engine.db.waiting import WaitingOrder
-from engine.runtime import backoff_s
+from engine.runtime import backoff_s, cancel_and_wait
 from engine.watcher.book import Fire, PairBook
 from kernel.errors import EngineError
 from kernel.tokens import Token
@@ -139,8 +138,4 @@ class PairLoop:
         try:
             await asyncio.wait(waits, timeout=timeout + 0.05, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in waits:
-                task.cancel()
-            for task in waits:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_and_wait(waits)
