@@ -328,6 +328,27 @@ async def test_an_oco_from_its_ticket_shows_both_levels_and_how_far_the_stop_is(
     await expect(status).to_have_attribute("data-status", "cancelled", timeout=WAIT_MS)
 
 
+async def test_a_dca_from_its_ticket_shows_its_children_as_they_are_placed(page: Page, engine: EngineProcesses) -> None:
+    await page.check("#type-dca")
+    await fill_ticket(page, "SOL", "USDC", "0.3")
+    await page.fill("#ticket [name=children]", "3")
+    await page.fill("#ticket [name=intervalS]", "1")
+    await expect(page.locator("#ticket [name=expiresInS]")).to_be_hidden()  # a DCA ends with its last child
+    await page.click("#place-button")
+    order_id = (await page.locator("#order-id").inner_text(timeout=WAIT_MS)).strip()
+    # The page follows the DCA's events: each child placed shows in its table, then the schedule ends.
+    await expect(page.locator("#children tbody tr")).to_have_count(3, timeout=WAIT_MS)
+    await expect(page.locator("#order-status [data-status]")).to_have_attribute("data-status", "confirmed",
+                                                                                timeout=WAIT_MS)  # fmt: skip
+    doc = await read_order(engine, order_id)
+    assert (doc["type"], doc["childrenPlaced"]) == ("dca", 3)
+    await expect(page.locator('#terms [data-term="children"] dd')).to_have_text("3 of 3 placed, every 1 s")
+    first = doc["childOrders"][0]["orderId"]
+    await page.click(f'#children tr[data-order="{first}"] a')
+    await expect(page.locator("#order-id")).to_have_text(first, timeout=WAIT_MS)
+    await expect(page.locator('#terms [data-term="parentId"] dd a')).to_have_text(order_id[:8])
+
+
 async def test_a_stop_missing_its_price_is_told_by_the_field_and_places_nothing(
     page: Page, engine: EngineProcesses
 ) -> None:

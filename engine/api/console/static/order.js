@@ -151,6 +151,18 @@ function waitingBox(state) {
     }));
 }
 
+/** A DCA's children: each a market order of its own, linked to its page. */
+function childrenTable(doc) {
+  if (!doc.childOrders?.length) return null;
+  return [el("h3", {}, `Children (${doc.childOrders.length} of ${doc.children})`),
+    el("table", { class: "grid-table", id: "children" },
+      el("thead", {}, el("tr", {}, ["order", "placed", "amount in", "amount out", "status"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, doc.childOrders.map((c) => el("tr", { "data-order": c.orderId },
+        el("td", {}, el("a", { href: `#/orders/${c.orderId}` }, el("code", {}, c.orderId.slice(0, 8)))),
+        el("td", { class: "dim" }, clock(c.createdAt)), el("td", { class: "num" }, amount(c.amountIn)),
+        el("td", { class: "num" }, c.amountOut ? amount(c.amountOut) : ""), el("td", {}, badge(c.status))))))];
+}
+
 function render() {
   const state = current;
   const { doc, events } = state;
@@ -171,6 +183,7 @@ function render() {
       el("div", {}, el("h3", {}, "Routing decision"), routing(doc, events)),
       el("div", {}, el("h3", {}, "Transaction"), transaction(doc, events))),
     attemptsTable(doc),
+    childrenTable(doc),
     el("h3", {}, "Events"),
     el("table", { class: "grid-table events", id: "events" },
       el("tbody", {}, sorted.map((e) => el("tr", { "data-seq": e.seq },
@@ -221,6 +234,10 @@ function apply(message) {
   } else if (message.type === "event") {
     current.events.set(message.seq, message);
     if (message.kind === "status") current.doc = { ...current.doc, status: message.status, ...live(message) };
+    if (message.kind === "dca") {
+      refresh(current); // a child placed: the page reads the DCA whole, its children with it
+      return;
+    }
   } else if (message.type === "error") {
     fill(byId("order"), el("p", { class: "error-text" }, `${message.error.code}: ${message.error.message}`));
     return;

@@ -14,6 +14,7 @@ const TERMS = {
   stop: ["stopPrice", ...EXPIRY],
   trailingStop: ["trailBps", ...EXPIRY],
   oco: ["limitPrice", "stopPrice", ...EXPIRY],
+  dca: ["children", "intervalS", "bandMin", "bandMax"],
 };
 const WHOLE = /^\d+$/;
 
@@ -46,7 +47,7 @@ function orderRequest() {
   for (const name of TERMS[type]) {
     const value = text(name);
     if (!value) continue; // left out, so a missing term is named by the API ("limitPrice: is required ...")
-    if (name === "expiresInS" || name === "trailBps") order[name] = WHOLE.test(value) ? Number(value) : value;
+    if (["expiresInS", "trailBps", "children", "intervalS"].includes(name)) order[name] = WHOLE.test(value) ? Number(value) : value;
     else if (name === "expiresAt") order.expiresAt = isoWithZone(value);
     else order[name] = value;
   }

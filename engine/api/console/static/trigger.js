@@ -23,6 +23,9 @@ export function terms(doc) {
     const left = doc.status === "waiting" ? el("span", { class: "dim" }, ` (${until(doc.expiresAt)})`) : null;
     rows.push(["expiresAt", doc.status === "expired" ? "expired" : "expires", when(doc.expiresAt), left]);
   }
+  if (doc.children) rows.push(["children", "children", `${doc.childrenPlaced ?? 0} of ${doc.children} placed, every ${doc.intervalS} s`]);
+  if (doc.bandMin || doc.bandMax) rows.push(["band", "band", `${doc.bandMin ? amount(doc.bandMin) : "…"} to ${doc.bandMax ? amount(doc.bandMax) : "…"} ${bought}/${sold}`]);
+  if (doc.parentId) rows.push(["parentId", "placed by", el("a", { href: `#/orders/${doc.parentId}` }, doc.parentId.slice(0, 8))]);
   if (doc.triggeredAt) rows.push(["triggeredAt", "fired", when(doc.triggeredAt)]);
   if (doc.clientRef) rows.push(["clientRef", "client ref", el("code", {}, doc.clientRef)]);
   return el("dl", { class: "terms", id: "terms" }, rows.map(([key, label, ...value]) =>
@@ -46,6 +49,11 @@ function percent(part, whole) {
 /** "market pays 148.2 USDC; fires at 150 USDC (1.21 % away)", from the latest quote of the order's size. */
 export function distance(doc, market) {
   const out = doc.tokenOut;
+  if (doc.type === "dca") {
+    return el("p", { id: "trigger-distance", class: "distance" }, `placing ${doc.children} market orders of about `,
+      el("strong", {}, `${amount(String(Number(doc.amountIn) / doc.children))} ${doc.tokenIn.symbol}`),
+      `, one every ${doc.intervalS} s; ${doc.childrenPlaced ?? 0} placed so far`);
+  }
   const target = `${amount(doc.triggerMinOut)} ${out.symbol}`;
   const goal = doc.triggerMinOut ? target : doc.triggerMaxOut ? `≤ ${amount(doc.triggerMaxOut)} ${out.symbol}`
     : doc.trailBps ? `${doc.trailBps} bps below the best quote` : "the first executable quote";
