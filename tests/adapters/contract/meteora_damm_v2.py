@@ -4,19 +4,24 @@ and the adapter's tests.
 :func:`build_concentrated_pool` and :func:`build_compounding_pool` write a pool's accounts (the Pool and its two
 vaults, owned by the program's pool authority) as solana CLI account files, which
 ``running_localnet(accounts=...)`` loads. Nothing else of the program's is needed to swap: no config account.
+:func:`adapter_under_test` yields an adapter quoting a SOL/USDC pool loaded into a fresh localnet.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
-from collections.abc import Sequence
+import tempfile
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 from solders.pubkey import Pubkey
 
+from adapters.dexes.meteora_damm_v2 import MeteoraDammV2Adapter
 from adapters.dexes.meteora_damm_v2.config import DEX_NAME
 from adapters.dexes.meteora_damm_v2.instructions import pool_authority
 from adapters.dexes.meteora_damm_v2.layouts import (
@@ -30,11 +35,12 @@ from adapters.dexes.meteora_damm_v2.layouts import (
     encode_pool,
 )
 from adapters.pools import METEORA_DAMM_V2, PoolBook
-from adapters.settlement import ChainConfig
+from adapters.settlement import ChainConfig, ChainRpc
 from adapters.solana.accounts import encode_token_account
 from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
+from localnet import running_localnet
 from tests.adapters.contract.accounts import AccountFiles
 
 PROGRAM_ID = Pubkey.from_string(PoolBook.load(Network.LOCALNET).program(METEORA_DAMM_V2))
@@ -109,6 +115,7 @@ def build_concentrated_pool(
     collect_fee_mode: int = CollectFeeMode.BOTH_TOKEN,
     activation_type: int = ActivationType.TIMESTAMP,
     activation_point: int = 0,
+    pool_status: int = 0,
     address: Pubkey | None = None,
     program_id: Pubkey = PROGRAM_ID,
 ) -> LocalPool:
@@ -129,7 +136,8 @@ def build_concentrated_pool(
         _fees(base_fee, dynamic_fee, init_sqrt_price=sqrt_price), mint_a, mint_b,
         placeholder(b"vault a", bytes(pool_key)), placeholder(b"vault b", bytes(pool_key)), liquidity=liquidity,
         sqrt_min_price=lower, sqrt_max_price=upper, sqrt_price=sqrt_price, activation_point=activation_point,
-        activation_type=activation_type, collect_fee_mode=collect_fee_mode, token_a_amount=amount_a,
+        activation_type=activation_type, pool_status=pool_status, collect_fee_mode=collect_fee_mode,
+        token_a_amount=amount_a,
         token_b_amount=amount_b, creator=placeholder(b"creator"),
     )  # fmt: skip
     return _write(files, pool_key, state, program_id)
@@ -178,3 +186,17 @@ def book_with(pools: Sequence[LocalPool]) -> PoolBook:
 def chain_config(url: str, **overrides: Any) -> ChainConfig:
     options: dict[str, Any] = {"rpc_backoff_s": 0.01, "rpc_backoff_max_s": 0.05, "rpc_max_attempts": 3}
     return ChainConfig(Network.LOCALNET, url, **(options | overrides))
+
+
+@contextlib.asynccontextmanager
+async def adapter_under_test() -> AsyncIterator[tuple[MeteoraDammV2Adapter, Token, Token, int]]:
+    """A DAMM v2 adapter over a fresh localnet holding one SOL/USDC pool: ``(adapter, SOL, USDC, 1 SOL)``."""
+    with tempfile.TemporaryDirectory(prefix="oee-damm-v2-") as folder:
+        files = AccountFiles(Path(folder))
+        pool = build_sol_usdc_pool(files)
+        async with running_localnet(slot_ms=50, accounts=files.accounts) as net:
+            adapter = MeteoraDammV2Adapter(ChainRpc(chain_config(net.url)), book_with([pool]), TOKENS)
+            try:
+                yield adapter, SOL, USDC, 10**9
+            finally:
+                await adapter.aclose()
