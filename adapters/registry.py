@@ -80,6 +80,8 @@ class OnChainDexKind:
 
 def onchain_dexes() -> tuple[OnChainDexKind, ...]:
     """Every on-chain DEX the engine can route through: the one list a new DEX joins."""
+    from adapters.dexes.meteora_damm_v2 import MeteoraDammV2Adapter
+    from adapters.dexes.meteora_damm_v2.watch import MeteoraDammV2Watcher
     from adapters.dexes.meteora_dlmm import MeteoraDlmmAdapter
     from adapters.dexes.meteora_dlmm.watch import MeteoraDlmmWatcher
     from adapters.dexes.raydium_amm_v4 import RaydiumAmmV4Adapter
@@ -102,6 +104,11 @@ def onchain_dexes() -> tuple[OnChainDexKind, ...]:
             RaydiumAmmV4Adapter.name,
             RaydiumAmmV4Adapter,
             lambda dex, url: RaydiumAmmV4Watcher(dex, pubsub_url=url, owns_adapter=True),  # type: ignore[arg-type]
+        ),
+        OnChainDexKind(
+            MeteoraDammV2Adapter.name,
+            MeteoraDammV2Adapter,
+            lambda dex, url: MeteoraDammV2Watcher(dex, pubsub_url=url, owns_adapter=True),  # type: ignore[arg-type]
         ),
     )
 
