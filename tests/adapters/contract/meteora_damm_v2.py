@@ -2,7 +2,8 @@
 and the adapter's tests.
 
 :func:`build_concentrated_pool` and :func:`build_compounding_pool` write a pool's accounts (the Pool and its two
-vaults, owned by the program's pool authority) as solana CLI account files, which
+vaults, owned by the program's pool authority; Token-2022 vaults for a token whose ``program`` is Token-2022) as
+solana CLI account files, which
 ``running_localnet(accounts=...)`` loads. Nothing else of the program's is needed to swap: no config account.
 :func:`adapter_under_test` yields an adapter quoting a SOL/USDC pool loaded into a fresh localnet.
 """
@@ -36,8 +37,8 @@ from adapters.dexes.meteora_damm_v2.layouts import (
 )
 from adapters.pools import METEORA_DAMM_V2, PoolBook
 from adapters.settlement import ChainConfig, ChainRpc
-from adapters.solana.accounts import encode_token_account
-from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID
+from adapters.solana.accounts import TransferFee, TransferFeeConfig, encode_mint, encode_token_account
+from adapters.solana.spl import NATIVE_MINT, TOKEN_2022_PROGRAM_ID, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
 from localnet import running_localnet
@@ -82,16 +83,43 @@ class LocalPool:
                                                                          str(self.state.token_b_mint)]}  # fmt: skip
 
 
-def _write(files: AccountFiles, address: Pubkey, pool: Pool, program_id: Pubkey) -> LocalPool:
+# A Token-2022 account's TransferFeeAmount extension (account type 2, then extension 2 of 8 bytes: nothing
+# withheld), which every account of a mint with a transfer fee carries.
+TRANSFER_FEE_AMOUNT = bytes([2]) + (2).to_bytes(2, "little") + (8).to_bytes(2, "little") + bytes(8)
+
+
+def is_token_2022(token: Token) -> bool:
+    return token.program == str(TOKEN_2022_PROGRAM_ID)
+
+
+def token_account_data(token: Token, owner: Pubkey, amount: int) -> tuple[Pubkey, bytes]:
+    """The token program and bytes of ``owner``'s account of ``token`` holding ``amount`` (not native)."""
+    mint = Pubkey.from_string(token.mint)
+    if is_token_2022(token):
+        return TOKEN_2022_PROGRAM_ID, encode_token_account(mint, owner, amount) + TRANSFER_FEE_AMOUNT
+    return TOKEN_PROGRAM_ID, encode_token_account(mint, owner, amount)
+
+
+def write_transfer_fee_mint(files: AccountFiles, token: Token, basis_points: int, maximum_fee: int) -> None:
+    """A Token-2022 mint for ``token`` charging ``basis_points`` on every transfer, at most ``maximum_fee``."""
+    fee = TransferFee(0, maximum_fee, basis_points)
+    data = encode_mint(token.decimals, 10**18, transfer_fee=TransferFeeConfig(fee, fee))
+    files.write(Pubkey.from_string(token.mint), TOKEN_2022_PROGRAM_ID, data)
+
+
+def _write(
+    files: AccountFiles, address: Pubkey, pool: Pool, program_id: Pubkey, tokens: tuple[Token, Token]
+) -> LocalPool:
     files.write(address, program_id, encode_pool(pool))
     authority = pool_authority(program_id)
-    for vault, mint, amount in ((pool.token_a_vault, pool.token_a_mint, pool.token_a_amount),
-                                (pool.token_b_vault, pool.token_b_mint, pool.token_b_amount)):  # fmt: skip
-        if mint == NATIVE_MINT:
-            data = encode_token_account(mint, authority, amount, native_reserve=TOKEN_ACCOUNT_RENT)
+    for vault, token, amount in ((pool.token_a_vault, tokens[0], pool.token_a_amount),
+                                 (pool.token_b_vault, tokens[1], pool.token_b_amount)):  # fmt: skip
+        if token.native:
+            data = encode_token_account(NATIVE_MINT, authority, amount, native_reserve=TOKEN_ACCOUNT_RENT)
             files.write(vault, TOKEN_PROGRAM_ID, data, TOKEN_ACCOUNT_RENT + amount)
         else:
-            files.write(vault, TOKEN_PROGRAM_ID, encode_token_account(mint, authority, amount), TOKEN_ACCOUNT_RENT)
+            owner, data = token_account_data(token, authority, amount)
+            files.write(vault, owner, data)
     return LocalPool(address, pool)
 
 
@@ -137,10 +165,10 @@ def build_concentrated_pool(
         placeholder(b"vault a", bytes(pool_key)), placeholder(b"vault b", bytes(pool_key)), liquidity=liquidity,
         sqrt_min_price=lower, sqrt_max_price=upper, sqrt_price=sqrt_price, activation_point=activation_point,
         activation_type=activation_type, pool_status=pool_status, collect_fee_mode=collect_fee_mode,
-        token_a_amount=amount_a,
-        token_b_amount=amount_b, creator=placeholder(b"creator"),
+        token_a_amount=amount_a, token_b_amount=amount_b, creator=placeholder(b"creator"),
+        token_a_flag=int(is_token_2022(token_a)), token_b_flag=int(is_token_2022(token_b)),
     )  # fmt: skip
-    return _write(files, pool_key, state, program_id)
+    return _write(files, pool_key, state, program_id, (token_a, token_b))
 
 
 def build_compounding_pool(
@@ -168,9 +196,10 @@ def build_compounding_pool(
         liquidity=math.isqrt(reserve_a * reserve_b) << 64, sqrt_min_price=0, sqrt_max_price=2**128 - 1,
         sqrt_price=sqrt_price, activation_point=activation_point, activation_type=activation_type,
         collect_fee_mode=CollectFeeMode.COMPOUNDING, token_a_amount=reserve_a, token_b_amount=reserve_b,
-        creator=placeholder(b"creator"),
+        creator=placeholder(b"creator"), token_a_flag=int(is_token_2022(token_a)),
+        token_b_flag=int(is_token_2022(token_b)),
     )  # fmt: skip
-    return _write(files, pool_key, state, program_id)
+    return _write(files, pool_key, state, program_id, (token_a, token_b))
 
 
 def build_sol_usdc_pool(files: AccountFiles, **options: Any) -> LocalPool:
