@@ -11,6 +11,8 @@ as the test moves time and slots on. With ``-s`` the module prints how many case
 - ``narrow``: RAY (A) / USDC (B) concentrated within about 10% of the price, fees in token B only (on the
   input from B, on the output from A), an exponential time schedule (5% falling 10% per 90 s period, 12 times) and the
   dynamic fee mainnet pools carry.
+- ``token_2022``: T22 (A, a Token-2022 mint with a 1% transfer fee) / USDC (B) over the whole range, exact in
+  only (exact out of such a mint is refused).
 - ``compounding``: JUP (A) / SOL (B), constant product on its tracked reserves compounding half of the LP fee,
   activated at a slot still ahead when the test starts, with a linear schedule by slot (4% falling 0.2% per 40
   slots, 15 times).
@@ -23,6 +25,7 @@ import itertools
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +35,10 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.transaction import Transaction
+from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 
+from adapters.dexes.meteora_damm_v2 import SLIPPAGE, MeteoraDammV2Adapter
 from adapters.dexes.meteora_damm_v2.config import EXCEEDED_SLIPPAGE, POOL_DISABLED
 from adapters.dexes.meteora_damm_v2.instructions import swap_pool
 from adapters.dexes.meteora_damm_v2.layouts import (
@@ -46,14 +50,29 @@ from adapters.dexes.meteora_damm_v2.layouts import (
     decode_pool,
 )
 from adapters.dexes.meteora_damm_v2.math import quote_exact_in, quote_exact_out
-from adapters.settlement import ChainRpc
-from adapters.solana.accounts import CLOCK_SYSVAR, decode_token_account, encode_token_account, read_clock
-from adapters.solana.errors import custom_error
-from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID, associated_token_address
+from adapters.settlement import ChainRpc, SolanaSettlement
+from adapters.solana.accounts import (
+    CLOCK_SYSVAR,
+    TransferFee,
+    TransferFeeConfig,
+    decode_token_account,
+    encode_token_account,
+    read_clock,
+)
+from adapters.solana.errors import custom_error, failure_of
+from adapters.solana.spl import (
+    NATIVE_MINT,
+    TOKEN_2022_PROGRAM_ID,
+    TOKEN_ACCOUNT_RENT,
+    TOKEN_PROGRAM_ID,
+    associated_token_address,
+)
 from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
 from kernel.money import U64_MAX
+from kernel.routes import LegMode, RouteLeg, RoutePlan
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
+from kernel.venues import QuoteRequest, SwapTicket, TxState
 from localnet import running_localnet
 from tests.adapters.contract.accounts import AccountFiles
 from tests.adapters.contract.meteora_damm_v2 import (
@@ -62,20 +81,31 @@ from tests.adapters.contract.meteora_damm_v2 import (
     SOL,
     USDC,
     LocalPool,
+    book_with,
     build_compounding_pool,
     build_concentrated_pool,
     chain_config,
+    is_token_2022,
+    placeholder,
+    token_account_data,
+    write_transfer_fee_mint,
 )
+from tests.adapters.settlement.helpers import landed
 from tests.support import json_rpc
 
 SO = os.environ.get("OEE_DAMM_V2_SO")
 pytestmark = pytest.mark.skipif(not SO, reason="OEE_DAMM_V2_SO names no Meteora DAMM v2 build (cp_amm.so)")
-TOKENS = TokenRegistry.for_network(Network.LOCALNET)
+T22 = Token("T22", "A Token-2022 token with a 1% transfer fee", 6, str(placeholder(b"t22 mint")),
+            program=str(TOKEN_2022_PROGRAM_ID))  # fmt: skip
+T22_FEE = TransferFee(0, 10**12, 100)
+TOKENS = TokenRegistry.for_network(Network.LOCALNET, extra=[T22])
 JUP = TOKENS.by_mint("JUPyiwrYJFskUPiHa7hkeR8VUtAeFoSYbKedZNsDvCN")
 WRAPPED_SOL = 50_000 * 10**9  # in the wallet's own wSOL account, which every swap here spends and fills
 # Fractions of what one direction can take (the reserve, or the range's edge), from dust to over half of it.
 FRACTIONS = [10.0 ** (k / 4 - 10) for k in range(39)]
 ODD = [1, 2, 3, 7, 10, 399, 400, 401, 123_457]
+SIGNATURE_FEE = 5000
+AMOUNT_IS_ZERO = 6006  # PoolError::AmountIsZero
 SWAPS_PER_MOVE = 5  # the clock moves on after every few swaps: 17 s and a slot (the compounding pool: 2 slots)
 
 
@@ -114,6 +144,11 @@ async def setup() -> AsyncIterator[Setup]:
             activation_point=opens,
             base_fee=FeeTimeScheduler(40_000_000, BaseFeeMode.FEE_TIME_SCHEDULER_LINEAR, 15, 40, 2_000_000),
         )  # fmt: skip
+        write_transfer_fee_mint(files, T22, T22_FEE.basis_points, T22_FEE.maximum_fee)
+        token_2022 = build_concentrated_pool(files, T22, USDC, 2.0, 500_000 * 10**6, activation_point=started,
+                                             base_fee=FeeTimeScheduler(3_000_000))  # fmt: skip
+        program, data = token_account_data(T22, wallet.pubkey(), 10**15)
+        files.write(associated_token_address(wallet.pubkey(), Pubkey.from_string(T22.mint), program), program, data)
         wsol = associated_token_address(wallet.pubkey(), NATIVE_MINT)
         data = encode_token_account(NATIVE_MINT, wallet.pubkey(), WRAPPED_SOL, native_reserve=TOKEN_ACCOUNT_RENT)
         files.write(wsol, TOKEN_PROGRAM_ID, data, TOKEN_ACCOUNT_RENT + WRAPPED_SOL)
@@ -127,7 +162,7 @@ async def setup() -> AsyncIterator[Setup]:
         }
         async with running_localnet(**options) as net:
             rpc = ChainRpc(chain_config(net.url))
-            pools = {"full": full, "narrow": narrow, "compounding": compounding}
+            pools = {"full": full, "narrow": narrow, "compounding": compounding, "token_2022": token_2022}
             found = Setup(net.url, rpc, wallet, pools, opens)
             yield found
             print(f"\nDAMM v2 quote = payout: {sum(found.checked.values())} cases {found.checked}")
@@ -169,7 +204,14 @@ class Seen:
 
 
 def _account(s: Setup, token: Token) -> Pubkey:
-    return associated_token_address(s.wallet.pubkey(), Pubkey.from_string(token.mint))
+    program = TOKEN_2022_PROGRAM_ID if is_token_2022(token) else TOKEN_PROGRAM_ID
+    return associated_token_address(s.wallet.pubkey(), Pubkey.from_string(token.mint), program)
+
+
+def _transfer_fees(state: Pool) -> tuple[TransferFeeConfig | None, TransferFeeConfig | None]:
+    """The transfer fees of token A and token B (only T22 has one)."""
+    t22 = TransferFeeConfig(T22_FEE, T22_FEE)
+    return tuple(t22 if str(m) == T22.mint else None for m in (state.token_a_mint, state.token_b_mint))  # type: ignore[return-value]
 
 
 async def _read(s: Setup, pool: LocalPool) -> Seen:
@@ -213,18 +255,24 @@ def _protocol_fee(state: Pool, on_token_a: bool) -> int:
 
 async def _exact_in(s: Setup, pool: LocalPool, a_to_b: bool, amount: int) -> str:
     """One exact-in swap: ``paid`` as quoted, ``nothing`` (quoted as buying nothing, and the program paid
-    nothing) or ``range`` (refused by both as leaving the price range)."""
+    nothing), ``refused`` (the transfer fee took it all, and the program refused a zero input) or ``range``
+    (refused by both as leaving the price range)."""
     seen = await _read(s, pool)
     state = seen.pool
     try:
-        quote = quote_exact_in(state, amount, a_to_b=a_to_b, slot=seen.slot, unix_time=seen.unix_time)
+        fee_a, fee_b = _transfer_fees(state)
+        quote = quote_exact_in(state, amount, a_to_b=a_to_b, slot=seen.slot, unix_time=seen.unix_time,
+                               transfer_fee_a=fee_a, transfer_fee_b=fee_b)  # fmt: skip
     except InsufficientLiquidity:
         err = await _send(s, [_swap(s, pool, state, a_to_b, amount, 0)])
         assert err is not None, (pool.address, a_to_b, amount)
         return "range"
     except RejectedError as exc:
         assert exc.code == "amount_too_small", exc
-        assert await _send(s, [_swap(s, pool, state, a_to_b, amount, 0)]) is None
+        err = await _send(s, [_swap(s, pool, state, a_to_b, amount, 0)])
+        if err is not None:  # a transfer fee took it all: the program refuses a zero input
+            assert custom_error(err) == (0, AMOUNT_IS_ZERO), err
+            return "refused"
         after = await _read(s, pool)
         assert (after.balance_b - seen.balance_b if a_to_b else after.balance_a - seen.balance_a) == 0
         return "nothing"
@@ -299,7 +347,7 @@ async def test_a_pool_not_yet_activated_refuses_swaps_until_its_slot(setup: Setu
     assert await _send(setup, [_swap(setup, pool, seen.pool, True, 10**9, quote.amount_out)]) is None
 
 
-@pytest.mark.parametrize("name", ["full", "narrow", "compounding"])
+@pytest.mark.parametrize("name", ["full", "narrow", "compounding", "token_2022"])
 async def test_exact_in_pays_exactly_the_quote(setup: Setup, name: str) -> None:
     await _both_ways(setup, name, _exact_in, "exact in", output_side=False)
 
@@ -307,6 +355,14 @@ async def test_exact_in_pays_exactly_the_quote(setup: Setup, name: str) -> None:
 @pytest.mark.parametrize("name", ["full", "narrow", "compounding"])
 async def test_exact_out_takes_exactly_the_quoted_input(setup: Setup, name: str) -> None:
     await _both_ways(setup, name, _exact_out, "exact out", output_side=True)
+
+
+async def test_exact_out_of_a_transfer_fee_mint_is_refused_not_guessed(setup: Setup) -> None:
+    seen = await _read(setup, setup.pools["token_2022"])
+    fee_a, fee_b = _transfer_fees(seen.pool)
+    with pytest.raises(PoolNotTradable, match="transfer fee"):
+        quote_exact_out(seen.pool, 10**6, a_to_b=True, slot=seen.slot, unix_time=seen.unix_time,
+                        transfer_fee_a=fee_a, transfer_fee_b=fee_b)  # fmt: skip
 
 
 async def test_one_unit_beyond_the_quote_fails_with_6002(setup: Setup) -> None:
@@ -327,3 +383,125 @@ async def test_the_fee_schedules_moved_while_the_quotes_held(setup: Setup) -> No
     assert all(len({base for base, _ in rates[name]}) >= 3 for name in ("full", "narrow", "compounding")), rates
     assert any(dynamic > 0 for _, dynamic in rates["narrow"])
     assert all(dynamic == 0 for name in ("full", "compounding") for _, dynamic in rates[name])
+
+
+# --- through the adapter and the engine's settlement ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def adapter(setup: Setup) -> AsyncIterator[MeteoraDammV2Adapter]:
+    built = MeteoraDammV2Adapter(ChainRpc(chain_config(setup.url)), book_with(list(setup.pools.values())), TOKENS)
+    yield built
+    await built.aclose()
+
+
+async def _holding(s: Setup, token: Token) -> int:
+    """What an exact-in swap through the adapter pays into: lamports for SOL (its fresh wSOL account closes to
+    the wallet), else the wallet's associated token account."""
+    if token.native:
+        return await s.rpc.balance(s.wallet.pubkey())
+    account = await s.rpc.multiple_accounts([_account(s, token)], "reading a token account")
+    assert account[0] is not None
+    return decode_token_account(bytes(account[0].data)).amount
+
+
+@pytest.mark.parametrize("name", ["full", "narrow", "compounding", "token_2022"])
+async def test_the_adapter_quotes_what_its_swaps_pay(setup: Setup, adapter: MeteoraDammV2Adapter, name: str) -> None:
+    """The engine's own path: ``quote`` then ``swap_instructions`` (SOL wrapped in a fresh account)."""
+    pool = setup.pools[name]
+    a, b = TOKENS.by_mint(str(pool.state.token_a_mint)), TOKENS.by_mint(str(pool.state.token_b_mint))
+    state = (await _read(setup, pool)).pool
+    paid = 0
+    for token_in, token_out, a_to_b in ((a, b, True), (b, a, False)):
+        for fraction in (1e-6, 1e-4, 1e-3, 0.01, 0.05):
+            amount = max(1, int(_capacity(state, a_to_b) * fraction))
+            quote = await adapter.quote(QuoteRequest(token_in, token_out, amount))
+            assert quote.pool == str(pool.address)
+            ixs = await adapter.swap_instructions(
+                SwapTicket(str(uuid.uuid4()), quote, token_in, token_out, quote.amount_out), setup.wallet.pubkey()
+            )
+            before = await _holding(setup, token_out)
+            assert await _send(setup, ixs) is None, (name, token_in.symbol, amount)
+            got = await _holding(setup, token_out) - before + (SIGNATURE_FEE if token_out.native else 0)
+            assert got == quote.amount_out, (name, token_in.symbol, amount)
+            paid += 1
+    setup.checked[f"adapter exact in {name}"] = paid
+
+
+async def test_a_landed_slippage_failure_reads_as_slippage(setup: Setup, adapter: MeteoraDammV2Adapter) -> None:
+    quote = await adapter.quote(QuoteRequest(RAY, USDC, 10**6))
+    ixs = await adapter.swap_instructions(SwapTicket("s", quote, RAY, USDC, quote.amount_out), setup.wallet.pubkey())
+    index = next(i for i, ix in enumerate(ixs) if ix.program_id == PROGRAM_ID)
+    swap = ixs[index]
+    ixs[index] = Instruction(swap.program_id, swap.data[:16] + (quote.amount_out + 1).to_bytes(8, "little")
+                             + swap.data[24:], swap.accounts)  # fmt: skip
+    err = await _send(setup, ixs)
+    assert custom_error(err) == (index, EXCEEDED_SLIPPAGE)
+    programs: list[Pubkey | None] = [ix.program_id for ix in ixs]
+    assert err is not None and failure_of(err, programs, [SLIPPAGE])[0] == "slippage_exceeded"
+
+
+async def test_the_settlement_lands_a_swap_and_a_hop_each_paid_as_quoted(
+    setup: Setup, adapter: MeteoraDammV2Adapter
+) -> None:
+    """The engine's settlement (compute budget simulated, memo, fresh wSOL account) over DAMM v2: one swap, then
+    RAY -> USDC -> SOL with the first leg exact out for exactly what the second spends."""
+    config = chain_config(setup.url, compute_unit_price=0, confirm_poll_ms=20)
+    venue = SolanaSettlement(config, ChainRpc(config), setup.wallet, swaps={adapter.name: adapter})
+    clock = asyncio.create_task(_tick(setup))  # the settlement waits for confirmations: slots must pass
+    try:
+        quote = await adapter.quote(QuoteRequest(SOL, USDC, 3 * 10**9))
+        usdc = await _holding(setup, USDC)
+        recorded, _ = await _settled(venue, setup, SwapTicket(str(uuid.uuid4()), quote, SOL, USDC, quote.amount_out))
+        assert recorded == quote.amount_out == await _holding(setup, USDC) - usdc
+
+        narrow, middle = setup.pools["narrow"], 777 * 10**6
+        needs = await adapter.quote_exact_out(str(narrow.address), RAY, USDC, middle)
+        first = RouteLeg(adapter.name, str(narrow.address), RAY, USDC, needs.amount_in, middle, middle,
+                         mode=LegMode.EXACT_OUT)  # fmt: skip
+        second_quote = await adapter.quote(QuoteRequest(USDC, SOL, middle))
+        out = second_quote.amount_out
+        second = RouteLeg(adapter.name, second_quote.pool, USDC, SOL, middle, out, out, hop=1)
+        plan = RoutePlan((first, second), RAY, SOL, needs.amount_in, out, out)
+        ray, usdc = await _holding(setup, RAY), await _holding(setup, USDC)
+        recorded, lamports = await _settled(venue, setup, SwapTicket(str(uuid.uuid4()), second_quote, RAY, SOL, out,
+                                                                     plan))  # fmt: skip
+        assert recorded == out == await setup.rpc.balance(setup.wallet.pubkey()) - lamports + SIGNATURE_FEE
+        assert ray - await _holding(setup, RAY) == needs.amount_in
+        assert await _holding(setup, USDC) == usdc  # the intermediate USDC all went into leg two
+        setup.checked["settlement: a swap and a two-leg hop"] = 3
+    finally:
+        clock.cancel()
+        await venue.aclose()
+
+
+async def _tick(s: Setup) -> None:
+    while True:
+        await json_rpc(s.url, "localnet_advanceSlots", {"slots": 1})
+        await asyncio.sleep(0.02)
+
+
+async def _settled(venue: SolanaSettlement, s: Setup, ticket: SwapTicket) -> tuple[int, int]:
+    """Prepare, send and wait for ``ticket``: the output the settlement recorded, and the wallet's lamports once
+    prepared (a lookup table the plan needs is made, and paid for, while preparing)."""
+    tx = await venue.prepare(ticket)
+    lamports = await s.rpc.balance(s.wallet.pubkey())
+    await venue.send(tx)
+    status = await landed(venue, tx)
+    assert status.state is TxState.LANDED and status.amount_out is not None, status
+    return status.amount_out, lamports
+
+
+async def test_a_swap_transaction_uses_few_compute_units(setup: Setup, adapter: MeteoraDammV2Adapter) -> None:
+    """The engine's swap transactions, simulated, SOL wrapped or unwrapped."""
+    units = []
+    for token_in, token_out, amount in ((SOL, USDC, 10**9), (USDC, SOL, 10**8), (RAY, USDC, 10**8)):
+        quote = await adapter.quote(QuoteRequest(token_in, token_out, amount))
+        ixs = await adapter.swap_instructions(
+            SwapTicket("cu", quote, token_in, token_out, quote.amount_out), setup.wallet.pubkey()
+        )
+        blockhash, _ = await setup.rpc.latest_blockhash()
+        tx = Transaction([setup.wallet], Message(ixs, setup.wallet.pubkey()), blockhash)
+        units.append(await setup.rpc.simulate(VersionedTransaction.from_legacy(tx)))
+    print("\nDAMM v2 swap transactions, compute units:", units)
+    assert all(0 < u < 100_000 for u in units)
