@@ -12,7 +12,11 @@ as the test moves time and slots on. With ``-s`` the module prints how many case
   input from B, on the output from A), an exponential time schedule (5% falling 10% per 90 s period, 12 times) and the
   dynamic fee mainnet pools carry.
 - ``token_2022``: T22 (A, a Token-2022 mint with a 1% transfer fee) / USDC (B) over the whole range, exact in
-  only (exact out of such a mint is refused).
+  only (exact out of such a mint is refused), with a linear market-cap schedule (5% falling 0.2% per 100 bps
+  the square-root price rose).
+- ``rate_limited``: USDT (A) / USDC (B) over the whole range, fees in token B only, with a rate limiter by slot
+  over the whole test (1% up to 1,000 USDC, 0.1% more per further 1,000, at most 50%), exact in only (exact out
+  of B inside its window is refused); its swaps name the Instructions sysvar.
 - ``compounding``: JUP (A) / SOL (B), constant product on its tracked reserves compounding half of the LP fee,
   activated at a slot still ahead when the test starts, with a linear schedule by slot (4% falling 0.2% per 40
   slots, 15 times).
@@ -45,6 +49,8 @@ from adapters.dexes.meteora_damm_v2.layouts import (
     ActivationType,
     BaseFeeMode,
     CollectFeeMode,
+    FeeMarketCapScheduler,
+    FeeRateLimiter,
     FeeTimeScheduler,
     Pool,
     decode_pool,
@@ -100,6 +106,7 @@ T22 = Token("T22", "A Token-2022 token with a 1% transfer fee", 6, str(placehold
 T22_FEE = TransferFee(0, 10**12, 100)
 TOKENS = TokenRegistry.for_network(Network.LOCALNET, extra=[T22])
 JUP = TOKENS.by_mint("JUPyiwrYJFskUPiHa7hkeR8VUtAeFoSYbKedZNsDvCN")
+USDT = TOKENS.by_mint("Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB")
 WRAPPED_SOL = 50_000 * 10**9  # in the wallet's own wSOL account, which every swap here spends and fills
 # Fractions of what one direction can take (the reserve, or the range's edge), from dust to over half of it.
 FRACTIONS = [10.0 ** (k / 4 - 10) for k in range(39)]
@@ -145,8 +152,16 @@ async def setup() -> AsyncIterator[Setup]:
             base_fee=FeeTimeScheduler(40_000_000, BaseFeeMode.FEE_TIME_SCHEDULER_LINEAR, 15, 40, 2_000_000),
         )  # fmt: skip
         write_transfer_fee_mint(files, T22, T22_FEE.basis_points, T22_FEE.maximum_fee)
+        market_cap = FeeMarketCapScheduler(50_000_000, BaseFeeMode.FEE_MARKET_CAP_SCHEDULER_LINEAR, 20, 100, 100_000,
+                                           2_000_000)  # fmt: skip
         token_2022 = build_concentrated_pool(files, T22, USDC, 2.0, 500_000 * 10**6, activation_point=started,
-                                             base_fee=FeeTimeScheduler(3_000_000))  # fmt: skip
+                                             base_fee=market_cap)  # fmt: skip
+        limiter = FeeRateLimiter(10_000_000, fee_increment_bps=10, max_limiter_duration=100_000, max_fee_bps=5000,
+                                 reference_amount=1_000 * 10**6)  # fmt: skip
+        rate_limited = build_concentrated_pool(
+            files, USDT, USDC, 1.0, 1_000_000 * 10**6, collect_fee_mode=CollectFeeMode.ONLY_B,
+            activation_type=ActivationType.SLOT, base_fee=limiter,
+        )  # fmt: skip
         program, data = token_account_data(T22, wallet.pubkey(), 10**15)
         files.write(associated_token_address(wallet.pubkey(), Pubkey.from_string(T22.mint), program), program, data)
         wsol = associated_token_address(wallet.pubkey(), NATIVE_MINT)
@@ -158,11 +173,12 @@ async def setup() -> AsyncIterator[Setup]:
             "accounts": files.accounts,
             "fund": [str(wallet.pubkey())],
             "fund_lamports": 1_000 * 10**9,
-            "fund_tokens": {"USDC": "100000000", "RAY": "100000000", "JUP": "100000000"},
+            "fund_tokens": {"USDC": "100000000", "RAY": "100000000", "JUP": "100000000", "USDT": "100000000"},
         }
         async with running_localnet(**options) as net:
             rpc = ChainRpc(chain_config(net.url))
-            pools = {"full": full, "narrow": narrow, "compounding": compounding, "token_2022": token_2022}
+            pools = {"full": full, "narrow": narrow, "compounding": compounding, "token_2022": token_2022,
+                     "rate_limited": rate_limited}  # fmt: skip
             found = Setup(net.url, rpc, wallet, pools, opens)
             yield found
             print(f"\nDAMM v2 quote = payout: {sum(found.checked.values())} cases {found.checked}")
@@ -347,7 +363,7 @@ async def test_a_pool_not_yet_activated_refuses_swaps_until_its_slot(setup: Setu
     assert await _send(setup, [_swap(setup, pool, seen.pool, True, 10**9, quote.amount_out)]) is None
 
 
-@pytest.mark.parametrize("name", ["full", "narrow", "compounding", "token_2022"])
+@pytest.mark.parametrize("name", ["full", "narrow", "compounding", "token_2022", "rate_limited"])
 async def test_exact_in_pays_exactly_the_quote(setup: Setup, name: str) -> None:
     await _both_ways(setup, name, _exact_in, "exact in", output_side=False)
 
@@ -355,6 +371,13 @@ async def test_exact_in_pays_exactly_the_quote(setup: Setup, name: str) -> None:
 @pytest.mark.parametrize("name", ["full", "narrow", "compounding"])
 async def test_exact_out_takes_exactly_the_quoted_input(setup: Setup, name: str) -> None:
     await _both_ways(setup, name, _exact_out, "exact out", output_side=True)
+
+
+async def test_exact_out_inside_the_rate_limiters_window_is_refused_not_guessed(setup: Setup) -> None:
+    seen = await _read(setup, setup.pools["rate_limited"])
+    with pytest.raises(PoolNotTradable, match="rate limiter"):
+        quote_exact_out(seen.pool, 10**6, a_to_b=False, slot=seen.slot, unix_time=seen.unix_time)
+    assert quote_exact_out(seen.pool, 10**6, a_to_b=True, slot=seen.slot, unix_time=seen.unix_time).amount_in > 0
 
 
 async def test_exact_out_of_a_transfer_fee_mint_is_refused_not_guessed(setup: Setup) -> None:
@@ -377,10 +400,12 @@ async def test_one_unit_beyond_the_quote_fails_with_6002(setup: Setup) -> None:
 
 
 async def test_the_fee_schedules_moved_while_the_quotes_held(setup: Setup) -> None:
-    """The swaps above paid several base fees on each pool (the schedules stepped as the clock moved) and, on
-    the narrow pool, a dynamic fee the earlier swaps' volatility raised."""
+    """The swaps above paid several base fees on each pool (the time schedules stepped as the clock moved, the
+    market-cap schedule as the price rose, the rate limiter with the size) and, on the narrow pool, a dynamic
+    fee the earlier swaps' volatility raised."""
     rates = setup.rates
-    assert all(len({base for base, _ in rates[name]}) >= 3 for name in ("full", "narrow", "compounding")), rates
+    moved = ("full", "narrow", "compounding", "token_2022", "rate_limited")
+    assert all(len({base for base, _ in rates[name]}) >= 3 for name in moved), rates
     assert any(dynamic > 0 for _, dynamic in rates["narrow"])
     assert all(dynamic == 0 for name in ("full", "compounding") for _, dynamic in rates[name])
 
@@ -405,7 +430,7 @@ async def _holding(s: Setup, token: Token) -> int:
     return decode_token_account(bytes(account[0].data)).amount
 
 
-@pytest.mark.parametrize("name", ["full", "narrow", "compounding", "token_2022"])
+@pytest.mark.parametrize("name", ["full", "narrow", "compounding", "token_2022", "rate_limited"])
 async def test_the_adapter_quotes_what_its_swaps_pay(setup: Setup, adapter: MeteoraDammV2Adapter, name: str) -> None:
     """The engine's own path: ``quote`` then ``swap_instructions`` (SOL wrapped in a fresh account)."""
     pool = setup.pools[name]
