@@ -27,8 +27,9 @@ The steps are cp-amm's ``swap2`` (program v0.2.0, ``state/pool.rs``, ``state/fee
 
 Exact out follows ``get_swap_result_from_exact_output``: an output-side fee is grossed up first
 (``ceil(out * 1e9 / (1e9 - numerator))``), the curve's input is rounded up, an input-side fee grossed up last.
-Exact-out swaps of Token-2022 mints with a transfer fee, and of a rate-limited pool inside its window, are
-refused (``PoolNotTradable``) rather than priced by a guess.
+A Token-2022 transfer fee is added back to the output first and to the input last (Token-2022's pre-fee
+amount). Exact-out swaps of a rate-limited pool inside its window are refused (``PoolNotTradable``) rather than
+priced by a guess.
 """
 
 from __future__ import annotations
@@ -470,6 +471,28 @@ class DammExactOut:
     split: FeeSplit
 
 
+def transfer_fee_included(config: TransferFeeConfig | None, amount: int, epoch: int) -> int:
+    """What must be sent so that ``amount`` arrives (the program's ``calculate_transfer_fee_included_amount``):
+    Token-2022's pre-fee amount (the ceiling of ``amount * 10000 / (10000 - bps)``, or ``amount`` plus the
+    maximum fee once that is reached), its fee checked the way the program checks it."""
+    if config is None or amount == 0:
+        return amount
+    fee = config.at(epoch)
+    if fee.basis_points == 0:
+        return amount
+    if fee.basis_points == MAX_BASIS_POINT:
+        included = amount + fee.maximum_fee
+    else:
+        raw = ceil_div(amount * MAX_BASIS_POINT, MAX_BASIS_POINT - fee.basis_points)
+        included = amount + fee.maximum_fee if raw - amount >= fee.maximum_fee else raw
+    inverse = fee.fee(included)
+    if amount + inverse > U64_MAX:
+        raise ProgramArithmeticError("the amount with its transfer fee overflows")
+    if inverse != fee.fee(amount + inverse):
+        raise PoolNotTradable("the program cannot invert this transfer fee (FeeInverseIsIncorrect)")
+    return amount + inverse
+
+
 def quote_exact_out(
     pool: Pool,
     amount_out: int,
@@ -477,24 +500,27 @@ def quote_exact_out(
     a_to_b: bool,
     slot: int,
     unix_time: int,
+    epoch: int = 0,
     transfer_fee_a: TransferFeeConfig | None = None,
     transfer_fee_b: TransferFeeConfig | None = None,
 ) -> DammExactOut:
-    """What ``swap2`` in exact-out mode spends for exactly ``amount_out`` (see the module docstring)."""
+    """What ``swap2`` in exact-out mode spends for exactly ``amount_out`` arriving (see the module docstring):
+    the output's transfer fee is added first, the input's last."""
     if not 0 < amount_out <= U64_MAX:
         raise RejectedError(f"amount_out must be a positive u64, got {amount_out}", code="invalid_amount")
-    if any(f is not None and (f.older.basis_points or f.newer.basis_points) for f in (transfer_fee_a, transfer_fee_b)):
-        raise PoolNotTradable("exact-out swaps of mints with a transfer fee are not priced here")
     point = current_point(pool, slot=slot, unix_time=unix_time)
     check_swappable(pool, point)
+    fee_in, fee_out = (transfer_fee_a, transfer_fee_b) if a_to_b else (transfer_fee_b, transfer_fee_a)
+    leaving = transfer_fee_included(fee_out, amount_out, epoch)
     rate = fee_rate(pool, point, a_to_b=a_to_b, amount_in=None)
     on_input = fees_on_input(pool, a_to_b=a_to_b)
-    curve_out, fee = (amount_out, 0) if on_input else fee_grossed_up(rate.numerator, amount_out)
+    curve_out, fee = (leaving, 0) if on_input else fee_grossed_up(rate.numerator, leaving)
     step = curve_exact_out(pool, curve_out, a_to_b=a_to_b)
     _check_tracked(pool, curve_out, a_to_b=a_to_b)
-    amount_in = step.amount_in
+    swapped_in = step.amount_in
     if on_input:
-        amount_in, fee = fee_grossed_up(rate.numerator, step.amount_in)
+        swapped_in, fee = fee_grossed_up(rate.numerator, step.amount_in)
+    amount_in = transfer_fee_included(fee_in, swapped_in, epoch)
     if amount_in <= 0:
         raise RejectedError(f"{amount_out} raw units out cost nothing to buy", code="amount_too_small")
     return DammExactOut(a_to_b, amount_out, amount_in, step.amount_in, fee, on_input, split_fee(pool.pool_fees, fee))

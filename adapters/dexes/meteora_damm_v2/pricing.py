@@ -58,5 +58,5 @@ def price_exact_out(clock: Clock, snap: PoolSnapshot, token_in: Token, amount_ou
     """What buying exactly ``amount_out`` with ``token_in`` costs on the pool as read at ``clock``."""
     return quote_exact_out(
         snap.state, amount_out, a_to_b=a_to_b(snap, token_in), slot=clock.slot, unix_time=clock.unix_timestamp,
-        transfer_fee_a=snap.mint_a.transfer_fee, transfer_fee_b=snap.mint_b.transfer_fee,
+        epoch=clock.epoch, transfer_fee_a=snap.mint_a.transfer_fee, transfer_fee_b=snap.mint_b.transfer_fee,
     )  # fmt: skip

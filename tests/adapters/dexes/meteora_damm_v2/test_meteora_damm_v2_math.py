@@ -30,7 +30,9 @@ from adapters.dexes.meteora_damm_v2.math import (
     quote_exact_out,
     rate_limiter_numerator,
     split_fee,
+    transfer_fee_included,
 )
+from adapters.solana.accounts import TransferFee, TransferFeeConfig
 from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
 
 MIN_SQRT_PRICE = 4_295_048_016
@@ -209,3 +211,17 @@ def test_amounts_that_buy_nothing_are_refused() -> None:
     assert caught.value.code == "amount_too_small"
     with pytest.raises(RejectedError):
         quote_exact_in(_compounding(), 0, a_to_b=True, slot=0, unix_time=0)
+
+
+def test_transfer_fees_come_off_the_input_first_and_are_added_back_in_exact_out() -> None:
+    one_percent = TransferFeeConfig(TransferFee(0, 50, 100), TransferFee(0, 50, 100))
+    # 99 arrives when 100 is sent (fee ceil(100 * 1%) = 1); past the maximum fee, amount + 50
+    assert transfer_fee_included(one_percent, 99, 0) == 100
+    assert transfer_fee_included(one_percent, 10**6, 0) == 10**6 + 50
+    assert transfer_fee_included(None, 99, 0) == 99
+    pool = _compounding()
+    q = quote_exact_in(pool, 10_000, a_to_b=False, slot=0, unix_time=0, transfer_fee_b=one_percent)
+    assert (q.transfer_fee_in, q.fee) == (50, 25)  # 1% capped at 50, then 0.25% of the 9,950 left
+    # buying exactly what 10,000 in bought costs at most 10,000
+    needs = quote_exact_out(pool, q.amount_out, a_to_b=False, slot=0, unix_time=0, transfer_fee_b=one_percent)
+    assert needs.amount_in <= 10_000
