@@ -3,18 +3,18 @@
 Needs a build of cp-amm (v0.2.0, as ``cp_amm.so``) named by ``OEE_DAMM_V2_SO``; skipped without it. It is never
 committed. The test builds its pools itself (the Pool account and both vaults, nothing else) and swaps many sizes
 each way, exact in and exact out, comparing what the program moved, and the protocol fee it counted in the pool,
-with the quote. The clock stands still between explicit moves, so the fee schedules step through their periods
+with the quote; then through the adapter's own swaps and the engine's settlement. The clock stands still
+between explicit moves, so the fee schedules step through their periods
 as the test moves time and slots on. With ``-s`` the module prints how many cases matched.
 
 - ``full``: SOL (A) / USDC (B) over the whole price range (a constant product), fees in both tokens, a linear
   time schedule by unix time (10% falling 1% per 120 s period to 2%).
 - ``narrow``: RAY (A) / USDC (B) concentrated within about 10% of the price, fees in token B only (on the
-  input from B, on the output from A), an exponential time schedule (5% falling 10% per 90 s period, 12 times) and the
-  dynamic fee mainnet pools carry.
+  input from B, on the output from A), an exponential time schedule (5% falling 10% per 90 s period, 12 times)
+  and the dynamic fee mainnet pools carry.
 - ``token_2022``: T22 (A, a Token-2022 mint with a 1% transfer fee) / USDC (B) over the whole range (the
   transfer fee off the input first and the output last, or added back in exact out), with a linear market-cap
-  schedule (5% falling 0.2% per 100 bps
-  the square-root price rose).
+  schedule (5% falling 0.2% per 100 bps the square-root price rose).
 - ``rate_limited``: USDT (A) / USDC (B) over the whole range, fees in token B only, with a rate limiter by slot
   over the whole test (1% up to 1,000 USDC, 0.1% more per further 1,000, at most 50%), exact in only (exact out
   of B inside its window is refused); its swaps name the Instructions sysvar.
