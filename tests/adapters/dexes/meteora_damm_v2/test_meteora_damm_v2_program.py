@@ -4,8 +4,8 @@ Needs a build of cp-amm (v0.2.0, as ``cp_amm.so``) named by ``OEE_DAMM_V2_SO``; 
 committed. The test builds its pools itself (the Pool account and both vaults, nothing else) and swaps many sizes
 each way, exact in and exact out, comparing what the program moved, and the protocol fee it counted in the pool,
 with the quote; then through the adapter's own swaps and the engine's settlement. The clock stands still
-between explicit moves, so the fee schedules step through their periods
-as the test moves time and slots on. With ``-s`` the module prints how many cases matched.
+between explicit moves, so the fee schedules step through their periods as the test moves time and slots on.
+With ``-s`` the module prints how many cases matched.
 
 - ``full``: SOL (A) / USDC (B) over the whole price range (a constant product), fees in both tokens, a linear
   time schedule by unix time (10% falling 1% per 120 s period to 2%).
