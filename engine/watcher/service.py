@@ -141,8 +141,11 @@ class WaitingWatcher:
                 failures += 1
                 log.warning("watcher bookkeeping failed (%r); again in %.1f s", exc, backoff_s(failures))
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 a cancel landing as wait_for's inner wait ends can be
+            # lost, and this loop then never stops (seen as a watcher whose stop() hung).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.watch_lease_s / 3)
+                async with asyncio.timeout(self._settings.watch_lease_s / 3):
+                    await self._wake.wait()
 
     async def _resync(self) -> None:
         async with self._pool.acquire() as conn:

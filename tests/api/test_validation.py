@@ -65,7 +65,11 @@ def test_json_numbers_are_kept_as_written() -> None:
         ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 0}, "slippageBps", "between"),
         ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 5001}, "slippageBps", "between"),
         ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "slippageBps": 1.5}, "slippageBps", "integer"),
-        ({"type": "iceberg", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}, "type", "market, limit, sniper, stop, takeProfit, trailingStop, oco"),
+        (
+            {"type": "iceberg", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"},
+            "type",
+            "market, limit, sniper, stop, takeProfit, trailingStop, oco",
+        ),
         ({"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}, "limitPrice", "required"),
         (
             {"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "limitPrice": "150"},
