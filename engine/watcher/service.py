@@ -156,7 +156,8 @@ class WaitingWatcher:
 
     async def _claim(self) -> None:
         for pair in list(self._watched):
-            if pair not in self._known and not self._watched[pair].loop.book:
+            watched = self._watched.get(pair)  # an await below may have unwatched it meanwhile
+            if watched is not None and pair not in self._known and not watched.loop.book:
                 await self._unwatch(pair, release=True)  # nothing waits on it any more
         for pair, (token_in, token_out) in list(self._known.items()):
             held = await self._leases.take(pair)
