@@ -26,6 +26,7 @@ With ``-s`` the module prints how many cases matched.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import tempfile
@@ -57,6 +58,7 @@ from adapters.dexes.meteora_damm_v2.layouts import (
     decode_pool,
 )
 from adapters.dexes.meteora_damm_v2.math import quote_exact_in, quote_exact_out
+from adapters.dexes.meteora_damm_v2.watch import MeteoraDammV2Watcher
 from adapters.settlement import ChainRpc, SolanaSettlement
 from adapters.solana.accounts import (
     CLOCK_SYSVAR,
@@ -525,3 +527,29 @@ async def test_a_swap_transaction_uses_few_compute_units(setup: Setup, adapter: 
         units.append(await setup.rpc.simulate(VersionedTransaction.from_legacy(tx)))
     print("\nDAMM v2 swap transactions, compute units:", units)
     assert all(0 < u < 100_000 for u in units)
+
+
+async def test_a_watchers_snapshot_quotes_what_the_program_pays(setup: Setup, adapter: MeteoraDammV2Adapter) -> None:
+    """A waiting order's path: the pair watcher's snapshot prices with no I/O, as the adapter does, and a swap of
+    its quote is paid that quote."""
+    watcher = MeteoraDammV2Watcher(adapter)
+    try:
+        for name in ("narrow", "rate_limited"):
+            pool = setup.pools[name]
+            a, b = TOKENS.by_mint(str(pool.state.token_a_mint)), TOKENS.by_mint(str(pool.state.token_b_mint))
+            for token_in, token_out in ((a, b), (b, a)):
+                snapshot = await watcher.snapshot(token_in, token_out)
+                assert snapshot.pool == str(pool.address) and snapshot.opens is None
+                amount = 5_000 * 10**6
+                quote = snapshot.quote(amount)
+                assert quote == dataclasses.replace(await adapter.quote(QuoteRequest(token_in, token_out, amount)),
+                                                    latency_ms=0)  # fmt: skip
+                ixs = await adapter.swap_instructions(
+                    SwapTicket(str(uuid.uuid4()), quote, token_in, token_out, quote.amount_out), setup.wallet.pubkey()
+                )
+                before = await _holding(setup, token_out)
+                assert await _send(setup, ixs) is None
+                assert await _holding(setup, token_out) - before == quote.amount_out
+                setup.checked[f"watcher snapshot {name}"] = setup.checked.get(f"watcher snapshot {name}", 0) + 1
+    finally:
+        await watcher.aclose()
