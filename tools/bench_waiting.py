@@ -1,4 +1,4 @@
-"""``make bench-waiting``: what waiting limit orders cost the watcher, with 3 of them and with 1,000.
+"""``make bench-waiting``: what waiting orders cost the watcher: 3 limits, 1,000 limits, 1,000 trigger orders.
 
 It runs the real API and one watcher process (no worker: nothing fires), places limit orders over three
 pairs with limits far above the market, so they keep waiting, and measures over ``--seconds``:
@@ -29,6 +29,7 @@ from tools.waiting_load import (
     PAIRS,
     cancel,
     far_orders,
+    far_triggers,
     measure,
 )
 
@@ -65,6 +66,14 @@ def run(settings: Settings, orders: int, seconds: float) -> None:
         reads_large = sum(p["reads"] for p in large["pairs"].values())
         print(f"  venue reads with {orders} orders: {reads_large:.1f}/s; with {len(PAIRS)}: {reads_small:.1f}/s "
               "(one loop per pair, not one per order)")  # fmt: skip
+        asyncio.run(cancel(engine, ids))
+        ids.clear()
+        print(f"  {orders} stops, take-profits, OCOs and trailing stops over the same pairs, all far from the market:")
+        triggers = asyncio.run(measure(engine, watcher.pid, settings, far_triggers(orders), seconds, ids))
+        print_run(triggers)
+        reads_triggers = sum(p["reads"] for p in triggers["pairs"].values())
+        print(f"  venue reads with {orders} trigger orders: {reads_triggers:.1f}/s; with {orders} limits: "
+              f"{reads_large:.1f}/s")  # fmt: skip
     finally:
         if ids and engine.procs:
             asyncio.run(cancel(engine, ids))

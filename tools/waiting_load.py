@@ -59,6 +59,25 @@ def far_orders(n: int) -> list[dict[str, object]]:
     return bodies
 
 
+def far_triggers(n: int) -> list[dict[str, object]]:
+    """Stops, take-profits, OCOs and trailing stops over the same pairs, every level far from the market: the
+    walks stop at once, and only the trailing stops (a quarter) are priced at every update."""
+    bodies: list[dict[str, object]] = []
+    for i in range(n):
+        token_in, token_out, amount, limit = PAIRS[i % len(PAIRS)]
+        stop = str(Decimal(limit) / 10**9)  # a billionth of a limit far above the market: far below it
+        common = {"tokenIn": token_in, "tokenOut": token_out, "amountIn": amount, "expiresInS": 3600}
+        kind = (i // len(PAIRS)) % 4
+        terms: dict[str, object] = (
+            {"type": "stop", "stopPrice": stop} if kind == 0
+            else {"type": "takeProfit", "limitPrice": limit} if kind == 1
+            else {"type": "oco", "limitPrice": limit, "stopPrice": stop} if kind == 2
+            else {"type": "trailingStop", "trailBps": 5000}
+        )  # fmt: skip
+        bodies.append({**common, **terms})
+    return bodies
+
+
 async def place(engine: Engine, bodies: list[dict[str, object]], ids: list[str]) -> None:
     gate = asyncio.Semaphore(32)
     async with client(engine) as http:
