@@ -57,6 +57,7 @@ async def test_a_dca_places_its_children_an_interval_apart_and_each_executes(
                                 describe=lambda d: (d["status"], d["childrenPlaced"]))  # fmt: skip
         assert done["childrenPlaced"] == 10
         kids = await eventually(lambda: children(conn_pool, parent), lambda k: all(c["status"] in FINAL for c in k))
+        done = await doc()  # the schedule ended with its last child placed; now every child is final too
     assert [c["status"] for c in kids] == ["confirmed"] * 10
     assert sum(int(c["amount_in"]) for c in kids) == 10**9  # the whole amount, no unit lost or doubled
     assert {c["order_type"] for c in kids} == {"market"}
