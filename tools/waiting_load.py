@@ -40,12 +40,14 @@ async def near_market_orders(engine: Engine, n: int) -> list[dict[str, object]]:
     async with client(engine) as http:
         r = await http.post("/api/quotes", json={"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"})
         r.raise_for_status()
-    spot = Decimal(r.json()["route"]["amountOut"])
+    # The best single pool's quote, which the watcher prices each order on: the route may pay more (a split or
+    # a hop), and limits set from it would sit above the walk's bound, so the walk would stop at the first.
+    spot = max(Decimal(q["amountOut"]) for q in r.json()["quotes"] if q.get("amountOut") is not None)
     # One small order far above the market sets the walk's bound (what the smallest size fetches) high.
     small = {"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.01", "limitPrice": "100000",
              "expiresInS": 3600}  # fmt: skip
     return [small] + [{"type": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": str(20_000 + i),
-             "limitPrice": str((spot * Decimal("0.999")).quantize(Decimal("0.0001"))), "expiresInS": 3600}
+             "limitPrice": str((spot * Decimal("0.98")).quantize(Decimal("0.0001"))), "expiresInS": 3600}
             for i in range(n - 1)]  # fmt: skip
 
 
