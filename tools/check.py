@@ -18,8 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
+import httpx
 import redis.asyncio as aioredis
 from redis.connection import parse_url as parse_redis_url
 
@@ -46,11 +48,13 @@ class Needs:
     signs: bool = False
     serves: bool = False
     reaches: bool = True
+    asks_the_cluster: bool = False  # the Solana RPC endpoint is asked for its health (oee check only: a cluster
+    # out of reach for a moment must not stop a start, whose workers retry it)
 
 
 # What each command is checked for before it starts; commands not named here are not checked.
 COMMAND_NEEDS: dict[str, Needs] = {
-    "check": Needs(signs=True, serves=True),
+    "check": Needs(signs=True, serves=True, asks_the_cluster=True),
     "up": Needs(signs=True, serves=True),
     "api": Needs(serves=True),
     "worker": Needs(signs=True),
@@ -84,6 +88,14 @@ def problems(settings: Settings, needs: Needs) -> list[Problem]:
                 reach.append(lambda: _redis(redis_url))
     if not (settings.database_url and settings.redis_url):
         found += _data_dir(settings.data_dir)
+    rpc_url = settings.rpc_url
+    if settings.solana_network is not Network.SIMULATED and rpc_url:
+        setting = "SOLANA_RPC_URL" if settings.solana_rpc_url else "SOLANA_NETWORK"
+        parts = urlsplit(rpc_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            found.append(Problem(setting, f"{rpc_url!r} is not an http:// or https:// URL of a Solana JSON-RPC node"))
+        elif needs.asks_the_cluster:
+            reach.append(lambda: _cluster(setting, rpc_url))
     if needs.signs:
         found += _key(settings)
     if needs.serves:
@@ -117,6 +129,22 @@ async def _redis(url: str) -> Problem | None:
     return None
 
 
+async def _cluster(setting: str, url: str) -> Problem | None:
+    """The node answers ``getHealth`` (any JSON-RPC answer says it is there; "behind" is said as it is)."""
+    shown = urlsplit(url)._replace(query="", fragment="").geturl()  # an API key in the query is not printed
+    try:
+        async with httpx.AsyncClient(timeout=REACH_TIMEOUT_S) as client:
+            reply = await client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "getHealth"})
+            body = reply.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return Problem(setting, f"{shown} cannot be reached: {_reason(exc)}")
+    if not isinstance(body, dict) or ("result" not in body and "error" not in body):
+        return Problem(setting, f"{shown} answered {reply.status_code} but not as Solana JSON-RPC")
+    if "error" in body:
+        return Problem(setting, f"{shown} is not healthy: {body['error'].get('message', body['error'])}")
+    return None
+
+
 def _redis_parts(url: str) -> dict[str, Any]:
     """redis-py's own reading of a URL (what ``Redis.from_url`` connects to); ValueError when it is not one."""
     return dict(parse_redis_url(url))  # type: ignore[no-untyped-call]
@@ -131,7 +159,8 @@ def _redis_shown(url: str) -> str:
 
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in text or "Connection refused" in text:
+    refused = ("Connect call failed", "Connection refused", "All connection attempts failed")
+    if isinstance(exc, ConnectionRefusedError) or any(words in text for words in refused):
         return "connection refused (nothing listens there)"
     if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
         return f"no answer within {REACH_TIMEOUT_S:g} s"

@@ -223,3 +223,33 @@ def test_up_with_json_logs_writes_nothing_but_json_lines(tmp_path: Path, databas
     assert started["apiUrl"] == f"http://127.0.0.1:{port}" and started["workers"] == 1
     ready = next(r for r in records if r["message"].startswith("worker ready"))
     assert ready["dexes"] and ready["settlement"] == "simulated"
+
+
+async def test_check_asks_the_cluster_and_says_when_it_cannot_be_reached(tmp_path: Path) -> None:
+    import asyncio
+
+    from localnet import running_localnet
+
+    key = "[" + ",".join(["7"] * 32) + "]"  # a 32-byte seed: a valid key
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+
+    def check(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tools.cli", "check"], cwd=ROOT, capture_output=True, text=True,
+                              env=clean_env(tmp_path, SOLANA_NETWORK="localnet", SOLANA_PRIVATE_KEY=key,
+                                            API_PORT=str(closed), **env), timeout=60)  # fmt: skip
+
+    async with running_localnet() as chain:
+        answered = await asyncio.to_thread(check, SOLANA_RPC_URL=chain.url)
+    assert answered.returncode == 0, answered.stderr
+    assert "oee check: network: localnet" in answered.stdout
+    gone = await asyncio.to_thread(check, SOLANA_RPC_URL=f"http://127.0.0.1:{closed}")
+    assert gone.returncode == 2
+    assert gone.stderr.splitlines() == [
+        f"oee: SOLANA_RPC_URL: http://127.0.0.1:{closed} cannot be reached: connection refused (nothing listens there)"
+    ]
+    wrong = await asyncio.to_thread(check, SOLANA_RPC_URL="ws://127.0.0.1:8900")
+    assert wrong.stderr.splitlines() == [
+        "oee: SOLANA_RPC_URL: 'ws://127.0.0.1:8900' is not an http:// or https:// URL of a Solana JSON-RPC node"
+    ]
