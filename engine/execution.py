@@ -245,7 +245,8 @@ class OrderExecutor:
         )  # fmt: skip
         # A plan of several legs (split, hop) executes instead of the best single pool, all legs in one transaction.
         several = plan if len(plan.legs) > 1 else None
-        ticket = SwapTicket(str(order.id), best, spec.token_in, spec.token_out, min_out, plan=several)
+        ticket = SwapTicket(str(order.id), best, spec.token_in, spec.token_out, min_out, plan=several,
+                            priority_fee=spec.priority_fee)  # fmt: skip
         tx = await self._venue.prepare(ticket)
         bind(signature=tx.signature)
         explorer = self._explorer_url(tx)

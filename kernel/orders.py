@@ -127,6 +127,27 @@ class DcaTerms:
 
 Terms = LimitTerms | SniperTerms | StopTerms | TrailingStopTerms | OcoTerms | DcaTerms
 
+MICRO_LAMPORTS_PER_LAMPORT = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityFee:
+    """What an order pays for priority on a cluster, in lamports for the whole transaction: at most
+    ``max_lamports`` on top of the settlement's own estimate (auto, capped), or exactly ``lamports``. The
+    compute-unit price follows from the transaction's compute-unit limit, rounded down so the fee never exceeds
+    what was asked."""
+
+    max_lamports: int | None = None
+    lamports: int | None = None
+
+    def unit_price(self, estimate: int, cu_limit: int) -> int:
+        """The micro-lamports per compute unit to pay, given the settlement's ``estimate`` for that price."""
+        if self.lamports is not None:
+            return self.lamports * MICRO_LAMPORTS_PER_LAMPORT // max(1, cu_limit)
+        if self.max_lamports is not None:
+            return min(estimate, self.max_lamports * MICRO_LAMPORTS_PER_LAMPORT // max(1, cu_limit))
+        return estimate
+
 
 @dataclass(frozen=True, slots=True)
 class OrderSpec:
@@ -140,6 +161,7 @@ class OrderSpec:
     slippage_bps: int
     terms: Terms | None = None
     client_ref: str | None = None
+    priority_fee: PriorityFee | None = None
 
     @property
     def order_type(self) -> OrderType:

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
+from kernel.orders import PriorityFee
 from kernel.routes import RouteLeg, RoutePlan
 from kernel.tokens import Token
 
@@ -124,6 +125,7 @@ class SwapTicket:
     token_out: Token
     min_amount_out: int
     plan: RoutePlan | None = None
+    priority_fee: PriorityFee | None = None  # the order's own cap or exact fee; None: the settlement's estimate
 
 
 class SettlementKind(StrEnum):

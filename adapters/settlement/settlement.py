@@ -128,6 +128,8 @@ class SolanaSettlement:
             draft = build_transaction(self._keypair, blockhash, MAX_COMPUTE_UNITS, price, memo, swap, tables)
         units = await self.rpc.simulate(draft, self._slippage)
         limit = compute_unit_limit(units, self.config.compute_unit_margin)
+        if ticket.priority_fee is not None:  # the order's own: a cap on the estimate, or an exact fee
+            price = ticket.priority_fee.unit_price(price, limit)
         tx = build_transaction(self._keypair, blockhash, limit, price, memo, swap, tables)
         if len(bytes(tx)) > PACKET_DATA_SIZE:
             raise FatalError(

@@ -22,7 +22,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -47,6 +47,7 @@ from kernel.orders import (
     LimitTerms,
     OcoTerms,
     OrderSpec,
+    PriorityFee,
     SniperTerms,
     StopTerms,
     TakeProfitTerms,
@@ -69,6 +70,9 @@ CLIENT_REF_PATTERN = r"^[\x21-\x7e]{1,64}$"
 _CLIENT_REF = re.compile(CLIENT_REF_PATTERN)
 DEFAULT_MAX_WAIT_S = 30 * 24 * 3600
 MAX_DCA_CHILDREN = 1000
+MAX_PRIORITY_LAMPORTS = 10**9  # 1 SOL for one transaction's priority: far above any sane fee
+_ONE_FEE_TERM: dict[str, Any] = {"minProperties": 1, "maxProperties": 1,
+                                 "propertyNames": {"enum": ["maxLamports", "lamports"]}}  # fmt: skip
 MAX_DCA_INTERVAL_S = 7 * 24 * 3600
 
 
@@ -132,6 +136,18 @@ class ExecuteOrderRequest(QuoteRequest):
     )
     expiresInS: int | None = Field(
         default=None, ge=1, description="Limit and sniper orders, instead of expiresAt: seconds until it expires."
+    )
+    # An object of one whole-lamport entry, written out inline (no $ref, so the body schema stands alone).
+    priorityFee: dict[str, Annotated[int, Field(ge=1, le=MAX_PRIORITY_LAMPORTS)]] | None = Field(
+        default=None,
+        json_schema_extra={
+            "minProperties": 1,
+            "maxProperties": 1,
+            "propertyNames": {"enum": ["maxLamports", "lamports"]},
+        },
+        description='What the order pays for priority on a cluster: `{"maxLamports": N}` caps the settlement\'s '
+        'own estimate, `{"lamports": N}` pays exactly that (lamports for the whole transaction, 1 to '
+        f"{MAX_PRIORITY_LAMPORTS:,}). Ignored by the simulated ledger.",
     )
     clientRef: str | None = Field(
         default=None,
@@ -211,6 +227,10 @@ class OrderSummary(Strict):
     createdAt: str | None
     updatedAt: str | None
     clientRef: str | None = Field(description="The client's own reference, as given; null when none was.")
+    priorityFee: dict[str, int] | None = Field(
+        default=None,
+        description="The order's priority fee terms, as given ({maxLamports} or {lamports}); null: the estimate.",
+    )
 
 
 def order_summary(order: StoredOrder) -> dict[str, Any]:
@@ -253,7 +273,14 @@ def order_summary(order: StoredOrder) -> dict[str, Any]:
         "createdAt": iso(order.created_at),
         "updatedAt": iso(order.updated_at),
         "clientRef": spec.client_ref,
+        "priorityFee": _priority_view(spec.priority_fee),
     }
+
+
+def _priority_view(fee: PriorityFee | None) -> dict[str, int] | None:
+    if fee is None:
+        return None
+    return {"maxLamports": fee.max_lamports} if fee.max_lamports is not None else {"lamports": int(fee.lamports or 0)}
 
 
 def read_spec(
@@ -293,6 +320,7 @@ def read_spec(
     client_ref = payload.get("clientRef")
     if client_ref is not None and (not isinstance(client_ref, str) or not _CLIENT_REF.match(client_ref)):
         errors.append(FieldIssue("clientRef", f"must be 1 to {MAX_CLIENT_REF_CHARS} visible ASCII characters"))
+    priority = _priority(payload.get("priorityFee"), errors)
     terms = None
     if order_type is not None:
         terms = _terms(
@@ -301,7 +329,7 @@ def read_spec(
     if errors:
         raise InvalidRequest(errors)
     assert token_in is not None and token_out is not None and amount_in is not None and slippage is not None
-    return OrderSpec(token_in, token_out, amount_in, slippage, terms, client_ref)
+    return OrderSpec(token_in, token_out, amount_in, slippage, terms, client_ref, priority)
 
 
 def _terms(
@@ -374,6 +402,22 @@ def _terms(
             assert limit_price is not None and floor is not None and stop_price is not None and stop_out is not None
             return OcoTerms(limit_price, floor, stop_price, stop_out, expires_at)
     raise AssertionError(order_type)
+
+
+def _priority(value: Any, errors: list[FieldIssue]) -> PriorityFee | None:
+    """``{"maxLamports": N}`` or ``{"lamports": N}``, whole lamports from 1 to :data:`MAX_PRIORITY_LAMPORTS`."""
+    if value is None:
+        return None
+    reason = f'must be {{"maxLamports": N}} or {{"lamports": N}}, N whole lamports from 1 to {MAX_PRIORITY_LAMPORTS}'
+    if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in ("maxLamports", "lamports"):
+        errors.append(FieldIssue("priorityFee", reason))
+        return None
+    ((name, number),) = value.items()
+    text = getattr(number, "text", None)
+    if text is None or not _SECONDS.match(text) or not 1 <= int(text) <= MAX_PRIORITY_LAMPORTS:
+        errors.append(FieldIssue("priorityFee", reason))
+        return None
+    return PriorityFee(max_lamports=int(text)) if name == "maxLamports" else PriorityFee(lamports=int(text))
 
 
 def _whole(payload: dict[str, Any], name: str, low: int, high: int, what: str, errors: list[FieldIssue]) -> int | None:

@@ -109,6 +109,9 @@ class Order(Base):
     band_min: Mapped[Decimal | None] = mapped_column(Numeric(60, 30))
     band_max: Mapped[Decimal | None] = mapped_column(Numeric(60, 30))
     parent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("orders.id"))
+    # What the order pays for priority on a cluster, in lamports: at most (auto, capped) or exactly.
+    priority_max_lamports: Mapped[int | None] = mapped_column(BigInteger)
+    priority_lamports: Mapped[int | None] = mapped_column(BigInteger)
     trigger_min_out: Mapped[Decimal | None] = mapped_column(RawAmount)
     execute_min_out: Mapped[Decimal | None] = mapped_column(RawAmount)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

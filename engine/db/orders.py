@@ -23,6 +23,7 @@ from kernel.orders import (
     LimitTerms,
     OcoTerms,
     OrderSpec,
+    PriorityFee,
     SniperTerms,
     StopTerms,
     TakeProfitTerms,
@@ -59,6 +60,8 @@ def spec_columns(spec: OrderSpec) -> dict[str, Any]:
         "band_min": getattr(terms, "band_min", None),
         "band_max": getattr(terms, "band_max", None),
         "client_ref": spec.client_ref,
+        "priority_max_lamports": None if spec.priority_fee is None else spec.priority_fee.max_lamports,
+        "priority_lamports": None if spec.priority_fee is None else spec.priority_fee.lamports,
     }
 
 
@@ -96,7 +99,15 @@ def spec_of(row: Row) -> OrderSpec:
         slippage_bps=int(row["slippage_bps"]),
         terms=terms,
         client_ref=row["client_ref"],
+        priority_fee=_priority_fee(row),
     )
+
+
+def _priority_fee(row: Row) -> PriorityFee | None:
+    most, exact = row.get("priority_max_lamports"), row.get("priority_lamports")
+    if most is None and exact is None:
+        return None
+    return PriorityFee(None if most is None else int(most), None if exact is None else int(exact))
 
 
 def pair_of(row: Row) -> tuple[Token, Token]:

@@ -6,6 +6,7 @@ import based58
 import pytest
 from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
+from solders.compute_budget import ID as COMPUTE_BUDGET_ID
 from solders.keypair import Keypair
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
@@ -16,7 +17,8 @@ from adapters.solana.errors import (
     WalletUnfunded,
 )
 from adapters.solana.spl import MEMO_PROGRAM_ID
-from adapters.solana.transactions import decode_memo
+from adapters.solana.transactions import decode_memo, priority_fee_lamports
+from kernel.orders import PriorityFee
 from kernel.venues import PreparedTx, TxState
 from localnet import LocalnetHandle, running_localnet
 from tests.adapters.settlement.helpers import (
@@ -172,3 +174,25 @@ async def test_unfunded_wallet_is_rejected_at_prepare(ticking: LocalnetHandle) -
             await venue.prepare(ticket())
     finally:
         await venue.aclose()
+
+
+PRIORITY_CASES = [(PriorityFee(lamports=7_000), (6_999, 7_000)), (PriorityFee(max_lamports=1), (0, 1))]
+
+
+@pytest.mark.parametrize(("fee", "paid"), PRIORITY_CASES)
+async def test_an_orders_priority_fee_is_what_its_landed_transaction_asks(
+    settlement: SolanaSettlement, fee: PriorityFee, paid: tuple[int, int]
+) -> None:
+    """Exactly ``lamports``, or the estimate capped at ``max_lamports``: read off the compute-budget
+    instructions of the transaction that landed (the price times the limit)."""
+    from dataclasses import replace
+
+    tx = await settlement.prepare(replace(ticket(), priority_fee=fee))
+    await settlement.send(tx)
+    assert (await landed(settlement, tx)).state is TxState.LANDED
+    message = VersionedTransaction.from_bytes(tx.raw).message
+    keys = [str(k) for k in message.account_keys]
+    budget = [bytes(ix.data) for ix in message.instructions if keys[ix.program_id_index] == str(COMPUTE_BUDGET_ID)]
+    limit = next(int.from_bytes(d[1:5], "little") for d in budget if d[0] == 2)
+    price = next((int.from_bytes(d[1:9], "little") for d in budget if d[0] == 3), 0)  # none when it is 0
+    assert paid[0] <= priority_fee_lamports(limit, price) <= paid[1], (limit, price)
