@@ -23,6 +23,7 @@ import sys
 from kernel.logs import setup_logging
 from kernel.settings import LatencyRange, Settings, load_settings
 from tools.bench_engine import Engine, drive, integrity, outcome, pct
+from tools.processes import stop_on_signals
 
 
 def zero_latency(settings: Settings, args: argparse.Namespace) -> None:
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-orders-per-slot", type=int, default=8, help="orders per slot when scaling out")
     parser.add_argument("--only", choices=["zero", "edge", "default", "scaling"])
     args = parser.parse_args(argv)
+    stop_on_signals()  # a stopped bench still stops the processes and servers it started
     setup_logging("WARNING")
     from engine.runtime import resolve_services, run_migrations
 

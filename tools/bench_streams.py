@@ -29,6 +29,7 @@ from engine.db.urls import asyncpg_dsn
 from kernel.logs import setup_logging
 from kernel.settings import Settings, load_settings
 from tools.bench_engine import Engine, drive, pct
+from tools.processes import stop_on_signals
 
 
 def rss_mib(pid: int) -> float:
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200, help="orders/s the worker executes at once started")
     parser.add_argument("--idle-seconds", type=float, default=10)
     args = parser.parse_args(argv)
+    stop_on_signals()  # a stopped bench still stops the processes and servers it started
     setup_logging("WARNING")
     from engine.runtime import resolve_services, run_migrations
 

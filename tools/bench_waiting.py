@@ -25,6 +25,7 @@ from typing import Any
 from kernel.logs import setup_logging
 from kernel.settings import Settings, load_settings
 from tools.bench_engine import Engine
+from tools.processes import stop_on_signals
 from tools.waiting_load import (
     PAIRS,
     cancel,
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--routing", choices=("simulated", "onchain", "both"), default="both",
                         help="the simulated venues, Raydium CPMM pools on a localnet, or both in turn")  # fmt: skip
     args = parser.parse_args(argv)
+    stop_on_signals()  # a stopped bench still stops the processes and servers it started
     setup_logging("WARNING")
     from engine.runtime import resolve_services, run_migrations
 

@@ -48,6 +48,22 @@ def api_env(settings: Settings) -> dict[str, str]:
     return {k: v for k, v in child_env(settings).items() if k not in SIGNING_KEY_ENV}
 
 
+class Stopped(SystemExit):
+    """SIGTERM, SIGINT or SIGHUP reached a command that started processes: raised in its main thread, so its
+    ``finally`` blocks stop what it started (the default SIGTERM ends a process without running them)."""
+
+
+def stop_on_signals() -> None:
+    """Turn SIGTERM, SIGINT and SIGHUP into :class:`Stopped` (exit status 128 + the signal's number)."""
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)  # once: the clean-up itself is not interrupted
+        raise Stopped(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
+
+
 def spawn(argv: Sequence[str], env: dict[str, str], *, stderr: int | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "tools.cli", *argv], env=env, stderr=stderr)
 

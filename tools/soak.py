@@ -40,6 +40,7 @@ from kernel.settings import Settings, load_settings
 from tools.bench_engine import Engine, drive, integrity, outcome
 from tools.bench_scaling import SETTLE_S
 from tools.fault_servers import PostgresServer, RedisServer
+from tools.processes import stop_on_signals
 
 
 async def held_by(settings: Settings, queue: str, pid: int) -> list[str]:
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause-s", type=float, default=10.0, help="how long Redis stays paused")
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="run only these scenarios")
     args = parser.parse_args(argv)
+    stop_on_signals()  # a stopped bench still stops the processes and servers it started
     setup_logging("WARNING")
     from engine.runtime import run_migrations
 
