@@ -34,6 +34,7 @@ EXPECTED_REQUESTS = [
     ("GET", "{{baseUrl}}/api/orders/recent?limit=5"),
     ("GET", "{{baseUrl}}/api/orders/recent?limit=5&status=confirmed"),
     ("GET", "{{baseUrl}}/api/orders/00000000-0000-0000-0000-000000000000"),
+    ("POST", "{{baseUrl}}/api/orders/execute"),
     ("POST", "{{baseUrl}}/api/quotes"),
     ("POST", "{{baseUrl}}/api/orders/execute"),
     ("GET", "{{baseUrl}}/api/orders/{{hopOrderId}}"),
