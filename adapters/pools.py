@@ -5,7 +5,7 @@ the mainnet program IDs and takes its pools from configuration. ``POOLS_FILE`` (
 (the same document inline) override the defaults:
 
     {"programs": {"raydium_cpmm": "<id>", "raydium_amm_v4": "<id>", "meteora_dlmm": "<id>",
-                  "meteora_damm_v2": "<id>"},
+                  "meteora_damm_v2": "<id>", "raydium_clmm": "<id>"},
      "pools": [{"dex": "raydium", "address": "<pool>", "mints": ["<mint>", "<mint>"]}, ...]}
 """
 
@@ -26,11 +26,13 @@ RAYDIUM_CPMM = "raydium_cpmm"
 RAYDIUM_AMM_V4 = "raydium_amm_v4"
 METEORA_DLMM = "meteora_dlmm"
 METEORA_DAMM_V2 = "meteora_damm_v2"
+RAYDIUM_CLMM = "raydium_clmm"
 DEX_OF_PROGRAM = {
     RAYDIUM_CPMM: "raydium",
     RAYDIUM_AMM_V4: "raydium_amm_v4",
     METEORA_DLMM: "meteora",
     METEORA_DAMM_V2: "meteora_damm_v2",
+    RAYDIUM_CLMM: "raydium_clmm",
 }
 
 SOL = NATIVE_MINT
@@ -42,12 +44,14 @@ _PROGRAMS: dict[Network, dict[str, str]] = {
         RAYDIUM_AMM_V4: "675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8",
         METEORA_DLMM: "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
         METEORA_DAMM_V2: "cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG",
+        RAYDIUM_CLMM: "CAMMCzo5YL8w4VFF8KVHrK22GGUsp5VTaW7grrKgrWqK",
     },
     Network.DEVNET: {
         RAYDIUM_CPMM: "DRaycpLY18LhpbydsBWbVJtxpNv9oXPgjRSfpF2bWpYb",
         RAYDIUM_AMM_V4: "DRaya7Kj3aMWQSy19kSjvmuwq9docCHofyP9kanQGaav",
         METEORA_DLMM: "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
         METEORA_DAMM_V2: "cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG",
+        RAYDIUM_CLMM: "DRayAUgENGQBKVaX8owNhgzkEDyoHTGVEGHVJT1E9pfH",
     },
 }
 _PROGRAMS[Network.LOCALNET] = dict(_PROGRAMS[Network.MAINNET])
