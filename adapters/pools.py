@@ -27,12 +27,14 @@ RAYDIUM_AMM_V4 = "raydium_amm_v4"
 METEORA_DLMM = "meteora_dlmm"
 METEORA_DAMM_V2 = "meteora_damm_v2"
 RAYDIUM_CLMM = "raydium_clmm"
+ORCA_WHIRLPOOL = "orca_whirlpool"
 DEX_OF_PROGRAM = {
     RAYDIUM_CPMM: "raydium",
     RAYDIUM_AMM_V4: "raydium_amm_v4",
     METEORA_DLMM: "meteora",
     METEORA_DAMM_V2: "meteora_damm_v2",
     RAYDIUM_CLMM: "raydium_clmm",
+    ORCA_WHIRLPOOL: "orca_whirlpool",
 }
 
 SOL = NATIVE_MINT
@@ -45,6 +47,7 @@ _PROGRAMS: dict[Network, dict[str, str]] = {
         METEORA_DLMM: "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
         METEORA_DAMM_V2: "cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG",
         RAYDIUM_CLMM: "CAMMCzo5YL8w4VFF8KVHrK22GGUsp5VTaW7grrKgrWqK",
+        ORCA_WHIRLPOOL: "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc",
     },
     Network.DEVNET: {
         RAYDIUM_CPMM: "DRaycpLY18LhpbydsBWbVJtxpNv9oXPgjRSfpF2bWpYb",
@@ -52,6 +55,7 @@ _PROGRAMS: dict[Network, dict[str, str]] = {
         METEORA_DLMM: "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
         METEORA_DAMM_V2: "cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG",
         RAYDIUM_CLMM: "DRayAUgENGQBKVaX8owNhgzkEDyoHTGVEGHVJT1E9pfH",
+        ORCA_WHIRLPOOL: "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc",
     },
 }
 _PROGRAMS[Network.LOCALNET] = dict(_PROGRAMS[Network.MAINNET])
