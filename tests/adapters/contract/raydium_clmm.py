@@ -1,21 +1,29 @@
-"""Raydium CLMM pools on a localnet, built byte-exactly with the adapter's own encoders, for the adapter's tests.
+"""Raydium CLMM pools on a localnet, built byte-exactly with the adapter's own encoders, for the contract suite
+and the adapter's tests.
 
 :func:`build_pool` writes everything a ``swap_v2`` reads (the AmmConfig, the PoolState at its PDA, both vaults
 owned by the pool, the ObservationState, the bitmap extension and every tick array its positions touch) as
 solana CLI account files, which ``running_localnet(accounts=...)`` loads. Liquidity is given as positions
 (a tick range and its liquidity); the ticks' ``liquidity_net`` and ``liquidity_gross``, the pool's in-range
 liquidity, its tick-array bitmap and the vaults' balances follow from them as the program keeps them.
+:func:`adapter_under_test` yields an adapter quoting a SOL/USDC pool loaded into a fresh localnet.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+import tempfile
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import orjson
 from solders.pubkey import Pubkey
 
-from adapters.dexes.raydium_clmm.config import MAINNET_PROGRAM_ID
+from adapters.dexes.raydium_clmm import RaydiumClmmAdapter
+from adapters.dexes.raydium_clmm.config import DEX_NAME, MAINNET_PROGRAM_ID
 from adapters.dexes.raydium_clmm.instructions import (
     amm_config_address,
     bitmap_extension_address,
@@ -45,10 +53,13 @@ from adapters.dexes.raydium_clmm.math import (
     pool_bitmap_with,
     tick_array_start_index,
 )
+from adapters.pools import PoolBook
+from adapters.settlement import ChainConfig, ChainRpc
 from adapters.solana.accounts import encode_token_account
 from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
+from localnet import running_localnet
 from tests.adapters.contract.accounts import AccountFiles
 
 PROGRAM_ID = MAINNET_PROGRAM_ID
@@ -79,6 +90,9 @@ class LocalClmmPool:
     extension: TickArrayBitmapExtension
     tokens: tuple[Token, Token]  # token 0, token 1
     positions: tuple[Position, ...] = field(default=())
+
+    def book_entry(self) -> dict[str, Any]:
+        return {"dex": DEX_NAME, "address": str(self.address), "mints": [t.mint for t in self.tokens]}
 
 
 def sqrt_price_of(price_1_per_0: float, decimals_0: int, decimals_1: int) -> int:
@@ -172,3 +186,41 @@ def build_pool(
     _write_token_account(files, state.token_vault_0, token_0, address, amount_0)
     _write_token_account(files, state.token_vault_1, token_1, address, amount_1)
     return LocalClmmPool(address, state, config, arrays, extension, (token_0, token_1), tuple(positions))
+
+
+def build_sol_usdc_pool(files: AccountFiles, **options: Any) -> LocalClmmPool:
+    """The contract suite's SOL/USDC pool at 150 USDC: tick spacing 1, 0.01% fee, five positions over about
+    fourteen tick arrays (the deepest near the price)."""
+    price = sqrt_price_of(150.0, SOL.decimals, USDC.decimals)
+    center = get_tick_at_sqrt_price(price)
+    spans = [(-300, 300, 2 * 10**11), (-100, 40, 5 * 10**11), (-20, 20, 10**12), (5, 250, 3 * 10**11),
+             (-500, -350, 4 * 10**11)]  # fmt: skip
+    positions = [Position(center + lo, center + hi, liquidity) for lo, hi, liquidity in spans]
+    defaults: dict[str, Any] = {"trade_fee_rate": 100, "protocol_fee_rate": 130_000, "fund_fee_rate": 30_000,
+                                "config_index": 8}  # fmt: skip
+    return build_pool(files, SOL, USDC, tick_spacing=1, sqrt_price_x64=price, positions=positions,
+                      **(defaults | options))  # fmt: skip
+
+
+def book_with(pools: Sequence[LocalClmmPool]) -> PoolBook:
+    """The localnet pool book (mainnet program IDs) with ``pools`` configured."""
+    return PoolBook.load(Network.LOCALNET, inline=orjson.dumps({"pools": [p.book_entry() for p in pools]}).decode())
+
+
+def chain_config(url: str, **overrides: Any) -> ChainConfig:
+    options: dict[str, Any] = {"rpc_backoff_s": 0.01, "rpc_backoff_max_s": 0.05, "rpc_max_attempts": 3}
+    return ChainConfig(Network.LOCALNET, url, **(options | overrides))
+
+
+@contextlib.asynccontextmanager
+async def adapter_under_test() -> AsyncIterator[tuple[RaydiumClmmAdapter, Token, Token, int]]:
+    """A CLMM adapter over a fresh localnet holding one SOL/USDC pool: ``(adapter, SOL, USDC, 1 SOL)``."""
+    with tempfile.TemporaryDirectory(prefix="oee-clmm-") as folder:
+        files = AccountFiles(Path(folder))
+        pool = build_sol_usdc_pool(files)
+        async with running_localnet(slot_ms=50, accounts=files.accounts) as net:
+            adapter = RaydiumClmmAdapter(ChainRpc(chain_config(net.url)), book_with([pool]), TOKENS)
+            try:
+                yield adapter, SOL, USDC, 10**9
+            finally:
+                await adapter.aclose()
