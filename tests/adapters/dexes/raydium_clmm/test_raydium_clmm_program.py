@@ -5,7 +5,9 @@ committed. The test builds its pools itself (AmmConfig, PoolState, ObservationSt
 vaults and tick arrays holding positions over many arrays) and swaps many sizes each way, exact in and exact
 out, from dust to beyond what the pool holds. Each swap must move exactly the quoted amounts, and leave the
 pool at the quoted price, tick and liquidity with the quoted protocol fee counted. Sizes the quote refuses
-are sent too: the program refuses them as well. With ``-s`` the module prints how many cases matched.
+are sent too: the program refuses them as well, with the matching error. Then the adapter's own quotes and
+swaps (SOL wrapped in a fresh account), naming the tick arrays it chooses. With ``-s`` the module prints how
+many cases matched.
 
 - ``ray_usdc``: RAY (token 0) / USDC, tick spacing 10 (600 ticks per array), 0.25% fee, six positions over
   about 17 arrays, with a stretch of no liquidity between two of them.
@@ -19,6 +21,7 @@ import asyncio
 import itertools
 import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 from solders.transaction_status import TransactionErrorType
 
+from adapters.dexes.raydium_clmm import RaydiumClmmAdapter
 from adapters.dexes.raydium_clmm.config import (
     LIQUIDITY_INSUFFICIENT,
     TOO_LITTLE_OUTPUT_RECEIVED,
@@ -57,15 +61,18 @@ from kernel.errors import InsufficientLiquidity, RejectedError
 from kernel.money import U64_MAX
 from kernel.settings import Network
 from kernel.tokens import Token
+from kernel.venues import QuoteRequest, SwapTicket
 from localnet import running_localnet
 from tests.adapters.contract.accounts import AccountFiles
 from tests.adapters.contract.raydium_clmm import (
     PROGRAM_ID,
     RAY,
     SOL,
+    TOKENS,
     USDC,
     LocalClmmPool,
     Position,
+    book_with,
     build_pool,
     sqrt_price_of,
 )
@@ -78,6 +85,7 @@ WRAPPED_SOL = 100_000 * 10**9  # in the wallet's own wSOL account, which every s
 FRACTIONS = [10.0 ** (k / 4 - 10) for k in range(40)] + [0.5, 0.7, 0.85, 0.95, 1.2]
 ODD = [1, 2, 3, 7, 10, 399, 400, 401, 123_457]
 CU_LIMIT = 1_400_000
+SIGNATURE_FEE = 5000
 
 
 @dataclass
@@ -310,3 +318,47 @@ async def test_one_unit_beyond_the_quote_fails_with_the_slippage_codes(setup: Se
 
 async def test_the_swaps_walked_several_tick_arrays(setup: Setup) -> None:
     assert all(setup.crossed.get(name, 0) >= 3 for name in setup.pools), setup.crossed
+
+
+# --- through the adapter ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def adapter(setup: Setup) -> AsyncIterator[RaydiumClmmAdapter]:
+    config = ChainConfig(Network.LOCALNET, setup.url, rpc_backoff_s=0.01, rpc_backoff_max_s=0.05)
+    built = RaydiumClmmAdapter(ChainRpc(config), book_with(list(setup.pools.values())), TOKENS)
+    yield built
+    await built.aclose()
+
+
+async def _holding(s: Setup, token: Token) -> int:
+    """What an exact-in swap through the adapter pays into: lamports for SOL (its fresh wSOL account closes to
+    the wallet), else the wallet's associated token account."""
+    if token.native:
+        return await s.rpc.balance(s.wallet.pubkey())
+    account = await s.rpc.multiple_accounts([_account(s, token)], "reading a token account")
+    assert account[0] is not None
+    return decode_token_account(bytes(account[0].data)).amount
+
+
+@pytest.mark.parametrize("name", ["ray_usdc", "sol_usdc"])
+async def test_the_adapter_quotes_what_its_swaps_pay(setup: Setup, adapter: RaydiumClmmAdapter, name: str) -> None:
+    """The engine's own path: ``quote`` then ``swap_instructions`` (SOL wrapped in a fresh account)."""
+    pool = setup.pools[name]
+    state = (await _read(setup, pool)).pool
+    paid = 0
+    for zero_for_one in (True, False):
+        token_in, token_out = pool.tokens if zero_for_one else pool.tokens[::-1]
+        capacity = _capacity(pool, state, zero_for_one, True)
+        for fraction in (1e-7, 1e-5, 1e-3, 0.01, 0.05, 0.2):
+            amount = max(1, int(capacity * fraction))
+            quote = await adapter.quote(QuoteRequest(token_in, token_out, amount))
+            assert quote.pool == str(pool.address)
+            ticket = SwapTicket(str(uuid.uuid4()), quote, token_in, token_out, quote.amount_out)
+            ixs = await adapter.swap_instructions(ticket, setup.wallet.pubkey())
+            before = await _holding(setup, token_out)
+            assert await _send(setup, ixs) is None, (name, token_in.symbol, amount)
+            got = await _holding(setup, token_out) - before + (SIGNATURE_FEE if token_out.native else 0)
+            assert got == quote.amount_out, (name, token_in.symbol, amount)
+            paid += 1
+    setup.checked[f"adapter exact in {name}"] = paid
