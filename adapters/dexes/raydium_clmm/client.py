@@ -161,7 +161,7 @@ class RaydiumClmmClient:
             moved = False
             for address in known:
                 known[address] = self._fresh_state(address, fetched)
-                extensions[address] = self._extension(address, fetched)
+                extensions[address] = self.extension_of(address, fetched)
                 needs = self.keys_of(address, known[address], extensions[address], zero_for_one[address])
                 moved = moved or any(k not in fetched for k in needs)
             if not moved:
@@ -175,7 +175,7 @@ class RaydiumClmmClient:
             raise FatalError(f"Raydium CLMM pool {address} no longer exists")
         return self.decode_pool(address, account)
 
-    def _extension(self, address: Pubkey, fetched: dict[Pubkey, Account | None]) -> TickArrayBitmapExtension | None:
+    def extension_of(self, address: Pubkey, fetched: dict[Pubkey, Account | None]) -> TickArrayBitmapExtension | None:
         key = bitmap_extension_address(self.program_id, address)
         account = fetched.get(key)
         if account is None:
@@ -190,7 +190,7 @@ class RaydiumClmmClient:
     ) -> PoolSnapshot:
         """The pool at ``address`` from accounts already fetched."""
         state = self._fresh_state(address, fetched)
-        extension = self._extension(address, fetched)
+        extension = self.extension_of(address, fetched)
         config = decode_amm_config(
             self._owned(state.amm_config, _present(fetched, state.amm_config, "config"), "config")
         )
