@@ -86,6 +86,8 @@ def onchain_dexes() -> tuple[OnChainDexKind, ...]:
     from adapters.dexes.meteora_dlmm.watch import MeteoraDlmmWatcher
     from adapters.dexes.raydium_amm_v4 import RaydiumAmmV4Adapter
     from adapters.dexes.raydium_amm_v4.watch import RaydiumAmmV4Watcher
+    from adapters.dexes.raydium_clmm import RaydiumClmmAdapter
+    from adapters.dexes.raydium_clmm.watch import RaydiumClmmWatcher
     from adapters.dexes.raydium_cpmm import RaydiumCpmmAdapter
     from adapters.dexes.raydium_cpmm.watch import RaydiumCpmmWatcher
 
@@ -109,6 +111,11 @@ def onchain_dexes() -> tuple[OnChainDexKind, ...]:
             MeteoraDammV2Adapter.name,
             MeteoraDammV2Adapter,
             lambda dex, url: MeteoraDammV2Watcher(dex, pubsub_url=url, owns_adapter=True),  # type: ignore[arg-type]
+        ),
+        OnChainDexKind(
+            RaydiumClmmAdapter.name,
+            RaydiumClmmAdapter,
+            lambda dex, url: RaydiumClmmWatcher(dex, pubsub_url=url, owns_adapter=True),  # type: ignore[arg-type]
         ),
     )
 
