@@ -82,6 +82,10 @@ class Whirlpool:
     reward_last_updated_timestamp: int = 0
     reward_infos: bytes = field(default=bytes(REWARD_INFO_LEN * NUM_REWARDS), repr=False)
 
+    def __post_init__(self) -> None:
+        if self.tick_spacing_seed is None:
+            object.__setattr__(self, "tick_spacing_seed", struct.pack("<H", self.tick_spacing))
+
 
 def decode_whirlpool(data: bytes) -> Whirlpool:
     require_size(data, WHIRLPOOL_LEN, "Whirlpool")

@@ -1,23 +1,31 @@
-"""Orca Whirlpool pools on a localnet, built byte-exactly with the adapter's own encoders, for the adapter's tests.
+"""Orca Whirlpool pools on a localnet, built byte-exactly with the adapter's own encoders, for the contract suite
+and the adapter's tests.
 
 :func:`whirlpool_state` makes a pool's state (the Whirlpool and its tick arrays) from liquidity positions, as the
 program would hold them after opening those positions; :func:`write_whirlpool` writes it as solana CLI account
 files, which ``running_localnet(accounts=...)`` loads: the Whirlpool at its PDA (its vaults sign with its seeds),
 both vaults (owned by the pool) holding what the positions put in, and every tick array a position's tick sits
 in. Arrays holding no initialized tick are not written: the program takes such an account as empty. Nothing
-else is needed to swap: the config and the oracle are never read.
+else is needed to swap: the config and the oracle are never read. :func:`adapter_under_test` yields an adapter
+quoting a SOL/USDC pool loaded into a fresh localnet.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
-from collections.abc import Sequence
+import tempfile
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import orjson
 from solders.pubkey import Pubkey
 
+from adapters.dexes.orca_whirlpool import OrcaWhirlpoolAdapter
+from adapters.dexes.orca_whirlpool.config import DEX_NAME
 from adapters.dexes.orca_whirlpool.instructions import tick_array_address, whirlpool_address, whirlpool_bump
 from adapters.dexes.orca_whirlpool.layouts import (
     TICK_ARRAY_SIZE,
@@ -33,13 +41,16 @@ from adapters.dexes.orca_whirlpool.math import (
     try_amount_delta_a,
     try_amount_delta_b,
 )
+from adapters.pools import ORCA_WHIRLPOOL, PoolBook
+from adapters.settlement import ChainConfig, ChainRpc
 from adapters.solana.accounts import encode_token_account
 from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
+from localnet import running_localnet
 from tests.adapters.contract.accounts import AccountFiles
 
-PROGRAM_ID = Pubkey.from_string("whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc")
+PROGRAM_ID = Pubkey.from_string(PoolBook.load(Network.LOCALNET).program(ORCA_WHIRLPOOL))
 TOKENS = TokenRegistry.for_network(Network.LOCALNET)
 SOL = TOKENS.by_mint(str(NATIVE_MINT))
 USDC = TOKENS.by_mint("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
@@ -77,6 +88,10 @@ class LocalWhirlpool:
     arrays: dict[int, TickArray] = field(default_factory=dict)
     amount_a: int = 0
     amount_b: int = 0
+
+    def book_entry(self) -> dict[str, Any]:
+        mints = [str(self.state.token_mint_a), str(self.state.token_mint_b)]
+        return {"dex": DEX_NAME, "address": str(self.address), "mints": mints}
 
 
 def _held(sqrt_price: int, positions: Sequence[Position]) -> tuple[int, int]:
@@ -173,3 +188,38 @@ def build_whirlpool(
     sqrt_price = sqrt_price_of(price, token_a.decimals, token_b.decimals)
     return write_whirlpool(files, whirlpool_state(mint_a, mint_b, sqrt_price, positions, **options),
                            (token_a, token_b))  # fmt: skip
+
+
+def build_sol_usdc_pool(files: AccountFiles, **options: Any) -> LocalWhirlpool:
+    """The contract suite's SOL/USDC pool at 150 USDC: a wide position and a narrower one around the price."""
+    sqrt_price = sqrt_price_of(150.0, SOL.decimals, USDC.decimals)
+    tick = tick_index_from_sqrt_price(sqrt_price)
+    spacing = options.pop("tick_spacing", 64)
+    at = tick // spacing * spacing
+    positions = [Position(at - 200 * spacing, at + 200 * spacing, 10**13),
+                 Position(at - 10 * spacing, at + 10 * spacing, 5 * 10**13)]  # fmt: skip
+    return build_whirlpool(files, SOL, USDC, 150.0, positions, tick_spacing=spacing, **options)
+
+
+def chain_config(url: str, **overrides: Any) -> ChainConfig:
+    options: dict[str, Any] = {"rpc_backoff_s": 0.01, "rpc_backoff_max_s": 0.05, "rpc_max_attempts": 3}
+    return ChainConfig(Network.LOCALNET, url, **(options | overrides))
+
+
+def book_with(pools: Sequence[LocalWhirlpool]) -> PoolBook:
+    """The localnet pool book (mainnet program IDs) with ``pools`` configured."""
+    return PoolBook.load(Network.LOCALNET, inline=orjson.dumps({"pools": [p.book_entry() for p in pools]}).decode())
+
+
+@contextlib.asynccontextmanager
+async def adapter_under_test() -> AsyncIterator[tuple[OrcaWhirlpoolAdapter, Token, Token, int]]:
+    """A Whirlpool adapter over a fresh localnet holding one SOL/USDC pool: ``(adapter, SOL, USDC, 1 SOL)``."""
+    with tempfile.TemporaryDirectory(prefix="oee-whirlpool-") as folder:
+        files = AccountFiles(Path(folder))
+        pool = build_sol_usdc_pool(files)
+        async with running_localnet(slot_ms=50, accounts=files.accounts) as net:
+            adapter = OrcaWhirlpoolAdapter(ChainRpc(chain_config(net.url)), book_with([pool]), TOKENS)
+            try:
+                yield adapter, SOL, USDC, 10**9
+            finally:
+                await adapter.aclose()

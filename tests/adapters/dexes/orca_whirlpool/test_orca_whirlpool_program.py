@@ -20,9 +20,11 @@ many cases matched.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 from solders.transaction_status import TransactionErrorType
 
+from adapters.dexes.orca_whirlpool import SLIPPAGE, OrcaWhirlpoolAdapter
 from adapters.dexes.orca_whirlpool.config import AMOUNT_IN_ABOVE_MAXIMUM, AMOUNT_OUT_BELOW_MINIMUM
 from adapters.dexes.orca_whirlpool.instructions import swap_pool, tick_array_address
 from adapters.dexes.orca_whirlpool.layouts import TickArray, Whirlpool, decode_tick_array, decode_whirlpool
@@ -51,17 +54,18 @@ from adapters.dexes.orca_whirlpool.math import (
     tick_index_from_sqrt_price,
     ticks_in_array,
 )
+from adapters.dexes.orca_whirlpool.watch import OrcaWhirlpoolWatcher
 from adapters.settlement import ChainRpc
 from adapters.solana.accounts import decode_token_account, encode_token_account
-from adapters.solana.errors import custom_error
+from adapters.solana.errors import custom_error, failure_of
 from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID, associated_token_address
 from kernel.errors import InsufficientLiquidity, RejectedError
 from kernel.money import U64_MAX
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
+from kernel.venues import QuoteRequest, SwapTicket
 from localnet import running_localnet
 from tests.adapters.contract.accounts import AccountFiles
-from tests.adapters.contract.meteora_damm_v2 import chain_config
 from tests.adapters.contract.orca_whirlpool import (
     PROGRAM_ID,
     RAY,
@@ -69,7 +73,9 @@ from tests.adapters.contract.orca_whirlpool import (
     USDC,
     LocalWhirlpool,
     Position,
+    book_with,
     build_whirlpool,
+    chain_config,
     sqrt_price_of,
 )
 from tests.support import json_rpc
@@ -85,6 +91,7 @@ ODD = [1, 2, 3, 7, 10, 399, 400, 401, 123_457]
 TICK_ARRAY_SEQUENCE_INVALID_INDEX = 6038
 PARTIAL_FILL = 6057
 MAX_COMPUTE_UNITS = 1_400_000
+SIGNATURE_FEE = 5000
 
 
 @dataclass
@@ -365,3 +372,98 @@ async def test_one_unit_beyond_the_quote_fails_with_the_slippage_errors(setup: S
             assert custom_error(err) == (1, AMOUNT_IN_ABOVE_MAXIMUM)
             assert (await _read(setup, name)).pool == seen.pool  # the failed swaps changed nothing
             setup.checked[f"slippage {name} {'A->B' if a_to_b else 'B->A'}"] = 2
+
+
+# --- through the adapter ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def adapter(setup: Setup) -> AsyncIterator[OrcaWhirlpoolAdapter]:
+    book = book_with([local for local, _, _ in setup.pools.values()])
+    built = OrcaWhirlpoolAdapter(ChainRpc(chain_config(setup.url)), book, TOKENS)
+    yield built
+    await built.aclose()
+
+
+async def _holding(s: Setup, token: Token) -> int:
+    """What an exact-in swap through the adapter pays into: lamports for SOL (its fresh wSOL account closes to
+    the wallet), else the wallet's associated token account."""
+    if token.native:
+        return await s.rpc.balance(s.wallet.pubkey())
+    account = await s.rpc.multiple_accounts([_account(s, token)], "reading a token account")
+    assert account[0] is not None
+    return decode_token_account(bytes(account[0].data)).amount
+
+
+@pytest.mark.parametrize("name", ["sol_usdc", "ray_usdc", "usdc_usdt"])
+async def test_the_adapter_quotes_what_its_swaps_pay(setup: Setup, adapter: OrcaWhirlpoolAdapter, name: str) -> None:
+    """The engine's own path: ``quote`` then ``swap_instructions`` (SOL wrapped in a fresh account)."""
+    local, a, b = setup.pools[name]
+    paid = 0
+    for token_in, token_out, a_to_b in ((a, b, True), (b, a, False)):
+        seen = await _read(setup, name)
+        capacity = _capacity(seen, a_to_b, False)
+        for fraction in (1e-6, 1e-4, 1e-3, 0.01, 0.1, 0.5):
+            amount = max(1, int(capacity * fraction))
+            quote = await adapter.quote(QuoteRequest(token_in, token_out, amount))
+            assert quote.pool == str(local.address)
+            ixs = await adapter.swap_instructions(
+                SwapTicket(str(uuid.uuid4()), quote, token_in, token_out, quote.amount_out), setup.wallet.pubkey()
+            )
+            before = await _holding(setup, token_out)
+            assert await _send(setup, ixs) is None, (name, token_in.symbol, amount)
+            got = await _holding(setup, token_out) - before + (SIGNATURE_FEE if token_out.native else 0)
+            assert got == quote.amount_out, (name, token_in.symbol, amount)
+            paid += 1
+    setup.checked[f"adapter exact in {name}"] = paid
+
+
+async def test_the_adapters_exact_out_quote_is_what_the_program_takes(
+    setup: Setup, adapter: OrcaWhirlpoolAdapter
+) -> None:
+    local, ray, usdc = setup.pools["ray_usdc"]
+    for token_in, token_out, amount_out in ((ray, usdc, 777 * 10**6), (usdc, ray, 321 * 10**6)):
+        needs = await adapter.quote_exact_out(str(local.address), token_in, token_out, amount_out)
+        seen = await _read(setup, "ray_usdc")
+        ix = _swap(setup, "ray_usdc", seen.pool, needs.a_to_b, needs.amount_in, amount_out, exact_out=True)
+        assert await _send(setup, [ix]) is None
+        assert _moved(seen, await _read(setup, "ray_usdc"), needs.a_to_b) == (needs.amount_in, amount_out)
+    setup.checked["adapter exact out ray_usdc"] = 2
+
+
+async def test_a_landed_slippage_failure_reads_as_slippage(setup: Setup, adapter: OrcaWhirlpoolAdapter) -> None:
+    quote = await adapter.quote(QuoteRequest(RAY, USDC, 10**6))
+    ixs = await adapter.swap_instructions(SwapTicket("s", quote, RAY, USDC, quote.amount_out), setup.wallet.pubkey())
+    index = next(i for i, ix in enumerate(ixs) if ix.program_id == PROGRAM_ID)
+    swap_ix = ixs[index]
+    ixs[index] = Instruction(swap_ix.program_id, swap_ix.data[:16] + (quote.amount_out + 1).to_bytes(8, "little")
+                             + swap_ix.data[24:], swap_ix.accounts)  # fmt: skip
+    err = await _send(setup, ixs)
+    assert custom_error(err) == (index + 1, AMOUNT_OUT_BELOW_MINIMUM)
+    programs: list[Pubkey | None] = [None, *(ix.program_id for ix in ixs)]
+    assert err is not None and failure_of(err, programs, [SLIPPAGE])[0] == "slippage_exceeded"
+
+
+async def test_a_watchers_snapshot_quotes_what_the_program_pays(setup: Setup, adapter: OrcaWhirlpoolAdapter) -> None:
+    """A waiting order's path: the pair watcher's snapshot prices with no I/O, as the adapter does, and a swap of
+    its quote is paid that quote."""
+    watcher = OrcaWhirlpoolWatcher(adapter)
+    try:
+        for name in ("ray_usdc", "usdc_usdt"):
+            local, a, b = setup.pools[name]
+            for token_in, token_out in ((a, b), (b, a)):
+                snapshot = await watcher.snapshot(token_in, token_out)
+                assert snapshot.pool == str(local.address) and snapshot.opens is None
+                amount = 5_000 * 10**6
+                quote = snapshot.quote(amount)
+                assert quote == dataclasses.replace(await adapter.quote(QuoteRequest(token_in, token_out, amount)),
+                                                    latency_ms=0)  # fmt: skip
+                ixs = await adapter.swap_instructions(
+                    SwapTicket(str(uuid.uuid4()), quote, token_in, token_out, quote.amount_out), setup.wallet.pubkey()
+                )
+                before = await _holding(setup, token_out)
+                assert await _send(setup, ixs) is None
+                assert await _holding(setup, token_out) - before == quote.amount_out
+                setup.checked[f"watcher snapshot {name}"] = setup.checked.get(f"watcher snapshot {name}", 0) + 1
+    finally:
+        await watcher.aclose()
