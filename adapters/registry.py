@@ -84,6 +84,8 @@ def onchain_dexes() -> tuple[OnChainDexKind, ...]:
     from adapters.dexes.meteora_damm_v2.watch import MeteoraDammV2Watcher
     from adapters.dexes.meteora_dlmm import MeteoraDlmmAdapter
     from adapters.dexes.meteora_dlmm.watch import MeteoraDlmmWatcher
+    from adapters.dexes.orca_whirlpool import OrcaWhirlpoolAdapter
+    from adapters.dexes.orca_whirlpool.watch import OrcaWhirlpoolWatcher
     from adapters.dexes.raydium_amm_v4 import RaydiumAmmV4Adapter
     from adapters.dexes.raydium_amm_v4.watch import RaydiumAmmV4Watcher
     from adapters.dexes.raydium_clmm import RaydiumClmmAdapter
@@ -116,6 +118,11 @@ def onchain_dexes() -> tuple[OnChainDexKind, ...]:
             RaydiumClmmAdapter.name,
             RaydiumClmmAdapter,
             lambda dex, url: RaydiumClmmWatcher(dex, pubsub_url=url, owns_adapter=True),  # type: ignore[arg-type]
+        ),
+        OnChainDexKind(
+            OrcaWhirlpoolAdapter.name,
+            OrcaWhirlpoolAdapter,
+            lambda dex, url: OrcaWhirlpoolWatcher(dex, pubsub_url=url, owns_adapter=True),  # type: ignore[arg-type]
         ),
     )
 
