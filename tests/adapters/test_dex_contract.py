@@ -41,7 +41,7 @@ SUBJECTS = {
     "simulated-raydium": _simulated("raydium"),
     "simulated-meteora": _simulated("meteora"),
 }
-for _name in ("raydium_cpmm", "meteora_dlmm", "raydium_amm_v4", "meteora_damm_v2", "raydium_clmm"):
+for _name in ("raydium_cpmm", "meteora_dlmm", "raydium_amm_v4", "meteora_damm_v2", "raydium_clmm", "orca_whirlpool"):
     try:
         importlib.import_module(f"tests.adapters.contract.{_name}")
     except ModuleNotFoundError:
@@ -61,7 +61,8 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
 
 
 def check_shape(q: Quote, adapter: DexAdapter, token_in: Token, token_out: Token, amount_in: int) -> None:
-    assert q.dex == adapter.name in ("raydium", "meteora", "raydium_amm_v4", "meteora_damm_v2", "raydium_clmm")
+    dexes = ("raydium", "meteora", "raydium_amm_v4", "meteora_damm_v2", "raydium_clmm", "orca_whirlpool")
+    assert q.dex == adapter.name in dexes
     assert isinstance(q.pool, str) and q.pool
     assert q.amount_in == amount_in
     assert isinstance(q.amount_out, int) and q.amount_out > 0
