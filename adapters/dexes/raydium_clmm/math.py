@@ -33,6 +33,8 @@ import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from solders.pubkey import Pubkey
+
 from adapters.dexes.raydium_clmm.layouts import (
     EXTENSION_BITMAPS,
     TICK_ARRAY_SIZE,
@@ -288,6 +290,30 @@ def pool_bitmap_with(starts: Iterable[int], tick_spacing: int) -> int:
             raise ValueError(f"{start} is no tick array start the pool's own bitmap holds")
         bitmap |= 1 << (start // count + BITMAP_SIZE)
     return bitmap
+
+
+def bitmaps_with(starts: Iterable[int], tick_spacing: int, pool_id: Pubkey) -> tuple[int, TickArrayBitmapExtension]:
+    """The pool's own bitmap and the bitmap extension marking the tick arrays at ``starts``, each array where
+    the program's ``flip_tick_array_bit`` puts it."""
+    count = TICK_ARRAY_SIZE * tick_spacing
+    bound = count * BITMAP_SIZE
+    own, positive, negative = [], [0] * EXTENSION_BITMAPS, [0] * EXTENSION_BITMAPS
+    for start in starts:
+        if start % count:
+            raise ValueError(f"{start} is no tick array start for tick spacing {tick_spacing}")
+        if -bound <= start < bound:
+            own.append(start)
+            continue
+        offset = abs(start) // bound - 1 - (1 if start < 0 and abs(start) % bound == 0 else 0)
+        rest = abs(start) % bound // count
+        bit = BITMAP_SIZE - rest if start < 0 and rest else rest
+        if not 0 <= offset < EXTENSION_BITMAPS:
+            raise ValueError(f"{start} is beyond the bitmap extension")
+        if start < 0:
+            negative[offset] |= 1 << bit
+        else:
+            positive[offset] |= 1 << bit
+    return pool_bitmap_with(own, tick_spacing), TickArrayBitmapExtension(pool_id, tuple(positive), tuple(negative))
 
 
 def _next_array(starts: list[int], last: int, zero_for_one: bool) -> int | None:

@@ -46,11 +46,11 @@ from adapters.dexes.raydium_clmm.layouts import (
     encode_tick_array,
 )
 from adapters.dexes.raydium_clmm.math import (
+    bitmaps_with,
     delta_amount_0,
     delta_amount_1,
     get_sqrt_price_at_tick,
     get_tick_at_sqrt_price,
-    pool_bitmap_with,
     tick_array_start_index,
 )
 from adapters.pools import PoolBook
@@ -163,6 +163,7 @@ def build_pool(
     address, bump = pool_address(program_id, config_key, mint_0, mint_1)
     tick = get_tick_at_sqrt_price(sqrt_price_x64)
     arrays = _tick_arrays(address, positions, tick_spacing)
+    bitmap, extension = bitmaps_with(arrays, tick_spacing, address)
     liquidity = sum(p.liquidity for p in positions if p.lower <= tick < p.upper)
     held = [position_amounts(p, sqrt_price_x64) for p in positions]
     amount_0 = sum(a for a, _ in held) + VAULT_SLACK
@@ -173,10 +174,9 @@ def build_pool(
         token_vault_1=vault_address(program_id, address, mint_1),
         observation_key=observation_address(program_id, address), mint_decimals_0=token_0.decimals,
         mint_decimals_1=token_1.decimals, tick_spacing=tick_spacing, liquidity=liquidity,
-        sqrt_price_x64=sqrt_price_x64, tick_current=tick, tick_array_bitmap=pool_bitmap_with(arrays, tick_spacing),
+        sqrt_price_x64=sqrt_price_x64, tick_current=tick, tick_array_bitmap=bitmap,
         status=status, open_time=open_time,
     )  # fmt: skip
-    extension = TickArrayBitmapExtension(address)
     files.write(config_key, program_id, encode_amm_config(config))
     files.write(address, program_id, encode_pool(state))
     files.write(state.observation_key, program_id, encode_observation_state(address))

@@ -24,6 +24,7 @@ from adapters.dexes.raydium_clmm.math import (
     MIN_TICK,
     Q64,
     TickArrayMissing,
+    bitmaps_with,
     compute_swap_step,
     delta_amount_0,
     delta_amount_1,
@@ -206,3 +207,15 @@ def test_a_pool_priced_outside_every_array_starts_in_the_next_one() -> None:
     pool = _pool(tick=1850, liquidity=0)  # in the array at 1800, which holds no tick
     quote = quote_exact_in(pool, CONFIG, ARRAYS, 10**6, zero_for_one=False)
     assert quote.tick_arrays[0] == 2400 and quote.tick >= 2400
+
+
+@pytest.mark.parametrize("spacing", [1, 10, 60])
+def test_bitmaps_mark_every_array_where_the_walk_reads_it_back(spacing: int) -> None:
+    count = 60 * spacing
+    low, high = tick_array_start_index(MIN_TICK, spacing), tick_array_start_index(MAX_TICK, spacing)
+    rng = random.Random(spacing)
+    edges = {low, high, -512 * count, 512 * count, -512 * count - count, 512 * count - count}
+    starts = sorted({rng.randrange(low // count, high // count + 1) * count for _ in range(2000)} | edges)
+    own, extension = bitmaps_with(starts, spacing, KEY)
+    assert initialized_tick_arrays(_pool(tick_array_bitmap=own, tick_spacing=spacing), extension) == starts
+    assert own == pool_bitmap_with([s for s in starts if -512 * count <= s < 512 * count], spacing)

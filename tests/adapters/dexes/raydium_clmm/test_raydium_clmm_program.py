@@ -13,6 +13,8 @@ many cases matched.
   about 17 arrays, with a stretch of no liquidity between two of them.
 - ``sol_usdc``: SOL (token 0) / USDC, tick spacing 1 (60 ticks per array), 0.01% fee, five positions over
   about 14 arrays.
+- ``ray_usdc_extension`` and ``sol_usdc_extension``: tick spacing 1 about tick 30,700 and -32,189, positions
+  across the edge of the pool's own bitmap (±30,720), so swaps walk tick arrays only the bitmap extension marks.
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ WRAPPED_SOL = 100_000 * 10**9  # in the wallet's own wSOL account, which every s
 FRACTIONS = [10.0 ** (k / 4 - 10) for k in range(40)] + [0.5, 0.7, 0.85, 0.95, 1.2]
 ODD = [1, 2, 3, 7, 10, 399, 400, 401, 123_457]
 CU_LIMIT = 1_400_000
+OWN_BITMAP_TICKS = 512 * 60  # the pool's own bitmap covers tick arrays within this many ticks at spacing 1
+POOLS = ["ray_usdc", "sol_usdc", "ray_usdc_extension", "sol_usdc_extension"]
 SIGNATURE_FEE = 5000
 
 
@@ -97,6 +101,7 @@ class Setup:
     checked: dict[str, int] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)
     crossed: dict[str, int] = field(default_factory=dict)  # the most tick arrays one swap walked, by pool
+    beyond: set[str] = field(default_factory=set)  # pools whose swaps walked arrays only the extension marks
 
 
 def _around(center: int, spacing: int, spans: list[tuple[int, int, int]]) -> list[Position]:
@@ -121,7 +126,19 @@ def _build(files: AccountFiles) -> dict[str, LocalClmmPool]:
         positions=_around(sol_tick, 1, [(-300, 300, 2 * 10**11), (-100, 40, 5 * 10**11), (-20, 20, 10**12),
                                         (5, 250, 3 * 10**11), (-500, -350, 4 * 10**11)]),
     )  # fmt: skip
-    return {"ray_usdc": ray, "sol_usdc": sol}
+    # Both beyond the pool's own bitmap (tick spacing 1: tick arrays from -30720 to 30719), so their walks cross
+    # into the bitmap extension's arrays.
+    high = build_pool(
+        files, RAY, USDC, tick_spacing=1, sqrt_price_x64=get_sqrt_price_at_tick(30_700) + 777, trade_fee_rate=500,
+        config_index=9,
+        positions=_around(30_700, 1, [(-400, 400, 3 * 10**11), (-100, 150, 8 * 10**11), (10, 300, 2 * 10**11)]),
+    )  # fmt: skip
+    low_price = sqrt_price_of(40.0, SOL.decimals, USDC.decimals)
+    low = build_pool(
+        files, SOL, USDC, tick_spacing=1, sqrt_price_x64=low_price, trade_fee_rate=300, config_index=10,
+        positions=_around(-32_189, 1, [(-300, 1500, 10**11), (-50, 60, 6 * 10**11), (400, 1200, 2 * 10**11)]),
+    )  # fmt: skip
+    return {"ray_usdc": ray, "sol_usdc": sol, "ray_usdc_extension": high, "sol_usdc_extension": low}
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +268,8 @@ async def _one(s: Setup, name: str, zero_for_one: bool, amount: int, exact_in: b
     )
     assert (protocol, fund) == (quote.protocol_fee, quote.fund_fee), quote
     s.crossed[name] = max(s.crossed.get(name, 0), len(quote.tick_arrays))
+    if any(not -OWN_BITMAP_TICKS <= start < OWN_BITMAP_TICKS for start in quote.tick_arrays):
+        s.beyond.add(name)
     return "paid"
 
 
@@ -295,12 +314,12 @@ async def _both_ways(s: Setup, name: str, exact_in: bool) -> None:
             s.refused[label] = count
 
 
-@pytest.mark.parametrize("name", ["ray_usdc", "sol_usdc"])
+@pytest.mark.parametrize("name", POOLS)
 async def test_exact_in_pays_exactly_the_quote(setup: Setup, name: str) -> None:
     await _both_ways(setup, name, exact_in=True)
 
 
-@pytest.mark.parametrize("name", ["ray_usdc", "sol_usdc"])
+@pytest.mark.parametrize("name", POOLS)
 async def test_exact_out_takes_exactly_the_quoted_input(setup: Setup, name: str) -> None:
     await _both_ways(setup, name, exact_in=False)
 
@@ -316,19 +335,17 @@ async def test_one_unit_beyond_the_quote_fails_with_the_slippage_codes(setup: Se
     assert custom_error(await _send(setup, [ix])) == (1, TOO_MUCH_INPUT_PAID)
 
 
-async def test_the_swaps_walked_several_tick_arrays(setup: Setup) -> None:
+async def test_the_swaps_walked_several_tick_arrays_and_into_the_extension(setup: Setup) -> None:
     assert all(setup.crossed.get(name, 0) >= 3 for name in setup.pools), setup.crossed
+    assert setup.beyond == {"ray_usdc_extension", "sol_usdc_extension"}, setup.beyond
 
 
 # --- through the adapter ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-async def adapter(setup: Setup) -> AsyncIterator[RaydiumClmmAdapter]:
+def _adapter(setup: Setup, name: str) -> RaydiumClmmAdapter:
     config = ChainConfig(Network.LOCALNET, setup.url, rpc_backoff_s=0.01, rpc_backoff_max_s=0.05)
-    built = RaydiumClmmAdapter(ChainRpc(config), book_with(list(setup.pools.values())), TOKENS)
-    yield built
-    await built.aclose()
+    return RaydiumClmmAdapter(ChainRpc(config), book_with([setup.pools[name]]), TOKENS)
 
 
 async def _holding(s: Setup, token: Token) -> int:
@@ -341,10 +358,11 @@ async def _holding(s: Setup, token: Token) -> int:
     return decode_token_account(bytes(account[0].data)).amount
 
 
-@pytest.mark.parametrize("name", ["ray_usdc", "sol_usdc"])
-async def test_the_adapter_quotes_what_its_swaps_pay(setup: Setup, adapter: RaydiumClmmAdapter, name: str) -> None:
+@pytest.mark.parametrize("name", POOLS)
+async def test_the_adapter_quotes_what_its_swaps_pay(setup: Setup, name: str) -> None:
     """The engine's own path: ``quote`` then ``swap_instructions`` (SOL wrapped in a fresh account)."""
     pool = setup.pools[name]
+    adapter = _adapter(setup, name)
     state = (await _read(setup, pool)).pool
     paid = 0
     for zero_for_one in (True, False):
@@ -362,3 +380,4 @@ async def test_the_adapter_quotes_what_its_swaps_pay(setup: Setup, adapter: Rayd
             assert got == quote.amount_out, (name, token_in.symbol, amount)
             paid += 1
     setup.checked[f"adapter exact in {name}"] = paid
+    await adapter.aclose()
