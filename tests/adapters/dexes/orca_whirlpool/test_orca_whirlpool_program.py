@@ -5,8 +5,9 @@ never committed. The test builds its pools itself (the Whirlpool at its PDA, bot
 holding the positions' ticks; no config, fee tier or oracle account, which a swap never reads) and swaps many
 sizes each way, exact in and exact out, from dust to the end of the three tick arrays a swap may walk, comparing
 what the program moved, and the pool's price, tick, liquidity and protocol fee after it, with the math. Sizes
-the math refuses are sent too, and the program refuses them (or pays nothing). With ``-s`` the module prints how
-many cases matched.
+the math refuses are sent too, and the program refuses them (or pays nothing). Then through the adapter's own
+swaps, a pair watcher's snapshots and the engine's settlement. With ``-s`` the module prints how many cases
+matched.
 
 - ``sol_usdc``: SOL (A) / USDC (B), tick spacing 8, a 0.05% fee with 13% of it to the protocol; liquidity in
   layers over seven tick arrays, ticks on array starts and ends among them, one array on each side of the price
@@ -55,15 +56,16 @@ from adapters.dexes.orca_whirlpool.math import (
     ticks_in_array,
 )
 from adapters.dexes.orca_whirlpool.watch import OrcaWhirlpoolWatcher
-from adapters.settlement import ChainRpc
+from adapters.settlement import ChainRpc, SolanaSettlement
 from adapters.solana.accounts import decode_token_account, encode_token_account
 from adapters.solana.errors import custom_error, failure_of
 from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID, associated_token_address
 from kernel.errors import InsufficientLiquidity, RejectedError
 from kernel.money import U64_MAX
+from kernel.routes import LegMode, RouteLeg, RoutePlan
 from kernel.settings import Network
 from kernel.tokens import Token, TokenRegistry
-from kernel.venues import QuoteRequest, SwapTicket
+from kernel.venues import QuoteRequest, SwapTicket, TxState
 from localnet import running_localnet
 from tests.adapters.contract.accounts import AccountFiles
 from tests.adapters.contract.orca_whirlpool import (
@@ -78,6 +80,7 @@ from tests.adapters.contract.orca_whirlpool import (
     chain_config,
     sqrt_price_of,
 )
+from tests.adapters.settlement.helpers import landed
 from tests.support import json_rpc
 
 SO = os.environ.get("OEE_WHIRLPOOL_SO")
@@ -467,3 +470,54 @@ async def test_a_watchers_snapshot_quotes_what_the_program_pays(setup: Setup, ad
                 setup.checked[f"watcher snapshot {name}"] = setup.checked.get(f"watcher snapshot {name}", 0) + 1
     finally:
         await watcher.aclose()
+
+
+async def test_the_settlement_lands_a_swap_and_a_hop_each_paid_as_quoted(
+    setup: Setup, adapter: OrcaWhirlpoolAdapter
+) -> None:
+    """The engine's settlement (compute budget simulated, memo, fresh wSOL account) over Whirlpools: one swap, then
+    RAY -> USDC -> SOL with the first leg exact out for exactly what the second spends."""
+    config = chain_config(setup.url, compute_unit_price=0, confirm_poll_ms=20)
+    venue = SolanaSettlement(config, ChainRpc(config), setup.wallet, swaps={adapter.name: adapter})
+    clock = asyncio.create_task(_tick(setup))  # the settlement waits for confirmations: slots must pass
+    try:
+        quote = await adapter.quote(QuoteRequest(SOL, USDC, 3 * 10**9))
+        usdc = await _holding(setup, USDC)
+        recorded, _ = await _settled(venue, setup, SwapTicket(str(uuid.uuid4()), quote, SOL, USDC, quote.amount_out))
+        assert recorded == quote.amount_out == await _holding(setup, USDC) - usdc
+
+        ray_usdc, middle = setup.pools["ray_usdc"][0], 777 * 10**6
+        needs = await adapter.quote_exact_out(str(ray_usdc.address), RAY, USDC, middle)
+        first = RouteLeg(adapter.name, str(ray_usdc.address), RAY, USDC, needs.amount_in, middle, middle,
+                         mode=LegMode.EXACT_OUT)  # fmt: skip
+        second_quote = await adapter.quote(QuoteRequest(USDC, SOL, middle))
+        out = second_quote.amount_out
+        second = RouteLeg(adapter.name, second_quote.pool, USDC, SOL, middle, out, out, hop=1)
+        plan = RoutePlan((first, second), RAY, SOL, needs.amount_in, out, out)
+        ray, usdc = await _holding(setup, RAY), await _holding(setup, USDC)
+        ticket = SwapTicket(str(uuid.uuid4()), second_quote, RAY, SOL, out, plan)
+        recorded, lamports = await _settled(venue, setup, ticket)
+        assert recorded == out == await setup.rpc.balance(setup.wallet.pubkey()) - lamports + SIGNATURE_FEE
+        assert ray - await _holding(setup, RAY) == needs.amount_in
+        assert await _holding(setup, USDC) == usdc  # the intermediate USDC all went into leg two
+        setup.checked["settlement: a swap and a two-leg hop"] = 3
+    finally:
+        clock.cancel()
+        await venue.aclose()
+
+
+async def _tick(s: Setup) -> None:
+    while True:
+        await json_rpc(s.url, "localnet_advanceSlots", {"slots": 1})
+        await asyncio.sleep(0.02)
+
+
+async def _settled(venue: SolanaSettlement, s: Setup, ticket: SwapTicket) -> tuple[int, int]:
+    """Prepare, send and wait for ``ticket``: the output the settlement recorded, and the wallet's lamports once
+    prepared (a lookup table the plan needs is made, and paid for, while preparing)."""
+    tx = await venue.prepare(ticket)
+    lamports = await s.rpc.balance(s.wallet.pubkey())
+    await venue.send(tx)
+    status = await landed(venue, tx)
+    assert status.state is TxState.LANDED and status.amount_out is not None, status
+    return status.amount_out, lamports
