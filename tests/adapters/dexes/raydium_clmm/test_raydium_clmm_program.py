@@ -20,6 +20,7 @@ many cases matched.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import tempfile
@@ -34,7 +35,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.transaction import Transaction
+from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 
 from adapters.dexes.raydium_clmm import RaydiumClmmAdapter
@@ -55,15 +56,17 @@ from adapters.dexes.raydium_clmm.math import (
     swap,
     tick_array_start_index,
 )
-from adapters.settlement import ChainConfig, ChainRpc
+from adapters.dexes.raydium_clmm.watch import RaydiumClmmWatcher
+from adapters.settlement import ChainConfig, ChainRpc, SolanaSettlement
 from adapters.solana.accounts import decode_token_account, encode_token_account
 from adapters.solana.errors import custom_error
 from adapters.solana.spl import NATIVE_MINT, TOKEN_ACCOUNT_RENT, TOKEN_PROGRAM_ID, associated_token_address
 from kernel.errors import InsufficientLiquidity, RejectedError
 from kernel.money import U64_MAX
+from kernel.routes import LegMode, RouteLeg, RoutePlan
 from kernel.settings import Network
 from kernel.tokens import Token
-from kernel.venues import QuoteRequest, SwapTicket
+from kernel.venues import QuoteRequest, SwapTicket, TxState
 from localnet import running_localnet
 from tests.adapters.contract.accounts import AccountFiles
 from tests.adapters.contract.raydium_clmm import (
@@ -78,6 +81,7 @@ from tests.adapters.contract.raydium_clmm import (
     build_pool,
     sqrt_price_of,
 )
+from tests.adapters.settlement.helpers import landed
 from tests.support import json_rpc
 
 SO = os.environ.get("OEE_CLMM_SO")
@@ -381,3 +385,111 @@ async def test_the_adapter_quotes_what_its_swaps_pay(setup: Setup, name: str) ->
             paid += 1
     setup.checked[f"adapter exact in {name}"] = paid
     await adapter.aclose()
+
+
+# --- a watcher's snapshot, the settlement, compute units -------------------------------------------------------
+
+
+def _pair_adapter(setup: Setup) -> RaydiumClmmAdapter:
+    """An adapter over the RAY/USDC and SOL/USDC pools (one pool per pair)."""
+    config = ChainConfig(Network.LOCALNET, setup.url, rpc_backoff_s=0.01, rpc_backoff_max_s=0.05)
+    pools = [setup.pools["ray_usdc"], setup.pools["sol_usdc"]]
+    return RaydiumClmmAdapter(ChainRpc(config), book_with(pools), TOKENS)
+
+
+async def test_a_watchers_snapshot_quotes_what_the_program_pays(setup: Setup) -> None:
+    """A waiting order's path: the pair watcher's snapshot prices with no I/O, as the adapter does, and a swap of
+    its quote is paid that quote."""
+    adapter = _pair_adapter(setup)
+    watcher = RaydiumClmmWatcher(adapter, owns_adapter=True)
+    try:
+        for name in ("ray_usdc", "sol_usdc"):
+            pool = setup.pools[name]
+            for token_in, token_out in (pool.tokens, pool.tokens[::-1]):
+                state = (await _read(setup, pool)).pool
+                amount = _capacity(pool, state, token_in is pool.tokens[0], True) // 20
+                snapshot = await watcher.snapshot(token_in, token_out)
+                assert snapshot.pool == str(pool.address) and snapshot.opens is None
+                quote = snapshot.quote(amount)
+                fresh = await adapter.quote(QuoteRequest(token_in, token_out, amount))
+                assert quote == dataclasses.replace(fresh, latency_ms=0)
+                ticket = SwapTicket(str(uuid.uuid4()), quote, token_in, token_out, quote.amount_out)
+                ixs = await adapter.swap_instructions(ticket, setup.wallet.pubkey())
+                before = await _holding(setup, token_out)
+                assert await _send(setup, ixs) is None
+                got = await _holding(setup, token_out) - before + (SIGNATURE_FEE if token_out.native else 0)
+                assert got == quote.amount_out
+                setup.checked[f"watcher snapshot {name}"] = setup.checked.get(f"watcher snapshot {name}", 0) + 1
+    finally:
+        await watcher.aclose()
+
+
+async def _tick(s: Setup) -> None:
+    while True:
+        await json_rpc(s.url, "localnet_advanceSlots", {"slots": 1})
+        await asyncio.sleep(0.02)
+
+
+async def _settled(venue: SolanaSettlement, s: Setup, ticket: SwapTicket) -> tuple[int, int]:
+    """Prepare, send and wait for ``ticket``: the output the settlement recorded, and the wallet's lamports once
+    prepared."""
+    tx = await venue.prepare(ticket)
+    lamports = await s.rpc.balance(s.wallet.pubkey())
+    await venue.send(tx)
+    status = await landed(venue, tx)
+    assert status.state is TxState.LANDED and status.amount_out is not None, status
+    return status.amount_out, lamports
+
+
+async def test_the_settlement_lands_a_swap_and_a_hop_each_paid_as_quoted(setup: Setup) -> None:
+    """The engine's settlement (compute budget simulated, memo, fresh wSOL account) over CLMM: one swap, then
+    RAY -> USDC -> SOL with the first leg exact out for exactly what the second spends."""
+    adapter = _pair_adapter(setup)
+    config = ChainConfig(Network.LOCALNET, setup.url, rpc_backoff_s=0.01, rpc_backoff_max_s=0.05,
+                         compute_unit_price=0, confirm_poll_ms=20)  # fmt: skip
+    venue = SolanaSettlement(config, ChainRpc(config), setup.wallet, swaps={adapter.name: adapter})
+    clock = asyncio.create_task(_tick(setup))  # the settlement waits for confirmations: slots must pass
+    try:
+        quote = await adapter.quote(QuoteRequest(SOL, USDC, 3 * 10**9))
+        usdc = await _holding(setup, USDC)
+        recorded, _ = await _settled(venue, setup, SwapTicket(str(uuid.uuid4()), quote, SOL, USDC, quote.amount_out))
+        assert recorded == quote.amount_out == await _holding(setup, USDC) - usdc
+
+        ray_usdc, middle = setup.pools["ray_usdc"], 777 * 10**6
+        needs = await adapter.quote_exact_out(str(ray_usdc.address), RAY, USDC, middle)
+        first = RouteLeg(adapter.name, str(ray_usdc.address), RAY, USDC, needs.amount_in, middle, middle,
+                         mode=LegMode.EXACT_OUT)  # fmt: skip
+        second_quote = await adapter.quote(QuoteRequest(USDC, SOL, middle))
+        out = second_quote.amount_out
+        second = RouteLeg(adapter.name, second_quote.pool, USDC, SOL, middle, out, out, hop=1)
+        plan = RoutePlan((first, second), RAY, SOL, needs.amount_in, out, out)
+        ray, usdc = await _holding(setup, RAY), await _holding(setup, USDC)
+        ticket = SwapTicket(str(uuid.uuid4()), second_quote, RAY, SOL, out, plan)
+        recorded, lamports = await _settled(venue, setup, ticket)
+        assert recorded == out == await setup.rpc.balance(setup.wallet.pubkey()) - lamports + SIGNATURE_FEE
+        assert ray - await _holding(setup, RAY) == needs.amount_in
+        assert await _holding(setup, USDC) == usdc  # the intermediate USDC all went into leg two
+        setup.checked["settlement: a swap and a two-leg hop"] = 3
+    finally:
+        clock.cancel()
+        await venue.aclose()
+        await adapter.aclose()
+
+
+async def test_a_swap_transaction_uses_few_compute_units(setup: Setup) -> None:
+    """The engine's swap transactions, simulated, SOL wrapped or unwrapped, a few tick arrays walked."""
+    adapter = _pair_adapter(setup)
+    units = []
+    try:
+        for token_in, token_out, amount in ((SOL, USDC, 10**9), (USDC, SOL, 10**8), (RAY, USDC, 10**8),
+                                            (SOL, USDC, 8 * 10**9)):  # fmt: skip
+            quote = await adapter.quote(QuoteRequest(token_in, token_out, amount))
+            ticket = SwapTicket("cu", quote, token_in, token_out, quote.amount_out)
+            ixs = await adapter.swap_instructions(ticket, setup.wallet.pubkey())
+            blockhash, _ = await setup.rpc.latest_blockhash()
+            tx = Transaction([setup.wallet], Message(ixs, setup.wallet.pubkey()), blockhash)
+            units.append(await setup.rpc.simulate(VersionedTransaction.from_legacy(tx)))
+    finally:
+        await adapter.aclose()
+    print("\nCLMM swap transactions, compute units:", units)
+    assert all(0 < u < 400_000 for u in units)
