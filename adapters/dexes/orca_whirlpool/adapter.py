@@ -83,6 +83,8 @@ class OrcaWhirlpoolAdapter(OnChainAdapter[OrcaWhirlpoolConfig, Whirlpool, Priced
     ) -> list[Priced[PricedPool] | RejectedError]:
         """Read every pool in one call and quote each (:func:`price_snapshots`)."""
         snapshots = await self.client.snapshots({a: self._pools[a] for a in addresses})
+        for snap in snapshots:  # where the next read looks for the tick arrays: around the price now
+            self._pools[snap.address] = snap.state
         return price_snapshots(snapshots, token_in, token_out, amount)
 
     async def quote_exact_out(self, pool: str, token_in: Token, token_out: Token, amount_out: int) -> WhirlpoolQuote:
