@@ -19,7 +19,8 @@ against the program binary:
    cannot fill (``PartialFillError``): both read here as :class:`InsufficientLiquidity`.
 
 The program fails with ``AmountOutBelowMinimum`` (6036) when exact in pays less than its threshold and
-``AmountInAboveMaximum`` (6037) when exact out costs more. Token-2022 transfer fees are not priced here.
+``AmountInAboveMaximum`` (6037) when exact out costs more. Token-2022 transfer fees are not priced here, nor the
+adaptive fees of later programs (:func:`check_fee_tier` refuses such pools).
 """
 
 from __future__ import annotations
@@ -435,6 +436,14 @@ def swap(
 # --- quotes ------------------------------------------------------------------------------------------------
 
 
+def check_fee_tier(pool: Whirlpool) -> None:
+    """Later programs add adaptive-fee pools, whose fee grows with volatility as their oracle account counts it;
+    such a pool's seed names its fee tier instead of repeating its tick spacing. Its fee is not priced here, so
+    it is refused rather than guessed."""
+    if pool.tick_spacing_seed != pool.tick_spacing.to_bytes(2, "little"):
+        raise PoolNotTradable("the Whirlpool has an adaptive fee tier, which these quotes do not price")
+
+
 @dataclass(frozen=True, slots=True)
 class WhirlpoolQuote:
     """A quote of ``swap_v2`` with no price limit: ``amount_in`` leaves the trader's account (the fee, in the
@@ -464,6 +473,7 @@ def quote_exact_in(pool: Whirlpool, arrays: Mapping[int, TickArray], amount_in: 
     (``amount_too_small``) where it buys nothing."""
     if not 0 < amount_in <= U64_MAX:
         raise RejectedError(f"amount_in must be a positive u64, got {amount_in}", code="invalid_amount")
+    check_fee_tier(pool)
     result = swap(pool, arrays, amount_in, a_to_b=a_to_b, amount_is_input=True)
     if not result.filled:
         raise InsufficientLiquidity(f"the pool takes only {result.amount_in} of {amount_in} raw units")
@@ -479,4 +489,5 @@ def quote_exact_out(
     Raises ``InsufficientLiquidity`` where the three tick arrays cannot fill it."""
     if not 0 < amount_out <= U64_MAX:
         raise RejectedError(f"amount_out must be a positive u64, got {amount_out}", code="invalid_amount")
+    check_fee_tier(pool)
     return _quote(pool, swap(pool, arrays, amount_out, a_to_b=a_to_b, amount_is_input=False))

@@ -30,7 +30,7 @@ from adapters.dexes.orca_whirlpool.math import (
     try_amount_delta_a,
     try_amount_delta_b,
 )
-from kernel.errors import InsufficientLiquidity, RejectedError
+from kernel.errors import InsufficientLiquidity, PoolNotTradable, RejectedError
 from kernel.money import U64_MAX
 from tests.adapters.contract.orca_whirlpool import LocalWhirlpool, Position, sqrt_price_of, whirlpool_state
 
@@ -198,3 +198,11 @@ def test_a_pool_with_no_liquidity_in_range_moves_to_the_next_tick_for_free() -> 
     empty = {s: TickArray(s, Pubkey.default()) for s in tick_array_starts(local.state, a_to_b=False)}
     with pytest.raises(InsufficientLiquidity):
         quote_exact_in(local.state, empty, 10**6, a_to_b=False)
+
+
+def test_a_pool_of_an_adaptive_fee_tier_is_refused() -> None:
+    local = _layered()
+    adaptive = dataclasses.replace(local.state, tick_spacing_seed=(1024 + SPACING).to_bytes(2, "little"))
+    for quote in (quote_exact_in, quote_exact_out):
+        with pytest.raises(PoolNotTradable, match="adaptive fee"):
+            quote(adaptive, local.arrays, 10**6, a_to_b=True)
