@@ -283,6 +283,11 @@ class Settings(BaseSettings):
     compute_unit_price_min: int = Field(default=0, ge=0, description="Lowest priority fee taken from the RPC.")
     compute_unit_price_max: int = Field(default=200_000, ge=0, description="Highest priority fee taken from the RPC.")
     compute_unit_margin: float = Field(default=1.1, ge=1.0, description="Compute unit limit = simulated use x this.")
+    estimate_reuse_s: float = Field(
+        default=2.0, ge=0, le=30,
+        description="Seconds a blockhash and a priority-fee estimate are shared by the orders a worker builds "
+        "(0: each order reads its own). A blockhash stays valid about 60 s, so a reused one loses at most this.",
+    )  # fmt: skip
     rpc_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one RPC call.")
     rpc_max_attempts: int = Field(default=5, ge=1, description="Tries of one RPC call on transient errors.")
     confirm_poll_ms: int = Field(default=400, ge=10, description="How often a sent signature's status is read.")

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Generic, TypeVar
 
 from solana.rpc.commitment import Confirmed
 from solders.address_lookup_table_account import AddressLookupTableAccount
+from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -58,6 +61,7 @@ from kernel.venues import (
 )
 
 log = logging.getLogger("oee.chain.settlement")
+T = TypeVar("T")
 
 _LEVELS = {"processed": 0, "confirmed": 1, "finalized": 2}
 # getTransaction can trail getSignatureStatuses by a moment on a real node.
@@ -78,6 +82,35 @@ def _decode(tx: PreparedTx) -> VersionedTransaction:
         return VersionedTransaction.from_bytes(tx.raw)
     except ValueError as exc:
         raise FatalError(f"recorded transaction {tx.signature} is not a Solana transaction: {exc}") from exc
+
+
+class Reused(Generic[T]):
+    """A value read at most once per ``ttl_s`` however many ask for it meanwhile (0: read on every ask). The
+    age counts from when the read began, so a reused value is never older than ``ttl_s``."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self._ttl_s = ttl_s
+        self._at = -math.inf
+        self._value: T | None = None
+        self._lock = asyncio.Lock()
+        self.reads = 0
+
+    def forget(self) -> None:
+        """The next ask reads afresh."""
+        self._at = -math.inf
+
+    async def get(self, read: Callable[[], Awaitable[T]]) -> T:
+        if self._ttl_s <= 0:
+            self.reads += 1
+            return await read()
+        async with self._lock:
+            if self._value is not None and time.monotonic() - self._at < self._ttl_s:
+                return self._value
+            began = time.monotonic()
+            value = await read()
+            self.reads += 1
+            self._value, self._at = value, began
+            return value
 
 
 class SolanaSettlement:
@@ -105,6 +138,9 @@ class SolanaSettlement:
         self._swaps = dict(swaps or {})
         self._slippage = [builder.slippage for builder in self._swaps.values()]
         self.tables = LookupTables(rpc, keypair, poll_s=config.confirm_poll_ms / 1000)
+        # Shared by the orders built within ESTIMATE_REUSE_S: one read of each instead of one an order.
+        self._blockhash: Reused[tuple[Hash, int]] = Reused(config.estimate_reuse_s)
+        self._fees: dict[frozenset[str], Reused[int]] = {}
 
     @property
     def wallet(self) -> Pubkey:
@@ -115,7 +151,7 @@ class SolanaSettlement:
         """Build and sign the swap for ``ticket``. Reads the chain (blockhash, fees, a simulation) and sends no
         swap; the one thing it may land is a lookup table the swap needs (the wallet's own, moving no tokens,
         kept for later swaps)."""
-        blockhash, last_valid = await self.rpc.latest_blockhash(Confirmed)
+        blockhash, last_valid = await self._blockhash.get(lambda: self.rpc.latest_blockhash(Confirmed))
         swap = await self._swap(ticket)
         memo = encode_memo(SwapMemo.for_ticket(ticket, simulated=not swap))
         price = await self._cu_price(swap)
@@ -155,7 +191,11 @@ class SolanaSettlement:
         c = self.config
         if c.compute_unit_price is not None:
             return c.compute_unit_price
-        recent = await self.rpc.prioritization_fee(writable_accounts(swap))
+        accounts = writable_accounts(swap)
+        shared = self._fees.setdefault(frozenset(str(a) for a in accounts), Reused(c.estimate_reuse_s))
+        if len(self._fees) > 1024:  # many routes' account sets over time: keep the recent ones' entries only
+            self._fees = {k: v for k, v in list(self._fees.items())[-256:]}
+        recent = await shared.get(lambda: self.rpc.prioritization_fee(accounts))
         return clamp_price(recent, c.compute_unit_price_min, c.compute_unit_price_max)
 
     async def send(self, tx: PreparedTx) -> None:
@@ -245,8 +285,12 @@ class SolanaSettlement:
         )
 
     async def expired(self, tx: PreparedTx) -> bool:
-        """True once the confirmed block height is past the transaction's last valid block height."""
-        return await self.rpc.block_height(Confirmed) > tx.last_valid
+        """True once the confirmed block height is past the transaction's last valid block height. A shared
+        blockhash that old is dropped, so the rebuild that follows reads a fresh one."""
+        gone = await self.rpc.block_height(Confirmed) > tx.last_valid
+        if gone:
+            self._blockhash.forget()
+        return gone
 
     def explorer_url(self, signature: str) -> str | None:
         return self.config.explorer_url(signature)

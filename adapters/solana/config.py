@@ -35,6 +35,7 @@ class ChainConfig:
     compute_unit_price_min: int = 0
     compute_unit_price_max: int = 200_000
     compute_unit_margin: float = 1.1
+    estimate_reuse_s: float = 2.0  # a blockhash and a priority-fee estimate, shared by the orders built meanwhile
     rpc_timeout_s: float = 10.0
     rpc_max_attempts: int = 5
     rpc_backoff_s: float = 0.1
@@ -65,6 +66,7 @@ class ChainConfig:
             compute_unit_price_min=settings.compute_unit_price_min,
             compute_unit_price_max=settings.compute_unit_price_max,
             compute_unit_margin=settings.compute_unit_margin,
+            estimate_reuse_s=settings.estimate_reuse_s,
             rpc_timeout_s=settings.rpc_timeout_s,
             rpc_max_attempts=settings.rpc_max_attempts,
             confirm_poll_ms=settings.confirm_poll_ms,

@@ -196,3 +196,39 @@ async def test_an_orders_priority_fee_is_what_its_landed_transaction_asks(
     limit = next(int.from_bytes(d[1:5], "little") for d in budget if d[0] == 2)
     price = next((int.from_bytes(d[1:9], "little") for d in budget if d[0] == 3), 0)  # none when it is 0
     assert paid[0] <= priority_fee_lamports(limit, price) <= paid[1], (limit, price)
+
+
+async def _methods(url: str, *, reset: bool = False) -> dict[str, int]:
+    """Every client's calls to the localnet by method (the localnet's own tally), optionally reset after."""
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "localnet_requests", "params": [{"reset": reset}]}
+        tally = (await http.post(url, json=body)).json()["result"]
+    counts: dict[str, int] = {}
+    for row in tally["requests"]:
+        if row["transport"] == "http" and not row["method"].startswith("localnet_"):
+            counts[row["method"]] = counts.get(row["method"], 0) + row["count"]
+    return counts
+
+
+@pytest.mark.parametrize(("reuse_s", "reads"), [(30.0, 1), (0.0, 3)])
+async def test_orders_built_together_share_one_blockhash_and_fee_estimate(
+    ticking: LocalnetHandle, reuse_s: float, reads: int
+) -> None:
+    """Counted where the calls arrive: three orders built within ESTIMATE_REUSE_S read the blockhash and the
+    recent fees once; with sharing off, once each. Each transaction is still its own (its own signature)."""
+    from dataclasses import replace
+
+    config = replace(chain_config(ticking.url), estimate_reuse_s=reuse_s)
+    venue = SolanaSettlement(config, ChainRpc(config), Keypair())
+    try:
+        await fund(venue.rpc, venue.wallet)
+        await _methods(ticking.url, reset=True)
+        built = [await venue.prepare(ticket()) for _ in range(3)]
+        counts = await _methods(ticking.url)
+    finally:
+        await venue.aclose()
+    assert len({tx.signature for tx in built}) == 3
+    assert counts.get("getLatestBlockhash") == reads, counts
+    assert counts.get("getRecentPrioritizationFees") == reads, counts
