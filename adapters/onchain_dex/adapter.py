@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, Protocol, TypeVar
@@ -151,6 +151,30 @@ class OnChainAdapter(ABC, Generic[C, P, D]):
     async def _prepare(self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token) -> None:
         """Read and check, before pricing, what the configured or routed pools need (nothing by default)."""
         return None
+
+    async def _load_pools(
+        self,
+        addresses: Sequence[Pubkey],
+        token_in: Token,
+        token_out: Token,
+        read: Callable[[Sequence[Pubkey]], Awaitable[Mapping[Pubkey, P | None]]],
+        mints: Callable[[P], tuple[Pubkey, Pubkey]],
+    ) -> None:
+        """What a DEX whose pools are accounts of one state does in :meth:`_prepare`: ``read`` the state of
+        each pool not seen before (a pool that does not exist is a configuration error), then check that each
+        trades the pair (``mints`` of a state: its two tokens)."""
+        missing = [a for a in addresses if a not in self._pools]
+        if missing:
+            for address, state in (await read(missing)).items():
+                if state is None:
+                    raise FatalError(f"no {self.label} pool exists at {address} on {self._book.network.value}")
+                self._pools[address] = state
+        for address in addresses:
+            pair = {str(mint) for mint in mints(self._pools[address])}
+            if pair != {token_in.mint, token_out.mint}:
+                raise FatalError(
+                    f"pool {address} trades {' / '.join(sorted(pair))}, not {token_in.symbol}/{token_out.symbol}"
+                )
 
     @abstractmethod
     async def _price_each(

@@ -29,7 +29,7 @@ from adapters.dexes.raydium_amm_v4.pricing import PricedPool, coin_to_pc, price_
 from adapters.onchain_dex import OnChainAdapter, Priced
 from adapters.pools import PoolBook, parse_address
 from adapters.solana.spl import TOKEN_PROGRAM_ID, TokenSide
-from kernel.errors import FatalError, RejectedError
+from kernel.errors import RejectedError
 from kernel.routes import LegMode
 from kernel.tokens import Token
 
@@ -59,21 +59,9 @@ class RaydiumAmmV4Adapter(OnChainAdapter[RaydiumAmmV4Config, AmmInfo, PricedPool
         return await self.client.discover(mint_0, mint_1)
 
     async def _prepare(self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token) -> None:
-        """Read the state of each pool not seen before (a pool that does not exist is a configuration
-        error) and check that it trades the pair."""
-        missing = [a for a in addresses if a not in self._pools]
-        if missing:
-            for address, state in (await self.client.pool_states(missing)).items():
-                if state is None:
-                    raise FatalError(f"no Raydium AMM v4 pool exists at {address} on {self._book.network.value}")
-                self._pools[address] = state
-        for address in addresses:
-            state = self._pools[address]
-            mints = {str(state.coin_vault_mint), str(state.pc_vault_mint)}
-            if mints != {token_in.mint, token_out.mint}:
-                raise FatalError(
-                    f"pool {address} trades {' / '.join(sorted(mints))}, not {token_in.symbol}/{token_out.symbol}"
-                )
+        await self._load_pools(
+            addresses, token_in, token_out, self.client.pool_states, lambda s: (s.coin_vault_mint, s.pc_vault_mint)
+        )
 
     # --- pricing ---------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from adapters.dexes.raydium_cpmm.pricing import PricedPool, price_snapshots
 from adapters.onchain_dex import OnChainAdapter, Priced
 from adapters.pools import PoolBook, parse_address
 from adapters.solana.spl import TokenSide
-from kernel.errors import FatalError, RejectedError
+from kernel.errors import RejectedError
 from kernel.routes import LegMode
 from kernel.tokens import Token
 
@@ -53,20 +53,9 @@ class RaydiumCpmmAdapter(OnChainAdapter[RaydiumCpmmConfig, PoolState, PricedPool
         return await self.client.discover(mint_0, mint_1)
 
     async def _prepare(self, addresses: Sequence[Pubkey], token_in: Token, token_out: Token) -> None:
-        """Read the state of each pool not seen before (a pool that does not exist is a configuration
-        error) and check that it trades the pair."""
-        missing = [a for a in addresses if a not in self._pools]
-        if missing:
-            for address, state in (await self.client.pool_states(missing)).items():
-                if state is None:
-                    raise FatalError(f"no Raydium CPMM pool exists at {address} on {self._book.network.value}")
-                self._pools[address] = state
-        for address in addresses:
-            mints = {str(self._pools[address].token_0_mint), str(self._pools[address].token_1_mint)}
-            if mints != {token_in.mint, token_out.mint}:
-                raise FatalError(
-                    f"pool {address} trades {' / '.join(sorted(mints))}, not {token_in.symbol}/{token_out.symbol}"
-                )
+        await self._load_pools(
+            addresses, token_in, token_out, self.client.pool_states, lambda s: (s.token_0_mint, s.token_1_mint)
+        )
 
     # --- pricing ---------------------------------------------------------------------------------------
 

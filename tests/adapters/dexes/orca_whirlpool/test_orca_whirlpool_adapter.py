@@ -124,7 +124,7 @@ async def test_where_the_search_is_refused_the_pool_pdas_are_read(net: Net) -> N
 async def test_a_configured_address_that_is_no_pool_is_fatal(net: Net) -> None:
     adapter = _adapter(net, [dataclasses.replace(net.sol_usdc, address=Keypair().pubkey())])
     try:
-        with pytest.raises(FatalError, match="no Orca Whirlpool exists"):
+        with pytest.raises(FatalError, match="no Orca Whirlpool pool exists"):
             await adapter.quote(QuoteRequest(SOL, USDC, 10**9))
     finally:
         await adapter.aclose()
